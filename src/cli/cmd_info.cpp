@@ -1,6 +1,55 @@
-// `talkie info` (placeholder until implemented).
+// `talkie info`: what was loaded (layout, config, parameters, dtypes, files).
+#include <cstdio>
+
+#include "cli/args.h"
 #include "cli/commands.h"
+#include "model/model.h"
 
 namespace talkie::cli {
-void RegisterInfoCommand(CLI::App& app) { app.add_subcommand("info", "not yet implemented"); }
+namespace {
+
+struct InfoArgs {
+  std::string model;
+};
+
+void RunInfo(const InfoArgs& args) {
+  const auto model = LoadModel(args.model);
+  const model::LoadInfo& info = model->info();
+  const model::ModelConfig& c = model->config();
+  std::printf("path:               %s\n", info.path.c_str());
+  std::printf("checkpoint format:  %s\n", info.checkpoint_format.c_str());
+  std::printf("name layout:        %s%s\n", info.name_layout.c_str(),
+              info.orig_mod_prefix ? " (torch.compile '_orig_mod.' prefixes)" : "");
+  std::printf("lm_head gain:       %s\n",
+              info.lm_head_gain_present ? "lm_head_gain.w_g" : "absent (folded into lm_head; taken as 1)");
+  std::printf("config:             %s (%s keys)\n", info.config_source.c_str(), c.key_family.c_str());
+  std::printf("vocab_size:         %lld\n", static_cast<long long>(c.vocab_size));
+  std::printf("hidden_size:        %lld\n", static_cast<long long>(c.n_embd));
+  std::printf("layers:             %lld\n", static_cast<long long>(c.n_layer));
+  std::printf("heads x head_dim:   %lld x %lld\n", static_cast<long long>(c.n_head),
+              static_cast<long long>(c.head_dim));
+  std::printf("intermediate_size:  %lld\n", static_cast<long long>(c.intermediate_size));
+  std::printf("context:            %lld\n", static_cast<long long>(c.max_position_embeddings));
+  std::printf("rope_theta:         %g\n", c.rope_theta);
+  std::printf("parameters:         %lld (%.3f M)\n", static_cast<long long>(info.n_parameters),
+              static_cast<double>(info.n_parameters) / 1e6);
+  std::printf("tensor dtypes:     ");
+  for (const auto& [dtype, count] : info.dtype_tensor_counts) std::printf(" %s x %lld", dtype.c_str(), static_cast<long long>(count));
+  std::printf("\nfiles:              %zu, %.2f MB\n", info.files.size(), static_cast<double>(info.file_bytes) / 1e6);
+  for (const std::string& f : info.files) std::printf("  %s\n", f.c_str());
+  if (!info.unknown_tensors.empty()) {
+    std::printf("unknown tensors (not used): %zu\n", info.unknown_tensors.size());
+    for (const std::string& name : info.unknown_tensors) std::printf("  %s\n", name.c_str());
+  }
+}
+
+}  // namespace
+
+void RegisterInfoCommand(CLI::App& app) {
+  auto args = std::make_shared<InfoArgs>();
+  CLI::App* cmd = app.add_subcommand("info", "Describe a checkpoint: layout, config, parameters, dtypes, files");
+  cmd->add_option("-m,--model", args->model, "model directory or checkpoint file (default: the bundled model)");
+  cmd->callback([args] { RunInfo(*args); });
+}
+
 }  // namespace talkie::cli

@@ -1,0 +1,62 @@
+// Argument helpers (see args.h).
+#include "cli/args.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace talkie::cli {
+
+std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what) {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i <= text.size()) {
+    const size_t comma = text.find(',', i);
+    const size_t end = comma == std::string::npos ? text.size() : comma;
+    std::string item = text.substr(i, end - i);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item.empty()) {
+      if (text.find_first_not_of(" \t,") == std::string::npos) throw Error(what + ": empty id list");
+      throw Error(what + ": empty entry in id list '" + text + "'");
+    }
+    errno = 0;
+    char* stop = nullptr;
+    const long long v = std::strtoll(item.c_str(), &stop, 10);
+    if (*stop != '\0' || errno == ERANGE) throw Error(what + ": '" + item + "' is not an integer token id");
+    if (v < 0 || v > INT32_MAX) throw Error(what + ": token id " + item + " is out of range");
+    ids.push_back(static_cast<int32_t>(v));
+    if (comma == std::string::npos) break;
+    i = comma + 1;
+  }
+  return ids;
+}
+
+std::string ResolveModelPath(const std::string& given) {
+  if (!given.empty()) return given;
+  const char* env = std::getenv("TALKIE_MODEL");
+  if (env && *env) return env;
+  std::error_code ec;
+  if (std::filesystem::exists(TALKIE_DEFAULT_MODEL_DIR, ec)) return TALKIE_DEFAULT_MODEL_DIR;
+  throw Error(
+      "no --model given and the default model (" + std::string(TALKIE_DEFAULT_MODEL_DIR) +
+      ") is not there. Pass --model PATH: a Talkie checkpoint directory (config.json + "
+      "model.safetensors) or file (.safetensors, rl-refined.pt, final.ckpt), e.g. a download of "
+      "talkie-lm/talkie-1930-13b-it, or set TALKIE_MODEL.");
+}
+
+std::unique_ptr<model::Model> LoadModel(const std::string& given) {
+  auto model = model::Model::Load(ResolveModelPath(given));
+  const auto& unknown = model->info().unknown_tensors;
+  if (!unknown.empty()) {
+    std::fprintf(stderr, "talkie: warning: %zu tensor(s) in the checkpoint are not used:", unknown.size());
+    for (const std::string& name : unknown) std::fprintf(stderr, " %s", name.c_str());
+    std::fprintf(stderr, "\n");
+  }
+  return model;
+}
+
+}  // namespace talkie::cli

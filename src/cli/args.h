@@ -1,0 +1,24 @@
+// Small argument helpers shared by the subcommands.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace talkie::cli {
+
+// Parses "1,2,3" (spaces allowed) into token ids; throws talkie::Error naming
+// `what` for empty lists, non-numbers or negative values.
+std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what);
+
+// The model path to use: the given one, else the project's default model.
+std::string ResolveModelPath(const std::string& given);
+
+// Loads the model at ResolveModelPath(given), warning on stderr about tensors
+// the checkpoint holds but Talkie does not use.
+std::unique_ptr<model::Model> LoadModel(const std::string& given);
+
+}  // namespace talkie::cli

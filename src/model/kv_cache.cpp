@@ -1,0 +1,62 @@
+// KvCache storage management.
+#include "model/kv_cache.h"
+
+#include <string>
+
+#include "common/error.h"
+
+namespace talkie::model {
+
+KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t capacity)
+    : batch_(batch),
+      n_layer_(config.n_layer),
+      n_embd_(config.n_embd),
+      capacity_(capacity > 0 ? capacity : config.max_position_embeddings) {
+  Check(batch > 0, "kv cache: batch size must be positive, got " + std::to_string(batch));
+  Check(capacity_ <= config.max_position_embeddings,
+        "kv cache: capacity " + std::to_string(capacity_) + " exceeds max_position_embeddings " +
+            std::to_string(config.max_position_embeddings));
+  k_.resize(static_cast<size_t>(n_layer_ * batch_));
+  v_.resize(k_.size());
+}
+
+void KvCache::Truncate(int64_t n) {
+  Check(n >= 0 && n <= length_, "kv cache: cannot truncate to " + std::to_string(n) +
+                                    " tokens, it holds " + std::to_string(length_));
+  length_ = n;
+  for (auto& k : k_) k.resize(static_cast<size_t>(n * n_embd_));
+  for (auto& v : v_) v.resize(static_cast<size_t>(n * n_embd_));
+}
+
+void KvCache::Grow(int64_t extra) {
+  Check(extra >= 0, "kv cache: negative growth");
+  if (length_ + extra > capacity_)
+    throw Error("context full: " + std::to_string(length_) + " cached + " + std::to_string(extra) +
+                " new tokens exceed the context limit of " + std::to_string(capacity_));
+  length_ += extra;
+  for (auto& k : k_) k.resize(static_cast<size_t>(length_ * n_embd_));
+  for (auto& v : v_) v.resize(static_cast<size_t>(length_ * n_embd_));
+}
+
+KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {
+  Check(!rows.empty(), "kv cache: SelectRows needs at least one row");
+  KvCache out;
+  out.batch_ = static_cast<int64_t>(rows.size());
+  out.n_layer_ = n_layer_;
+  out.n_embd_ = n_embd_;
+  out.capacity_ = capacity_;
+  out.length_ = length_;
+  out.k_.resize(static_cast<size_t>(n_layer_ * out.batch_));
+  out.v_.resize(out.k_.size());
+  for (int64_t l = 0; l < n_layer_; ++l) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Check(rows[i] >= 0 && rows[i] < batch_, "kv cache: row " + std::to_string(rows[i]) +
+                                                  " out of range for batch " + std::to_string(batch_));
+      out.k_[out.Slot(l, static_cast<int64_t>(i))] = k_[Slot(l, rows[i])];
+      out.v_[out.Slot(l, static_cast<int64_t>(i))] = v_[Slot(l, rows[i])];
+    }
+  }
+  return out;
+}
+
+}  // namespace talkie::model

@@ -1,0 +1,47 @@
+// Per-layer key/value cache for a batch of sequences (spec §5): K is stored
+// after RoPE and its rms-norm, V as computed. Slot j of every row holds the
+// token fed at step j (left padding occupies slots like any token and is
+// hidden by the attention mask).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+
+namespace talkie::model {
+
+class KvCache {
+ public:
+  KvCache() = default;
+  // capacity: most tokens a row may hold; 0 = max_position_embeddings.
+  KvCache(const ModelConfig& config, int64_t batch, int64_t capacity = 0);
+
+  int64_t batch() const { return batch_; }
+  int64_t length() const { return length_; }
+  int64_t capacity() const { return capacity_; }
+  int64_t n_embd() const { return n_embd_; }
+
+  // Drops everything after the first n tokens (rollback / re-feed).
+  void Truncate(int64_t n);
+  void Clear() { Truncate(0); }
+  // A new cache whose row i is a copy of this cache's row rows[i] (e.g. {0, 0, 0}:
+  // three continuations of one prefix).
+  KvCache SelectRows(const std::vector<int64_t>& rows) const;
+
+  // Makes room for `extra` more tokens; throws past the capacity.
+  void Grow(int64_t extra);
+
+  float* keys(int64_t layer, int64_t row) { return k_[Slot(layer, row)].data(); }
+  float* values(int64_t layer, int64_t row) { return v_[Slot(layer, row)].data(); }
+  const float* keys(int64_t layer, int64_t row) const { return k_[Slot(layer, row)].data(); }
+  const float* values(int64_t layer, int64_t row) const { return v_[Slot(layer, row)].data(); }
+
+ private:
+  size_t Slot(int64_t layer, int64_t row) const { return static_cast<size_t>(layer * batch_ + row); }
+
+  int64_t batch_ = 0, n_layer_ = 0, n_embd_ = 0, capacity_ = 0, length_ = 0;
+  std::vector<std::vector<float>> k_, v_;  // [layer * batch + row] -> [pos, n_embd]
+};
+
+}  // namespace talkie::model

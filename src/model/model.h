@@ -1,0 +1,70 @@
+// A loaded Talkie model: config, weights bound to the memory-mapped checkpoint,
+// RoPE tables, and a description of what was loaded (for `talkie info`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/tensor_store.h"
+#include "model/config.h"
+#include "ops/rope.h"
+#include "ops/weights.h"
+
+namespace talkie::model {
+
+// Spec §2 names. Matrices are [out, in].
+struct BlockWeights {
+  ops::WeightMatrix attn_query, attn_key, attn_value, attn_resid;  // Wq, Wk, Wv, Wo
+  ops::WeightMatrix mlp_gate, mlp_linear, mlp_resid;               // gate, up, down
+  std::vector<float> head_gain;                                    // [n_head], q only
+  float attn_gain = 1.0f;
+  float mlp_gain = 1.0f;
+  float embed_skip = 0.0f;
+};
+
+struct TalkieWeights {
+  ops::WeightMatrix embed;    // [vocab, n_embd]
+  ops::WeightMatrix lm_head;  // [vocab, n_embd], scale = lm_head_gain
+  std::vector<BlockWeights> blocks;
+};
+
+struct LoadInfo {
+  std::string path;               // what the user gave
+  std::string checkpoint_format;  // "safetensors", "safetensors-sharded", "pytorch-zip"
+  std::string name_layout;        // "hf-port" or "original"
+  std::string config_source;      // config.json path, or "inferred from tensors"
+  bool lm_head_gain_present = true;  // false: folded lm_head, gain taken as 1
+  bool orig_mod_prefix = false;      // names carried torch.compile's "_orig_mod."
+  std::vector<std::string> files;
+  uint64_t file_bytes = 0;
+  int64_t n_parameters = 0;
+  std::map<std::string, int64_t> dtype_tensor_counts;  // "BF16" -> count
+  std::vector<std::string> unknown_tensors;            // present but not used
+};
+
+class Model {
+ public:
+  // Loads a model directory or a single checkpoint file, detecting the layout
+  // (spec §3). Throws talkie::Error naming the file / tensor / field.
+  static std::unique_ptr<Model> Load(const std::string& path);
+
+  const ModelConfig& config() const { return config_; }
+  const TalkieWeights& weights() const { return weights_; }
+  const ops::RopeTable& rope() const { return rope_; }
+  const LoadInfo& info() const { return info_; }
+  const std::string& directory() const { return directory_; }
+
+ private:
+  Model() = default;
+  io::TensorStore store_;
+  ModelConfig config_;
+  TalkieWeights weights_;
+  ops::RopeTable rope_;
+  LoadInfo info_;
+  std::string directory_;  // folder holding the checkpoint (tokenizer lookup)
+};
+
+}  // namespace talkie::model
