@@ -55,7 +55,8 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
                         std::to_string(b));
       any = any || m;
     }
-    Check(any, "attention_mask: row " + std::to_string(b) + " has no real token");
+    Check(any || in.allow_padding_only_rows,
+          "attention_mask: row " + std::to_string(b) + " has no real token");
   }
 
   const int64_t max_pos = model.rope().max_positions();

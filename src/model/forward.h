@@ -29,6 +29,10 @@ struct ForwardInput {
   bool output_attentions = false;
   LogitsFor logits = LogitsFor::kAll;
   std::vector<int64_t> logit_positions;  // with kSelected: indices in [0, q_len)
+  // A row whose keys are all padding is an error unless this is set: chunked
+  // prefill of a left-padded batch legitimately feeds such rows (a short
+  // prompt's leading pads); their outputs are meaningless and must be ignored.
+  bool allow_padding_only_rows = false;
 };
 
 struct ForwardOutput {

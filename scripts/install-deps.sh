@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages talkie.cpp needs to build, test, benchmark and fuzz.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends \
+  g++ cmake ninja-build pkg-config \
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev \
+  libhwy-dev libomp-dev libcpp-httplib-dev \
+  clang libclang-rt-14-dev

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# First command after cloning: install dependencies, build, and run the main
+# job - generate text with the default model bundled in models/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+exec build/talkie info

@@ -1,0 +1,48 @@
+// Runs the built `talkie` program (TALKIE_CLI_PATH) for end-to-end tests.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace talkie::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// `args` is appended to the program path as is (quote where needed).
+inline CommandResult RunTalkie(const std::string& args, const std::string& stdin_text = "") {
+  std::string command = std::string(TALKIE_CLI_PATH) + " " + args + " 2>&1";
+  std::string input_file;
+  if (!stdin_text.empty()) {
+    input_file = ::testing::TempDir() + "talkie_cli_stdin.txt";
+    std::ofstream(input_file, std::ios::binary) << stdin_text;
+    command += " < " + input_file;
+  } else {
+    command += " < /dev/null";
+  }
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+inline std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace talkie::testing
