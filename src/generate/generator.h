@@ -1,0 +1,84 @@
+// Text generation over a batch of prompts: left-padded prefill, then one
+// decode step per token for every unfinished sequence together. Finished
+// sequences drop out of the batch (their cache rows are removed) without
+// changing a bit of the others: each sequence gets exactly the logits and the
+// tokens it would get alone (see docs/architecture.md, "Determinism").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "generate/sampler.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace talkie::generate {
+
+struct GenerationConfig {
+  int64_t max_new_tokens = 256;
+  SamplingConfig sampling;
+  // Unset: the tokenizer's defaults (<|endoftext|>, plus <|end|> for IT);
+  // an empty list disables stop tokens.
+  std::optional<std::vector<int32_t>> stop_token_ids;
+  // Generation ends when the text contains one of these; the text returned
+  // stops just before it. The chat markers of spec §4 always count.
+  std::vector<std::string> stop_strings;
+};
+
+enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
+// "stop_token", "stop_string", "length", "cancelled".
+std::string_view FinishReasonName(FinishReason reason);
+
+struct SequenceResult {
+  std::vector<int32_t> ids;  // generated ids (a final stop token excluded)
+  std::string text;          // the streamed text, cut before any stop string
+  FinishReason finish = FinishReason::kLength;
+  std::string stop_string;   // which stop string ended it, if any
+  int64_t prompt_tokens = 0;
+};
+
+struct GenerationStats {
+  int64_t prompt_tokens = 0;     // real tokens prefilled, over all sequences
+  int64_t generated_tokens = 0;  // sampled tokens, over all sequences
+  double prefill_seconds = 0.0;
+  double decode_seconds = 0.0;
+};
+
+// Receives text pieces of sequence `index` as they become final (complete
+// UTF-8, never part of a stop string). Returning false stops that sequence
+// (finish reason "cancelled").
+using TextCallback = std::function<bool(size_t index, std::string_view piece)>;
+
+class Generator {
+ public:
+  Generator(const model::Model& model, const tokenizer::Tokenizer& tokenizer);
+
+  // One config per prompt (or a single config for all). The context limit is
+  // the model's max_position_embeddings: a prompt longer than that is an
+  // error; generation that reaches it ends cleanly with finish reason
+  // "length". `prefill_chunk` bounds the tokens per prefill call (0 = all).
+  std::vector<SequenceResult> Generate(const std::vector<std::vector<int32_t>>& prompts,
+                                       const std::vector<GenerationConfig>& configs,
+                                       const TextCallback& on_text = {},
+                                       GenerationStats* stats = nullptr, int64_t prefill_chunk = 512);
+
+  // Sees, and may change, the logits each sequence samples its next token
+  // from (before the sampler's own processing): for logit biases, constrained
+  // decoding, and tests that record or force tokens.
+  using LogitsProcessor = std::function<void(size_t index, std::span<float> logits)>;
+  void set_logits_processor(LogitsProcessor processor) { processor_ = std::move(processor); }
+
+  std::vector<int32_t> DefaultStopTokenIds() const;
+
+ private:
+  const model::Model& model_;
+  const tokenizer::Tokenizer& tokenizer_;
+  LogitsProcessor processor_;
+};
+
+}  // namespace talkie::generate
