@@ -52,5 +52,7 @@ inline uint16_t FloatToBf16(float f) {
   return static_cast<uint16_t>(bits >> 16);
 }
 float F16ToFloat(uint16_t h);
+// Round-to-nearest-even float -> IEEE half (overflow to infinity).
+uint16_t FloatToF16(float f);
 
 }  // namespace talkie::io

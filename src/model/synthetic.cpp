@@ -26,7 +26,7 @@ void StoreValue(io::DType dtype, float v, std::byte* out) {
       break;
     }
     case io::DType::kF16: {
-      const _Float16 h = static_cast<_Float16>(v);
+      const uint16_t h = io::FloatToF16(v);
       std::memcpy(out, &h, 2);
       break;
     }
