@@ -10,5 +10,8 @@ namespace talkie::cli {
 void RegisterInfoCommand(CLI::App& app);
 void RegisterForwardCommand(CLI::App& app);
 void RegisterTokenizeCommands(CLI::App& app);  // tokenize + detokenize
+void RegisterGenerateCommand(CLI::App& app);
+void RegisterChatCommand(CLI::App& app);
+void RegisterPerplexityCommand(CLI::App& app);
 
 }  // namespace talkie::cli

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   talkie::cli::RegisterInfoCommand(app);
   talkie::cli::RegisterForwardCommand(app);
   talkie::cli::RegisterTokenizeCommands(app);
+  talkie::cli::RegisterGenerateCommand(app);
+  talkie::cli::RegisterChatCommand(app);
+  talkie::cli::RegisterPerplexityCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

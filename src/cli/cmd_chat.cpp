@@ -1,0 +1,100 @@
+// `talkie chat`: an interactive multi-turn conversation. Each input line is a
+// user message; the reply streams as it is generated. Ctrl-C stops the current
+// reply (the conversation goes on), Ctrl-D quits, /reset forgets the history.
+// IT models get the chat template of spec §4; base models get the raw text.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/generation_options.h"
+#include "common/error.h"
+#include "tokenizer/chat.h"
+
+namespace talkie::cli {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int) { g_interrupted = 1; }
+
+struct ChatArgs {
+  GenerationArgs gen;
+  std::string system;
+};
+
+std::vector<int32_t> EncodeConversation(const tokenizer::Tokenizer& tok,
+                                        const std::vector<tokenizer::ChatMessage>& messages) {
+  if (tok.style() == tokenizer::Style::kIt) return tokenizer::EncodeChat(tok, messages);
+  std::string text;  // base model: the conversation as plain text
+  for (const auto& m : messages) text += m.content + "\n";
+  return tok.Encode(text, /*allow_special=*/false);
+}
+
+void RunChat(const ChatArgs& a) {
+  const generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  const LoadedModel m = LoadModelAndTokenizer(a.gen);
+  generate::Generator generator(*m.model, *m.tokenizer);
+  const bool it = m.tokenizer->style() == tokenizer::Style::kIt;
+
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  action.sa_flags = SA_RESTART;  // an interrupted read of the next line just goes on
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+
+  std::vector<tokenizer::ChatMessage> history;
+  if (!a.system.empty()) history.push_back({tokenizer::Role::kSystem, a.system});
+  std::fprintf(stderr, "talkie chat (%s model). Ctrl-C stops a reply, Ctrl-D quits, /reset clears.\n",
+               it ? "IT" : "base");
+  std::string line;
+  while (true) {
+    std::fprintf(stdout, "> ");
+    std::fflush(stdout);
+    g_interrupted = 0;
+    if (!std::getline(std::cin, line)) break;
+    if (line == "/reset") {
+      history.resize(a.system.empty() ? 0 : 1);
+      continue;
+    }
+    if (line == "/quit" || line == "/exit") break;
+    if (line.empty()) continue;
+    history.push_back({tokenizer::Role::kUser, line});
+    std::vector<int32_t> prompt;
+    try {
+      prompt = EncodeConversation(*m.tokenizer, history);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "talkie: error: %s\n", e.what());
+      history.pop_back();
+      continue;
+    }
+    if (static_cast<int64_t>(prompt.size()) >= m.model->config().max_position_embeddings) {
+      std::fprintf(stderr, "talkie: the conversation no longer fits the context; /reset to start over\n");
+      history.pop_back();
+      continue;
+    }
+    generate::GenerationStats stats;
+    const auto result = generator.Generate({prompt}, {config}, [](size_t, std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      return g_interrupted == 0;
+    }, &stats)[0];
+    std::printf("\n");
+    if (result.finish == generate::FinishReason::kCancelled) std::fprintf(stderr, "[stopped]\n");
+    if (!a.gen.quiet) PrintSpeed(stats);
+    history.push_back({tokenizer::Role::kAssistant, result.text});
+  }
+  std::printf("\n");
+}
+
+}  // namespace
+
+void RegisterChatCommand(CLI::App& app) {
+  auto a = std::make_shared<ChatArgs>();
+  CLI::App* cmd = app.add_subcommand("chat", "Interactive multi-turn chat with streaming replies");
+  cmd->add_option("--system", a->system, "system message opening the conversation");
+  AddGenerationOptions(cmd, &a->gen);
+  cmd->callback([a] { RunChat(*a); });
+}
+
+}  // namespace talkie::cli

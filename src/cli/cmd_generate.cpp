@@ -1,0 +1,113 @@
+// `talkie generate`: continue a prompt (text or ids), streaming the text to
+// stdout; several prompts (--prompts-file) run as one left-padded batch.
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/generation_options.h"
+#include "common/error.h"
+#include "tokenizer/utf8.h"
+
+namespace talkie::cli {
+namespace {
+
+struct GenerateArgs {
+  GenerationArgs gen;
+  std::string prompt;
+  std::string ids;
+  std::string prompts_file;
+  bool allow_special = false;
+  bool json = false;
+};
+
+// JSON strings must be valid UTF-8: ill-formed bytes become U+FFFD.
+std::string ValidUtf8(const std::string& bytes) {
+  tokenizer::Utf8StreamDecoder d;
+  std::string s = d.Feed(bytes);
+  return s + d.Flush();
+}
+
+void RunGenerate(const GenerateArgs& a) {
+  const int sources = !a.prompt.empty() + !a.ids.empty() + !a.prompts_file.empty();
+  Check(sources <= 1, "give one of PROMPT, --ids or --prompts-file");
+  Check(sources == 1, "empty prompt: give PROMPT text, --ids 1,2,3 or --prompts-file FILE");
+  const generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  const LoadedModel m = LoadModelAndTokenizer(a.gen);
+
+  std::vector<std::vector<int32_t>> prompts;
+  if (!a.ids.empty()) {
+    prompts.push_back(ParseIdList(a.ids, "--ids"));
+  } else if (!a.prompt.empty()) {
+    prompts.push_back(m.tokenizer->Encode(a.prompt, a.allow_special));
+  } else {
+    std::ifstream in(a.prompts_file);
+    Check(static_cast<bool>(in), a.prompts_file + ": cannot open prompts file");
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty()) continue;
+      prompts.push_back(m.tokenizer->Encode(line, a.allow_special));
+      Check(!prompts.back().empty(), a.prompts_file + ":" + std::to_string(line_no) + ": empty prompt");
+    }
+    Check(!prompts.empty(), a.prompts_file + ": no prompts (one per line)");
+  }
+  for (size_t i = 0; i < prompts.size(); ++i)
+    Check(!prompts[i].empty(), "empty prompt: it encodes to no tokens");
+
+  generate::Generator generator(*m.model, *m.tokenizer);
+  generate::GenerationStats stats;
+  const bool stream = !a.json && prompts.size() == 1;
+  generate::TextCallback on_text;
+  if (stream) {
+    if (!a.prompt.empty()) std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
+    on_text = [](size_t, std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      return true;
+    };
+  }
+  const auto results = generator.Generate(prompts, {config}, on_text, &stats);
+  const double tok_s = stats.decode_seconds > 0 ? static_cast<double>(stats.generated_tokens) / stats.decode_seconds : 0.0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const generate::SequenceResult& r = results[i];
+    if (a.json) {
+      nlohmann::json j = {{"ids", r.ids},
+                          {"text", ValidUtf8(r.text)},
+                          {"finish_reason", generate::FinishReasonName(r.finish)},
+                          {"prompt_tokens", r.prompt_tokens},
+                          {"tokens_per_second", tok_s},
+                          {"seed", config.sampling.seed}};
+      if (prompts.size() > 1) j["index"] = i;
+      std::printf("%s\n", j.dump().c_str());
+    } else if (!stream) {
+      std::printf("--- [%zu] (%s)\n%s\n", i, std::string(generate::FinishReasonName(r.finish)).c_str(), r.text.c_str());
+    }
+  }
+  if (stream) std::printf("\n");
+  std::fflush(stdout);
+  if (!a.gen.quiet) {
+    PrintSpeed(stats);
+    std::fprintf(stderr, "[seed %llu, finish: %s]\n", static_cast<unsigned long long>(config.sampling.seed),
+                 std::string(generate::FinishReasonName(results[0].finish)).c_str());
+  }
+}
+
+}  // namespace
+
+void RegisterGenerateCommand(CLI::App& app) {
+  auto a = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = app.add_subcommand("generate", "Continue a prompt with the model, streaming text to stdout");
+  cmd->add_option("prompt", a->prompt, "prompt text");
+  cmd->add_option("--ids", a->ids, "prompt as comma-separated token ids");
+  cmd->add_option("--prompts-file", a->prompts_file, "one prompt per line, generated as one batch");
+  cmd->add_flag("--allow-special", a->allow_special, "turn special-token text in the prompt into its ids");
+  cmd->add_flag("--json", a->json, "print {ids, text, finish_reason, prompt_tokens, tokens_per_second} per prompt");
+  AddGenerationOptions(cmd, &a->gen);
+  cmd->callback([a] { RunGenerate(*a); });
+}
+
+}  // namespace talkie::cli

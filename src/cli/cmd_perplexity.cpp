@@ -1,0 +1,60 @@
+// `talkie perplexity`: held-out perplexity of a text file under the model.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/generation_options.h"
+#include "common/error.h"
+#include "generate/perplexity.h"
+
+namespace talkie::cli {
+namespace {
+
+struct PerplexityArgs {
+  GenerationArgs gen;  // model, tokenizer, threads
+  std::string file;
+  int64_t window = 0;
+  int64_t stride = 0;
+  bool json = false;
+};
+
+void RunPerplexity(const PerplexityArgs& a) {
+  std::ifstream in(a.file, std::ios::binary);
+  Check(static_cast<bool>(in), a.file + ": cannot open text file");
+  std::stringstream text;
+  text << in.rdbuf();
+  Check(a.window >= 0 && a.stride >= 0, "--window and --stride must be >= 0");
+  MakeGenerationConfig(a.gen);  // validates --threads and applies it
+  const LoadedModel m = LoadModelAndTokenizer(a.gen);
+  const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
+  Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
+  const generate::PerplexityResult r = generate::Perplexity(*m.model, ids, a.window, a.stride);
+  if (a.json) {
+    std::printf("%s\n", nlohmann::json{{"perplexity", r.perplexity}, {"tokens", r.tokens}, {"mean_nll", r.mean_nll}}
+                            .dump()
+                            .c_str());
+  } else {
+    std::printf("perplexity %.4f over %lld tokens (mean NLL %.5f nats)\n", r.perplexity,
+                static_cast<long long>(r.tokens), r.mean_nll);
+  }
+}
+
+}  // namespace
+
+void RegisterPerplexityCommand(CLI::App& app) {
+  auto a = std::make_shared<PerplexityArgs>();
+  CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a text file (all positions, context-length windows)");
+  cmd->add_option("-m,--model", a->gen.model, "model directory or checkpoint file (default: the bundled model)");
+  cmd->add_option("--tokenizer", a->gen.tokenizer, "vocab.txt / tokenizer.json / directory (default: the model's)");
+  cmd->add_option("-f,--file", a->file, "UTF-8 text file")->required();
+  cmd->add_option("--window", a->window, "tokens per window (default: the model's context)");
+  cmd->add_option("--stride", a->stride, "window step (default: the window; smaller = overlapping windows)");
+  cmd->add_option("--threads", a->gen.threads, "threads (default: all cores)");
+  cmd->add_flag("--json", a->json, "print {\"perplexity\": x, \"tokens\": n}");
+  cmd->callback([a] { RunPerplexity(*a); });
+}
+
+}  // namespace talkie::cli

@@ -1,0 +1,48 @@
+// Options shared by `talkie generate` and `talkie chat`: model, tokenizer,
+// sampling, stops, threads; and loading the model + its tokenizer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "generate/generator.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace talkie::cli {
+
+struct GenerationArgs {
+  std::string model;
+  std::string tokenizer;  // default: the model's directory
+  int64_t max_new_tokens = 128;
+  float temperature = 0.8f;
+  int64_t top_k = 0;
+  float top_p = 0.95f;
+  float min_p = 0.0f;
+  float repeat_penalty = 1.0f;
+  int64_t seed = -1;  // -1: random, printed so the run can be repeated
+  std::vector<std::string> stop;
+  int threads = 0;
+  bool quiet = false;
+};
+
+void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
+
+// Validates the options and makes the generation config (resolving a random
+// seed into a concrete one).
+generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& args);
+
+struct LoadedModel {
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+};
+// Loads the model (default model when none is given) and its tokenizer.
+LoadedModel LoadModelAndTokenizer(const GenerationArgs& args);
+
+// "prompt 12 tok, 150.2 tok/s | generated 40 tok, 31.0 tok/s" on stderr.
+void PrintSpeed(const generate::GenerationStats& stats);
+
+}  // namespace talkie::cli

@@ -1,0 +1,122 @@
+// End-to-end tests of `talkie generate`: greedy output equal to the reference
+// continuation, JSON output, batches from a prompts file, reproducible seeds,
+// and one-line errors for bad arguments.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "../model/fixtures.h"
+#include "cli_util.h"
+
+namespace talkie {
+namespace {
+
+using testing::RunTalkie;
+
+std::string Base64(const std::string& bytes) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+// A vocab.txt for the tiny fixture model (vocab 1000 = 999 ranks + <|endoftext|>).
+std::string TinyVocab() {
+  const std::string path = ::testing::TempDir() + "talkie_tiny_vocab.txt";
+  std::ofstream out(path);
+  for (int r = 0; r < 999; ++r)
+    out << Base64(r < 256 ? std::string(1, static_cast<char>(r)) : " w" + std::to_string(r)) << " " << r << "\n";
+  return path;
+}
+
+std::string Tiny() { return "--model " + testing::ModelFixtureDir() + "/models/tiny --tokenizer " + TinyVocab() + " "; }
+
+nlohmann::json LastJsonLine(const std::string& output) {
+  std::istringstream in(output);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] == '{') last = line;
+  return nlohmann::json::parse(last);
+}
+
+TEST(GenerateCliTest, GreedyJsonMatchesTheReferenceContinuation) {
+  const io::TensorStore expected = io::LoadSafetensors(testing::ModelFixtureDir() + "/expected/tiny/len17.safetensors");
+  std::string ids;
+  for (int32_t id : testing::IdsOf(*expected.Find("input_ids"))) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  std::vector<int32_t> greedy = testing::IdsOf(*expected.Find("greedy_tokens"));
+  // Stop at <|endoftext|> (999) if the reference continuation reaches it.
+  const auto r = RunTalkie("generate " + Tiny() + "--ids " + ids + " -t 0 -n 12 --json --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = LastJsonLine(r.output);
+  const auto got = j["ids"].get<std::vector<int32_t>>();
+  auto eot = std::find(greedy.begin(), greedy.end(), 999);
+  greedy.erase(eot, greedy.end());
+  EXPECT_EQ(got, greedy);
+  EXPECT_EQ(j["prompt_tokens"], 17);
+  EXPECT_EQ(j["finish_reason"], greedy.size() == 12 ? "length" : "stop_token");
+  EXPECT_TRUE(j.contains("tokens_per_second"));
+  EXPECT_TRUE(j.contains("text"));
+}
+
+TEST(GenerateCliTest, SeedReproducesAndBatchMatchesSingleRuns) {
+  const std::string file = ::testing::TempDir() + "talkie_prompts.txt";
+  std::ofstream(file) << "The old house\nA w300 w301\n";
+  const std::string common = "generate " + Tiny() + "-n 10 --seed 5 --top-k 40 --json --quiet ";
+  const auto batch = RunTalkie(common + "--prompts-file " + file);
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(batch.output);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] == '{') rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 2u);
+  const auto one = LastJsonLine(RunTalkie(common + "'The old house'").output);
+  const auto two = LastJsonLine(RunTalkie(common + "'A w300 w301'").output);
+  EXPECT_EQ(rows[0]["ids"], one["ids"]);
+  EXPECT_EQ(rows[1]["ids"], two["ids"]);
+  EXPECT_EQ(LastJsonLine(RunTalkie(common + "'The old house'").output)["ids"], one["ids"]);
+}
+
+TEST(GenerateCliTest, StreamsTextAndReportsSpeedOnStderr) {
+  const auto r = RunTalkie("generate " + Tiny() + "'Once' -n 5 --seed 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("Once", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("tok/s"), std::string::npos) << r.output;
+}
+
+TEST(GenerateCliTest, BadArgumentsGiveOneLineErrors) {
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"generate " + Tiny(), "empty prompt"},
+           {"generate " + Tiny() + "'' ", "empty prompt"},
+           {"generate " + Tiny() + "hi -t -1", "--temperature must be >= 0"},
+           {"generate " + Tiny() + "hi --top-p 0", "--top-p must be in (0, 1]"},
+           {"generate " + Tiny() + "hi --top-p 1.5", "--top-p must be in (0, 1]"},
+           {"generate " + Tiny() + "hi --top-k -2", "--top-k must be >= 0"},
+           {"generate " + Tiny() + "--ids 1,2,5000", "token id 5000"},
+           {"generate --model /no/such/model hi", "no such file or directory"},
+           {"generate " + Tiny() + "--ids " + std::string(4000, '1').substr(0, 0) + "1" +
+                [] { std::string s; for (int i = 0; i < 2048; ++i) s += ",1"; return s; }(),
+            "context limit is 2048"},
+       }) {
+    const auto r = RunTalkie(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args.substr(0, 200) << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args.substr(0, 200) << "\n" << r.output;
+    EXPECT_EQ(r.output.find("talkie: error: "), 0u) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace talkie
