@@ -22,7 +22,8 @@ struct Sequence {
   size_t index = 0;
   const GenerationConfig* config = nullptr;
   std::vector<int32_t> history;  // prompt + generated (repetition penalty)
-  std::vector<uint8_t> mask;     // attention mask over its cache slots
+  int64_t prompt_len = 0;
+  model::KvCache cache;          // its own cache: no padding, no copying
   Rng rng;
   tokenizer::Utf8StreamDecoder utf8;
   std::unique_ptr<tokenizer::StopFilter> stop;
@@ -65,13 +66,11 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
   Check(configs.size() == 1 || configs.size() == prompts.size(),
         "generate: give one config, or one per prompt (" + std::to_string(prompts.size()) + ")");
   const int64_t context = mc.max_position_embeddings;
-  int64_t longest = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     Check(!prompts[i].empty(), "prompt " + std::to_string(i) + " is empty");
     Check(static_cast<int64_t>(prompts[i].size()) < context,
           "prompt " + std::to_string(i) + " has " + std::to_string(prompts[i].size()) +
               " tokens; the context limit is " + std::to_string(context) + " (one more is needed to generate)");
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts[i].size()));
   }
   for (const GenerationConfig& c : configs) {
     ValidateSamplingConfig(c.sampling);
@@ -79,22 +78,17 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
   }
   const std::vector<int32_t> default_stops = DefaultStopTokenIds();
 
-  // Sequences, left-padded to the longest prompt.
   std::vector<Sequence> seqs(prompts.size());
-  std::vector<int32_t> padded;
   for (size_t i = 0; i < prompts.size(); ++i) {
     Sequence& s = seqs[i];
     s.index = i;
     s.config = &configs[configs.size() == 1 ? 0 : i];
     s.history = prompts[i];
+    s.prompt_len = static_cast<int64_t>(prompts[i].size());
+    s.cache = model::KvCache(mc, 1);
     s.rng = Rng(s.config->sampling.seed);
     s.stop = std::make_unique<tokenizer::StopFilter>(s.config->stop_strings);
-    s.result.prompt_tokens = static_cast<int64_t>(prompts[i].size());
-    const int64_t pad = longest - static_cast<int64_t>(prompts[i].size());
-    s.mask.assign(static_cast<size_t>(pad), 0);
-    s.mask.resize(static_cast<size_t>(longest), 1);
-    padded.insert(padded.end(), static_cast<size_t>(pad), 0);
-    padded.insert(padded.end(), prompts[i].begin(), prompts[i].end());
+    s.result.prompt_tokens = s.prompt_len;
   }
   GenerationStats local_stats;
   GenerationStats& st = stats ? *stats : local_stats;
@@ -143,63 +137,43 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
       s.result.stop_string = s.stop->matched();
       finish(s, FinishReason::kStopString);
     } else if (static_cast<int64_t>(s.result.ids.size()) >= s.config->max_new_tokens ||
-               static_cast<int64_t>(s.mask.size()) >= context) {
+               s.cache.length() >= context) {
       finish(s, FinishReason::kLength);
     }
   };
 
-  // Prefill: the whole padded batch, in chunks; logits of the last slot only.
-  const auto t0 = Clock::now();
-  const auto batch = static_cast<int64_t>(seqs.size());
-  model::KvCache cache(mc, batch);
-  const int64_t chunk = prefill_chunk > 0 ? prefill_chunk : longest;
-  std::vector<float> logits;
-  for (int64_t start = 0; start < longest; start += chunk) {
-    model::ForwardInput in;
-    in.batch = batch;
-    in.q_len = std::min(chunk, longest - start);
-    in.allow_padding_only_rows = true;
-    in.logits = start + in.q_len == longest ? model::LogitsFor::kLast : model::LogitsFor::kNone;
-    for (int64_t b = 0; b < batch; ++b) {
-      in.ids.insert(in.ids.end(), padded.begin() + b * longest + start, padded.begin() + b * longest + start + in.q_len);
-      in.attention_mask.insert(in.attention_mask.end(), seqs[b].mask.begin(), seqs[b].mask.begin() + start + in.q_len);
-    }
-    logits = model::Forward(model_, cache, in).logits;
-  }
-  st.prefill_seconds += Seconds(t0);
-
-  const auto t1 = Clock::now();
+  // Every step feeds each unfinished sequence either its next prompt chunk or
+  // its last sampled token, all in one ragged forward; sequences whose prompt
+  // is complete get logits and sample. Finished ones simply leave.
+  const int64_t chunk = prefill_chunk > 0 ? prefill_chunk : context;
   const int64_t vocab = mc.vocab_size;
-  std::vector<Sequence*> active;
-  for (Sequence& s : seqs) active.push_back(&s);
   while (true) {
-    // Choose each active sequence's next token from its row of logits.
-    for (size_t r = 0; r < active.size(); ++r) step(*active[r], std::span<float>(&logits[r * vocab], vocab));
-    // Drop finished rows from the batch and the cache.
-    std::vector<int64_t> keep;
-    std::vector<Sequence*> still;
-    for (size_t r = 0; r < active.size(); ++r) {
-      if (!active[r]->done) {
-        keep.push_back(static_cast<int64_t>(r));
-        still.push_back(active[r]);
+    std::vector<model::SequenceStep> steps;
+    std::vector<Sequence*> fed;
+    bool prefilling = false;
+    for (Sequence& s : seqs) {
+      if (s.done) continue;
+      model::SequenceStep item;
+      item.cache = &s.cache;
+      const int64_t cached = s.cache.length();
+      if (cached < s.prompt_len) {
+        const int64_t n = std::min(chunk, s.prompt_len - cached);
+        item.ids.assign(s.history.begin() + cached, s.history.begin() + cached + n);
+        item.logits = cached + n == s.prompt_len ? model::LogitsFor::kLast : model::LogitsFor::kNone;
+        prefilling = true;
+      } else {
+        item.ids = {s.result.ids.back()};
       }
+      steps.push_back(std::move(item));
+      fed.push_back(&s);
     }
-    if (still.empty()) break;
-    if (still.size() != active.size()) cache = cache.SelectRows(keep);
-    active = std::move(still);
-
-    model::ForwardInput in;
-    in.batch = static_cast<int64_t>(active.size());
-    in.q_len = 1;
-    in.logits = model::LogitsFor::kLast;
-    for (Sequence* s : active) {
-      in.ids.push_back(s->result.ids.back());
-      s->mask.push_back(1);
-      in.attention_mask.insert(in.attention_mask.end(), s->mask.begin(), s->mask.end());
-    }
-    logits = model::Forward(model_, cache, in).logits;
+    if (steps.empty()) break;
+    const auto t = Clock::now();
+    std::vector<std::vector<float>> logits = model::ForwardRagged(model_, steps);
+    (prefilling ? st.prefill_seconds : st.decode_seconds) += Seconds(t);
+    for (size_t i = 0; i < fed.size(); ++i)
+      if (!logits[i].empty()) step(*fed[i], std::span<float>(logits[i].data(), vocab));
   }
-  st.decode_seconds += Seconds(t1);
 
   std::vector<SequenceResult> results;
   for (Sequence& s : seqs) results.push_back(std::move(s.result));

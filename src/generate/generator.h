@@ -1,8 +1,9 @@
-// Text generation over a batch of prompts: left-padded prefill, then one
-// decode step per token for every unfinished sequence together. Finished
-// sequences drop out of the batch (their cache rows are removed) without
-// changing a bit of the others: each sequence gets exactly the logits and the
-// tokens it would get alone (see docs/architecture.md, "Determinism").
+// Text generation over a batch of prompts. Each sequence has its own KV cache;
+// every step runs one ragged forward (model::ForwardRagged) that feeds each
+// unfinished sequence its next prompt chunk or its last sampled token.
+// Finished sequences simply leave the batch. Each sequence gets exactly the
+// logits and the tokens it would get alone (docs/architecture.md,
+// "Determinism"), whatever else runs beside it.
 #pragma once
 
 #include <cstdint>
@@ -59,9 +60,9 @@ class Generator {
   Generator(const model::Model& model, const tokenizer::Tokenizer& tokenizer);
 
   // One config per prompt (or a single config for all). The context limit is
-  // the model's max_position_embeddings: a prompt longer than that is an
-  // error; generation that reaches it ends cleanly with finish reason
-  // "length". `prefill_chunk` bounds the tokens per prefill call (0 = all).
+  // the model's max_position_embeddings: a prompt that fills it is an error;
+  // generation that reaches it ends cleanly with finish reason "length".
+  // `prefill_chunk` bounds the prompt tokens a sequence feeds per step.
   std::vector<SequenceResult> Generate(const std::vector<std::vector<int32_t>>& prompts,
                                        const std::vector<GenerationConfig>& configs,
                                        const TextCallback& on_text = {},

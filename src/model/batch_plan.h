@@ -15,11 +15,6 @@ struct BatchPlan {
   std::vector<int64_t> positions;        // [batch, q_len]
   std::vector<int64_t> logit_positions;  // indices in [0, q_len)
 
-  // May query t of row b (cache slot past + t) attend to key slot j?
-  // Causal in slot order (covers prefill, decode and re-feed alike) and masked.
-  bool Visible(int64_t b, int64_t t, int64_t j) const {
-    return j <= past + t && mask[b * kv_len + j] != 0;
-  }
 };
 
 // Position given to padded slots when positions are derived (they are masked).

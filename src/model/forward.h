@@ -53,6 +53,17 @@ struct ForwardOutput {
 // argument for any inconsistent input; the cache is unchanged on error.
 ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& input);
 
+// A ragged batch for continuous batching: each sequence brings its own
+// batch-1 cache (no padding; positions continue from its length) and any
+// number of new tokens. Returns, per sequence, the logits rows it asked for
+// ([q_len or 1 or 0, vocab]); bit-identical to running it alone.
+struct SequenceStep {
+  KvCache* cache = nullptr;
+  std::vector<int32_t> ids;
+  LogitsFor logits = LogitsFor::kLast;  // kAll, kLast or kNone
+};
+std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vector<SequenceStep>& steps);
+
 // One sequence from scratch, logits for every position.
 ForwardOutput ForwardSequence(const Model& model, const std::vector<int32_t>& ids,
                               bool output_hidden_states = false, bool output_attentions = false);
