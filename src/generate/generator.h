@@ -14,34 +14,11 @@
 #include <string_view>
 #include <vector>
 
-#include "generate/sampler.h"
+#include "generate/sequence.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::generate {
-
-struct GenerationConfig {
-  int64_t max_new_tokens = 256;
-  SamplingConfig sampling;
-  // Unset: the tokenizer's defaults (<|endoftext|>, plus <|end|> for IT);
-  // an empty list disables stop tokens.
-  std::optional<std::vector<int32_t>> stop_token_ids;
-  // Generation ends when the text contains one of these; the text returned
-  // stops just before it. The chat markers of spec §4 always count.
-  std::vector<std::string> stop_strings;
-};
-
-enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
-// "stop_token", "stop_string", "length", "cancelled".
-std::string_view FinishReasonName(FinishReason reason);
-
-struct SequenceResult {
-  std::vector<int32_t> ids;  // generated ids (a final stop token excluded)
-  std::string text;          // the streamed text, cut before any stop string
-  FinishReason finish = FinishReason::kLength;
-  std::string stop_string;   // which stop string ended it, if any
-  int64_t prompt_tokens = 0;
-};
 
 struct GenerationStats {
   int64_t prompt_tokens = 0;     // real tokens prefilled, over all sequences
@@ -73,8 +50,6 @@ class Generator {
   // decoding, and tests that record or force tokens.
   using LogitsProcessor = std::function<void(size_t index, std::span<float> logits)>;
   void set_logits_processor(LogitsProcessor processor) { processor_ = std::move(processor); }
-
-  std::vector<int32_t> DefaultStopTokenIds() const;
 
  private:
   const model::Model& model_;

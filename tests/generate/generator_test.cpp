@@ -239,7 +239,7 @@ TEST(GeneratorTest, ContextLimitEndsWithLengthAndBadInputIsRejected) {
     }
     return "";
   };
-  EXPECT_NE(error_of({{}}, Greedy(4)).find("prompt 0 is empty"), std::string::npos);
+  EXPECT_NE(error_of({{}}, Greedy(4)).find("prompt 0: empty prompt"), std::string::npos);
   EXPECT_NE(error_of({std::vector<int32_t>(2048, 1)}, Greedy(4)).find("context limit is 2048"), std::string::npos);
   GenerationConfig bad = Greedy(4);
   bad.sampling.temperature = -1.0f;

@@ -1,0 +1,107 @@
+// The per-sequence generation state machine (see sequence.h).
+#include "generate/sequence.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace talkie::generate {
+
+void ValidateGenerationConfig(const GenerationConfig& c) {
+  ValidateSamplingConfig(c.sampling);
+  Check(c.max_new_tokens >= 0, "max_new_tokens must be >= 0, got " + std::to_string(c.max_new_tokens));
+  for (const std::string& s : c.stop_strings) Check(!s.empty(), "stop strings must not be empty");
+}
+
+std::string_view FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStopToken: return "stop_token";
+    case FinishReason::kStopString: return "stop_string";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  for (const char* name : {"<|endoftext|>", "<|end|>"})
+    if (auto id = tokenizer.SpecialTokenId(name)) ids.push_back(*id);
+  return ids;
+}
+
+Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer, std::vector<int32_t> prompt,
+                   GenerationConfig config)
+    : model_(model),
+      tokenizer_(tokenizer),
+      config_(std::move(config)),
+      history_(std::move(prompt)),
+      prompt_len_(static_cast<int64_t>(history_.size())),
+      cache_(model.config(), 1),
+      rng_(config_.sampling.seed),
+      stop_(config_.stop_strings) {
+  ValidateGenerationConfig(config_);
+  const int64_t context = model.config().max_position_embeddings;
+  Check(prompt_len_ > 0, "empty prompt");
+  Check(prompt_len_ < context, "prompt has " + std::to_string(prompt_len_) + " tokens; the context limit is " +
+                                   std::to_string(context) + " (one more is needed to generate)");
+  stop_ids_ = config_.stop_token_ids ? *config_.stop_token_ids : DefaultStopTokenIds(tokenizer);
+  result_.prompt_tokens = prompt_len_;
+}
+
+model::SequenceStep Sequence::NextStep(int64_t prefill_chunk) {
+  model::SequenceStep step;
+  step.cache = &cache_;
+  const int64_t cached = cache_.length();
+  if (cached < prompt_len_) {
+    const int64_t n = prefill_chunk > 0 ? std::min(prefill_chunk, prompt_len_ - cached) : prompt_len_ - cached;
+    step.ids.assign(history_.begin() + cached, history_.begin() + cached + n);
+    step.logits = cached + n == prompt_len_ ? model::LogitsFor::kLast : model::LogitsFor::kNone;
+  } else {
+    step.ids = {history_.back()};
+    step.logits = model::LogitsFor::kLast;
+  }
+  return step;
+}
+
+std::string Sequence::Advance(std::span<float> logits) {
+  if (done_) return "";
+  if (config_.max_new_tokens == 0) return Finish(FinishReason::kLength);
+  const int32_t id = SampleToken(logits, config_.sampling, history_, rng_);
+  ++sampled_;
+  if (std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end()) return Finish(FinishReason::kStopToken);
+  result_.ids.push_back(id);
+  history_.push_back(id);
+  std::string text = stop_.Push(utf8_.Feed(tokenizer_.TokenBytes(id)));
+  result_.text += text;
+  if (stop_.stopped()) {
+    result_.stop_string = stop_.matched();
+    return text + Finish(FinishReason::kStopString);
+  }
+  if (static_cast<int64_t>(result_.ids.size()) >= config_.max_new_tokens ||
+      cache_.length() >= model_.config().max_position_embeddings)
+    return text + Finish(FinishReason::kLength);
+  return text;
+}
+
+void Sequence::Cancel() {
+  if (done_) return;
+  done_ = true;
+  result_.finish = FinishReason::kCancelled;
+}
+
+std::string Sequence::Finish(FinishReason reason) {
+  done_ = true;
+  result_.finish = reason;
+  if (reason == FinishReason::kStopString) return "";  // the rest is cut
+  std::string tail = stop_.Push(utf8_.Flush());
+  if (!stop_.stopped()) tail += stop_.Flush();
+  if (stop_.stopped()) {
+    result_.finish = FinishReason::kStopString;
+    result_.stop_string = stop_.matched();
+  }
+  result_.text += tail;
+  return tail;
+}
+
+}  // namespace talkie::generate
