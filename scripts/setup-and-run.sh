@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec build/talkie info
+exec build/talkie generate "And it came to pass, when the king" -n 64 "$@"

@@ -1,0 +1,63 @@
+// The main job on the bundled default model: `talkie generate` / `chat` /
+// `perplexity` with no --model, deterministic under a seed, stopping at the
+// IT end marker.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli_util.h"
+
+namespace talkie {
+namespace {
+
+using testing::RunTalkie;
+
+nlohmann::json JsonLine(const std::string& output) {
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] == '{') return nlohmann::json::parse(line);
+  return {};
+}
+
+TEST(DefaultModelCliTest, GenerateWithoutModelUsesTheBundledModelDeterministically) {
+  const std::string cmd = "generate 'And it came to pass' -n 24 --seed 7 --json --quiet";
+  const auto a = RunTalkie(cmd);
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const auto b = RunTalkie(cmd + " --threads 1");
+  const nlohmann::json ja = JsonLine(a.output), jb = JsonLine(b.output);
+  EXPECT_EQ(ja["ids"], jb["ids"]);
+  EXPECT_EQ(ja["text"], jb["text"]);
+  EXPECT_FALSE(ja["ids"].empty());
+  EXPECT_EQ(ja["prompt_tokens"], 5) << ja.dump();
+}
+
+TEST(DefaultModelCliTest, ChatAnswersInTheItTemplateAndStops) {
+  const auto r = RunTalkie("chat -n 60 --seed 3 -t 0 --quiet", "What is the meaning of the word wisdom?\n");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("<|"), std::string::npos) << r.output;  // no marker leaks
+  EXPECT_GT(r.output.size(), 10u) << r.output;
+}
+
+TEST(DefaultModelCliTest, GreedyChatReplyEndsAtTheEndMarker) {
+  const auto r = RunTalkie("generate --allow-special '<|user|>What is the meaning of the word house?<|end|><|assistant|>' "
+                           "-t 0 -n 200 --json --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = JsonLine(r.output);
+  EXPECT_EQ(j["finish_reason"], "stop_token") << j.dump();
+  EXPECT_FALSE(j["text"].get<std::string>().empty());
+}
+
+TEST(DefaultModelCliTest, PerplexityOfHeldOutText) {
+  const auto r = RunTalkie("perplexity --file " + std::string(TALKIE_TEST_DATA_DIR) + "/tiny1930/heldout.txt --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = JsonLine(r.output);
+  // The trainer (tools/train) measured 27.67 on this file in 2048-token windows.
+  EXPECT_NEAR(j["perplexity"].get<double>(), 27.67, 0.01) << j.dump();
+  EXPECT_GT(j["tokens"].get<int64_t>(), 1000);
+  const auto bad = RunTalkie("perplexity --file /no/such/file.txt");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("/no/such/file.txt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace talkie
