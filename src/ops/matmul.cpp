@@ -8,7 +8,7 @@
 
 namespace talkie::ops {
 
-void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y) {
+void MatMulReference(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   const int64_t n = w.rows;
   const int64_t k = w.cols;
 #pragma omp parallel num_threads(NumThreads())

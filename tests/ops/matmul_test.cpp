@@ -1,0 +1,101 @@
+// Tier 1: the SIMD matmul against the plain reference on odd shapes (sizes
+// that are not multiples of the vector width), and its bitwise invariance to
+// the number of rows in flight and to the thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "io/tensor.h"
+#include "ops/matmul.h"
+#include "ops/parallel.h"
+
+namespace talkie::ops {
+namespace {
+
+struct Problem {
+  std::vector<float> x;
+  std::vector<uint16_t> w_bf16;
+  std::vector<float> w_f32;
+  int64_t m, n, k;
+};
+
+Problem MakeProblem(int64_t m, int64_t n, int64_t k, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  Problem p{{}, {}, {}, m, n, k};
+  for (int64_t i = 0; i < m * k; ++i) p.x.push_back(normal(rng));
+  for (int64_t i = 0; i < n * k; ++i) {
+    p.w_bf16.push_back(io::FloatToBf16(normal(rng)));
+    p.w_f32.push_back(normal(rng));
+  }
+  return p;
+}
+
+WeightMatrix Bf16(const Problem& p, bool scaled) {
+  WeightMatrix w{WeightType::kBF16, p.w_bf16.data(), p.n, p.k};
+  if (scaled) {
+    w.scale = 1.703125f;
+    w.has_scale = true;
+  }
+  return w;
+}
+
+std::vector<float> Apply(void (*fn)(const float*, int64_t, const WeightMatrix&, float*), const Problem& p,
+                       const WeightMatrix& w) {
+  std::vector<float> y(static_cast<size_t>(p.m * p.n));
+  fn(p.x.data(), p.m, w, y.data());
+  return y;
+}
+
+TEST(MatMulTest, AgreesWithTheReferenceOnOddShapes) {
+  std::printf("matmul target: %s\n", MatMulTarget());
+  for (int64_t m : {1, 3, 4, 5, 9}) {
+    for (int64_t k : {1, 7, 16, 33, 130}) {
+      for (int64_t n : {1, 5, 17}) {
+        const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m * 1000 + k * 10 + n));
+        for (int variant = 0; variant < 3; ++variant) {
+          const WeightMatrix w = variant == 2 ? WeightMatrix{WeightType::kF32, p.w_f32.data(), n, k}
+                                              : Bf16(p, variant == 1);
+          const std::vector<float> fast = Apply(MatMul, p, w);
+          const std::vector<float> ref = Apply(MatMulReference, p, w);
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              // Bound: a few ulps of the sum of |products| per term.
+              std::vector<float> row(static_cast<size_t>(k));
+              WeightRowToFloat(w, j, row.data());
+              double magnitude = 0;
+              for (int64_t t = 0; t < k; ++t) magnitude += std::fabs(p.x[i * k + t] * row[t]);
+              const double bound = 2.0 * static_cast<double>(k) * 1.2e-7 * magnitude + 1e-30;
+              EXPECT_LE(std::fabs(fast[i * n + j] - ref[i * n + j]), bound)
+                  << "m " << m << " k " << k << " n " << n << " variant " << variant;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(MatMulTest, RowsInFlightAndThreadsNeverChangeABit) {
+  const Problem p = MakeProblem(11, 37, 203, 5);
+  for (bool scaled : {false, true}) {
+    const WeightMatrix w = Bf16(p, scaled);
+    SetNumThreads(2);
+    const std::vector<float> all = Apply(MatMul, p, w);
+    SetNumThreads(1);
+    const std::vector<float> one_thread = Apply(MatMul, p, w);
+    SetNumThreads(0);
+    EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0);
+    for (int64_t i = 0; i < p.m; ++i) {
+      std::vector<float> y(static_cast<size_t>(p.n));
+      MatMul(&p.x[i * p.k], 1, w, y.data());
+      EXPECT_EQ(std::memcmp(y.data(), &all[i * p.n], y.size() * 4), 0) << "row " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace talkie::ops
