@@ -13,5 +13,8 @@ void RegisterTokenizeCommands(CLI::App& app);  // tokenize + detokenize
 void RegisterGenerateCommand(CLI::App& app);
 void RegisterChatCommand(CLI::App& app);
 void RegisterPerplexityCommand(CLI::App& app);
+void RegisterSynthCommand(CLI::App& app);
+void RegisterBenchCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
 
 }  // namespace talkie::cli

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   talkie::cli::RegisterGenerateCommand(app);
   talkie::cli::RegisterChatCommand(app);
   talkie::cli::RegisterPerplexityCommand(app);
+  talkie::cli::RegisterSynthCommand(app);
+  talkie::cli::RegisterBenchCommand(app);
+  talkie::cli::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

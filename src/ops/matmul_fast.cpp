@@ -46,6 +46,20 @@ HWY_INLINE float SumLanes(DF df, VF v) {
   return s;
 }
 
+// acc[i][j] += x_i * w_j for one vector of k (weights scaled first if asked).
+template <int MR, int NR, bool kScaled, typename W>
+HWY_INLINE void Accumulate(DF df, const float* const* xs, const W* const* ws, VF vscale, VF (&acc)[MR][NR]) {
+  VF wv[NR];
+  for (int j = 0; j < NR; ++j) {
+    wv[j] = LoadRow(df, ws[j]);
+    if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
+  }
+  for (int i = 0; i < MR; ++i) {
+    const VF xv = hn::LoadU(df, xs[i]);
+    for (int j = 0; j < NR; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
+  }
+}
+
 // One MR x NR tile: rows x[0..MR) (stride k) against weight rows w[0..NR).
 template <int MR, int NR, bool kScaled, typename W>
 HWY_INLINE void Tile(const float* x, const W* w, int64_t k, float scale, float* y, int64_t ldy) {
@@ -55,24 +69,13 @@ HWY_INLINE void Tile(const float* x, const W* w, int64_t k, float scale, float* 
   VF acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc[i][j] = hn::Zero(df);
-  auto step = [&](const float* const* xs, const W* const* ws) HWY_ATTR {
-    VF wv[NR];
-    for (int j = 0; j < NR; ++j) {
-      wv[j] = LoadRow(df, ws[j]);
-      if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
-    }
-    for (int i = 0; i < MR; ++i) {
-      const VF xv = hn::LoadU(df, xs[i]);
-      for (int j = 0; j < NR; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
-    }
-  };
   const float* xs[MR];
   const W* ws[NR];
   int64_t kk = 0;
   for (; kk + n_lanes <= k; kk += n_lanes) {
     for (int i = 0; i < MR; ++i) xs[i] = x + i * k + kk;
     for (int j = 0; j < NR; ++j) ws[j] = w + j * k + kk;
-    step(xs, ws);
+    Accumulate<MR, NR, kScaled>(df, xs, ws, vscale, acc);
   }
   if (kk < k) {  // zero-padded tail: 0 * w adds exactly nothing
     HWY_ALIGN float xt[MR][kMaxLanes] = {};
@@ -85,7 +88,7 @@ HWY_INLINE void Tile(const float* x, const W* w, int64_t k, float scale, float* 
       std::copy(w + j * k + kk, w + j * k + k, wt[j]);
       ws[j] = wt[j];
     }
-    step(xs, ws);
+    Accumulate<MR, NR, kScaled>(df, xs, ws, vscale, acc);
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanes(df, acc[i][j]);

@@ -1,0 +1,155 @@
+// `talkie bench`: prompt-processing and generation speed of a model, reported
+// next to this machine's limits measured in the same run (memory read
+// bandwidth, FMA peak), so the figures are ratios, not just numbers.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "model/forward.h"
+#include "ops/matmul.h"
+#include "ops/parallel.h"
+#include "ops/roofline.h"
+
+namespace talkie::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int64_t prompt = 512;
+  int64_t gen = 128;
+  int threads = 0;
+  int reps = 3;
+  std::string policy = "exact";
+  bool json = false;
+};
+
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+struct Stats {
+  double min = 0, median = 0, max = 0;
+};
+Stats Summarize(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v.front(), v[v.size() / 2], v.back()};
+}
+
+int64_t MatrixBytes(const ops::WeightMatrix& w) {
+  return w.rows * w.cols * (w.type == ops::WeightType::kF32 ? 4 : 2);
+}
+
+void RunBench(const BenchArgs& a) {
+  Check(a.policy == "exact", "--policy " + a.policy + ": only the exact policy exists so far");
+  Check(a.prompt >= 1 && a.gen >= 1 && a.reps >= 1, "--prompt, --gen and --reps must be >= 1");
+  Check(a.threads >= 0, "--threads must be >= 0");
+  ops::SetNumThreads(a.threads);
+  const int threads = ops::NumThreads();
+
+  const double t_load = Now();
+  const auto m = LoadModel(a.model);
+  const double load_s = Now() - t_load;
+  const model::ModelConfig& c = m->config();
+  Check(a.prompt + a.gen <= c.max_position_embeddings, "--prompt + --gen exceeds the model's context");
+
+  // Every matrix is streamed once per decoded token (the embedding row is not).
+  int64_t weights_bytes = MatrixBytes(m->weights().lm_head);
+  int64_t matmul_params = m->weights().lm_head.rows * m->weights().lm_head.cols;
+  for (const auto& b : m->weights().blocks) {
+    for (const ops::WeightMatrix* w : {&b.attn_query, &b.attn_key, &b.attn_value, &b.attn_resid, &b.mlp_gate,
+                                       &b.mlp_linear, &b.mlp_resid}) {
+      weights_bytes += MatrixBytes(*w);
+      matmul_params += w->rows * w->cols;
+    }
+  }
+
+  std::fprintf(stderr, "measuring memory bandwidth and FMA peak (%d threads)...\n", threads);
+  const double read_gb_s = ops::MeasureReadBandwidth(threads);
+  const double fma_gflop_s = ops::MeasureFmaPeak(threads);
+
+  std::mt19937 rng(1);
+  std::vector<int32_t> prompt(static_cast<size_t>(a.prompt));
+  for (auto& id : prompt) id = static_cast<int32_t>(rng() % c.vocab_size);
+  std::vector<double> pp, tg, ttft;
+  for (int r = 0; r < a.reps; ++r) {
+    std::fprintf(stderr, "rep %d/%d\n", r + 1, a.reps);
+    model::KvCache cache(c, 1);
+    const double t0 = Now();
+    auto logits = model::ForwardRagged(*m, {{&cache, prompt, model::LogitsFor::kLast}});
+    const double prefill = Now() - t0;
+    int32_t next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+    ttft.push_back(Now() - t0);
+    pp.push_back(static_cast<double>(a.prompt) / prefill);
+    const double t1 = Now();
+    for (int64_t i = 0; i < a.gen; ++i) {
+      logits = model::ForwardRagged(*m, {{&cache, {next}, model::LogitsFor::kLast}});
+      next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+    }
+    tg.push_back(static_cast<double>(a.gen) / (Now() - t1));
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft);
+  const double decode_gb_s = static_cast<double>(weights_bytes) * g.median / 1e9;
+  // Matmul flops only (attention adds a little more at long prompts).
+  const double prefill_gflop_s = 2.0 * static_cast<double>(matmul_params) * p.median / 1e9;
+  nlohmann::json j = {{"model", m->info().path},
+                      {"threads", threads},
+                      {"policy", a.policy},
+                      {"simd_target", ops::MatMulTarget()},
+                      {"prompt_tokens", a.prompt},
+                      {"gen_tokens", a.gen},
+                      {"reps", a.reps},
+                      {"load_s", load_s},
+                      {"read_gb_s", read_gb_s},
+                      {"fma_gflop_s", fma_gflop_s},
+                      {"weights_bytes", weights_bytes},
+                      {"pp_tok_s_min", p.min},
+                      {"pp_tok_s_median", p.median},
+                      {"pp_tok_s_max", p.max},
+                      {"tg_tok_s_min", g.min},
+                      {"tg_tok_s_median", g.median},
+                      {"tg_tok_s_max", g.max},
+                      {"ttft_s_median", f.median},
+                      {"decode_gb_s", decode_gb_s},
+                      {"decode_fraction_of_bandwidth", decode_gb_s / read_gb_s},
+                      {"prefill_gflop_s", prefill_gflop_s},
+                      {"prefill_fraction_of_fma_peak", prefill_gflop_s / fma_gflop_s},
+                      {"peak_rss_mb", static_cast<double>(usage.ru_maxrss) / 1024.0}};
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model %s | %d threads | %s | SIMD %s\n", m->info().path.c_str(), threads, a.policy.c_str(),
+              ops::MatMulTarget());
+  std::printf("machine: read %.1f GB/s, FMA peak %.0f GFLOP/s\n", read_gb_s, fma_gflop_s);
+  std::printf("prompt %lld: %.1f tok/s (min %.1f, max %.1f) = %.0f GFLOP/s, %.0f%% of FMA peak; TTFT %.3f s\n",
+              static_cast<long long>(a.prompt), p.median, p.min, p.max, prefill_gflop_s,
+              100.0 * prefill_gflop_s / fma_gflop_s, f.median);
+  std::printf("generate %lld: %.2f tok/s (min %.2f, max %.2f) = %.1f GB/s of weights, %.0f%% of read bandwidth\n",
+              static_cast<long long>(a.gen), g.median, g.min, g.max, decode_gb_s, 100.0 * decode_gb_s / read_gb_s);
+  std::printf("load %.2f s, peak RSS %.0f MB\n", load_s, static_cast<double>(usage.ru_maxrss) / 1024.0);
+}
+
+}  // namespace
+
+void RegisterBenchCommand(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Prompt / generation speed against this machine's measured limits");
+  cmd->add_option("-m,--model", a->model, "model directory or checkpoint file (default: the bundled model)");
+  cmd->add_option("--prompt", a->prompt, "prompt tokens")->capture_default_str();
+  cmd->add_option("--gen", a->gen, "generated tokens")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "threads (default: all cores)");
+  cmd->add_option("--reps", a->reps, "repetitions")->capture_default_str();
+  cmd->add_option("--policy", a->policy, "precision policy: exact")->capture_default_str();
+  cmd->add_flag("--json", a->json, "one JSON object with every figure");
+  cmd->callback([a] { RunBench(*a); });
+}
+
+}  // namespace talkie::cli

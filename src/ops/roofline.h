@@ -1,0 +1,17 @@
+// Measurements of this machine's limits, taken in the same run as a
+// benchmark so speeds can be reported as fractions of them.
+#pragma once
+
+#include <cstdint>
+
+namespace talkie::ops {
+
+// Memory read bandwidth in GB/s: `threads` threads summing a buffer of
+// `bytes` (much larger than the caches), best of `reps` passes.
+double MeasureReadBandwidth(int threads, int64_t bytes = int64_t{1} << 30, int reps = 5);
+
+// Float32 fused multiply-add throughput in GFLOP/s (2 flops per lane per FMA)
+// with the SIMD target the kernels use, over `threads` threads.
+double MeasureFmaPeak(int threads);
+
+}  // namespace talkie::ops
