@@ -12,8 +12,14 @@ namespace talkie::ops {
 // Determinism: max, exp-sum and the weighted sum of values run over visible
 // keys in key order only, so a key's presence elsewhere in the cache, padding,
 // or how the keys were appended (chunking) cannot change a single bit.
+// The SIMD kernel (attention_fast.cpp).
 void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride,
                     int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
                     float* probs, float* out);
+
+// The plain reference the fast kernel is tested against.
+void AttendOneQueryReference(const float* q, const float* keys, const float* values, int64_t stride,
+                             int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
+                             float* probs, float* out);
 
 }  // namespace talkie::ops

@@ -1,0 +1,93 @@
+// SIMD attention for one query (see attention.h), with Highway's runtime
+// dispatch. Same structure as the reference: scores over visible keys in key
+// order, max, exp-sum in key order, then the weighted sum of values in key
+// order (each output element accumulates p_j * v_j[d] over j in order). The
+// q.k dot product uses one vector accumulator whose lanes are added in index
+// order, the same for every call, so results never depend on chunking,
+// padding or threads.
+#include "ops/attention.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/attention_fast.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <limits>
+
+HWY_BEFORE_NAMESPACE();
+namespace talkie::ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
+
+// q . k with a zero-padded tail and lanes summed in index order.
+HWY_INLINE float Dot(DF df, const float* q, const float* k, int64_t n) {
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  auto acc = hn::Zero(df);
+  int64_t d = 0;
+  for (; d + lanes <= n; d += lanes) acc = hn::MulAdd(hn::LoadU(df, q + d), hn::LoadU(df, k + d), acc);
+  HWY_ALIGN float tail_q[kMaxLanes] = {}, tail_k[kMaxLanes] = {};
+  if (d < n) {
+    for (int64_t i = d; i < n; ++i) tail_q[i - d] = q[i], tail_k[i - d] = k[i];
+    acc = hn::MulAdd(hn::Load(df, tail_q), hn::Load(df, tail_k), acc);
+  }
+  HWY_ALIGN float sums[kMaxLanes];
+  hn::Store(acc, df, sums);
+  float s = sums[0];
+  for (int64_t l = 1; l < lanes; ++l) s += sums[l];
+  return s;
+}
+
+void AttendOneQueryFast(const float* q, const float* keys, const float* values, int64_t stride, int64_t kv_len,
+                        int64_t head_dim, const uint8_t* visible, float scale, float* probs, float* out) {
+  const DF df;
+  float max_score = -std::numeric_limits<float>::infinity();
+  bool any = false;
+  for (int64_t j = 0; j < kv_len; ++j) {
+    if (!visible[j]) {
+      probs[j] = 0.0f;
+      continue;
+    }
+    probs[j] = Dot(df, q, keys + j * stride, head_dim) * scale;
+    if (!any || probs[j] > max_score) max_score = probs[j];
+    any = true;
+  }
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  if (!any) return;
+  float sum = 0.0f;
+  for (int64_t j = 0; j < kv_len; ++j) {
+    if (!visible[j]) continue;
+    probs[j] = std::exp(probs[j] - max_score);
+    sum += probs[j];
+  }
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t full = head_dim / lanes * lanes;
+  for (int64_t j = 0; j < kv_len; ++j) {
+    if (!visible[j]) continue;
+    probs[j] /= sum;
+    const float* v = values + j * stride;
+    const auto p = hn::Set(df, probs[j]);
+    for (int64_t d = 0; d < full; d += lanes)
+      hn::StoreU(hn::MulAdd(p, hn::LoadU(df, v + d), hn::LoadU(df, out + d)), df, out + d);
+    for (int64_t d = full; d < head_dim; ++d) out[d] = std::fma(probs[j], v[d], out[d]);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace talkie::ops
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace talkie::ops {
+
+HWY_EXPORT(AttendOneQueryFast);
+
+void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride, int64_t kv_len,
+                    int64_t head_dim, const uint8_t* visible, float scale, float* probs, float* out) {
+  HWY_DYNAMIC_DISPATCH(AttendOneQueryFast)(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+}  // namespace talkie::ops
+#endif  // HWY_ONCE
