@@ -1,9 +1,163 @@
-// `talkie tokenize` / `talkie detokenize` (placeholder until implemented).
+// `talkie tokenize` and `talkie detokenize`: text <-> ids with Talkie's
+// tokenizer, one-shot or as a JSON-lines filter on stdin/stdout.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "common/error.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
+#include "tokenizer/vocab.h"
 
 namespace talkie::cli {
-void RegisterTokenizeCommands(CLI::App& app) {
-  app.add_subcommand("tokenize", "not yet implemented");
-  app.add_subcommand("detokenize", "not yet implemented");
+namespace {
+
+namespace tok = talkie::tokenizer;
+
+struct TokenizerOptions {
+  std::string path;
+  std::string style;
+};
+
+void AddTokenizerOptions(CLI::App* cmd, TokenizerOptions* opts) {
+  cmd->add_option("--tokenizer", opts->path,
+                  "vocab.txt, tokenizer.json, or a model directory holding one")
+      ->required();
+  cmd->add_option("--style", opts->style, "special-token set: base or it (default: from the model)")
+      ->check(CLI::IsMember({"base", "it"}));
 }
+
+tok::Tokenizer LoadTokenizer(const TokenizerOptions& opts) {
+  std::optional<tok::Style> style;
+  if (!opts.style.empty()) style = tok::ParseStyle(opts.style);
+  return tok::Tokenizer::FromPath(opts.path, style);
+}
+
+void WriteBytes(const std::string& bytes) { std::fwrite(bytes.data(), 1, bytes.size(), stdout); }
+
+// Parses a JSON-lines input line; Error naming the line on failure.
+nlohmann::json ParseLine(const std::string& line, int64_t line_no) {
+  nlohmann::json doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  Check(doc.is_object(), "stdin line " + std::to_string(line_no) + ": not a JSON object");
+  return doc;
+}
+
+// Text with each ill-formed UTF-8 sequence replaced by U+FFFD, for JSON.
+std::string ToValidUtf8(const std::string& bytes) {
+  tok::Utf8StreamDecoder decoder;
+  std::string text = decoder.Feed(bytes);
+  return text + decoder.Flush();  // Flush strictly after Feed.
+}
+
+// "1,2,3" (spaces allowed; an empty or blank list is no ids).
+std::vector<int32_t> ParseIdList(const std::string& list) {
+  std::vector<int32_t> ids;
+  if (list.find_first_not_of(' ') == std::string::npos) return ids;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    const size_t first = list.find_first_not_of(' ', pos);
+    const size_t last = list.find_last_not_of(' ', comma - 1);
+    const std::string item = first < comma && last != std::string::npos && last >= first
+                                 ? list.substr(first, last - first + 1)
+                                 : std::string();
+    size_t used = 0;
+    long long value = -1;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    Check(!item.empty() && used == item.size() && value >= 0 && value <= INT32_MAX,
+          "--ids: bad id '" + item + "'");
+    ids.push_back(static_cast<int32_t>(value));
+    pos = comma + 1;
+  }
+  return ids;
+}
+
+}  // namespace
+
+void RegisterTokenizeCommands(CLI::App& app) {
+  // Options outlive parsing: the callbacks run after app.parse fills them.
+  auto opts = std::make_shared<TokenizerOptions>();
+  auto text = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  auto allow_special = std::make_shared<bool>(false);
+  auto jsonl = std::make_shared<bool>(false);
+
+  CLI::App* tokenize = app.add_subcommand("tokenize", "encode text to token ids");
+  AddTokenizerOptions(tokenize, opts.get());
+  tokenize->add_flag("--allow-special", *allow_special,
+                     "encode special-token strings as their ids (default: as text)");
+  auto* text_opt = tokenize->add_option("--text", *text, "text to encode");
+  auto* file_opt = tokenize->add_option("--file", *file, "file whose bytes to encode");
+  auto* jsonl_opt =
+      tokenize->add_flag("--jsonl", *jsonl, "read {\"text\": ...} lines, write {\"ids\": [...]}");
+  text_opt->excludes(file_opt)->excludes(jsonl_opt);
+  file_opt->excludes(jsonl_opt);
+  tokenize->callback([=] {
+    Check(text_opt->count() + file_opt->count() + jsonl_opt->count() == 1,
+          "tokenize: give exactly one of --text, --file, --jsonl");
+    const tok::Tokenizer tokenizer = LoadTokenizer(*opts);
+    if (!*jsonl) {
+      const std::string input = file_opt->count() ? tok::ReadFileOrThrow(*file) : *text;
+      std::cout << nlohmann::json(tokenizer.Encode(input, *allow_special)).dump() << "\n";
+      return;
+    }
+    std::string line;
+    for (int64_t line_no = 1; std::getline(std::cin, line); ++line_no) {
+      if (line.empty()) continue;
+      const nlohmann::json doc = ParseLine(line, line_no);
+      Check(doc.contains("text") && doc["text"].is_string(),
+            "stdin line " + std::to_string(line_no) + ": no string \"text\"");
+      nlohmann::json out;
+      out["ids"] = tokenizer.Encode(doc["text"].get<std::string>(), *allow_special);
+      std::cout << out.dump() << "\n";
+    }
+  });
+
+  auto dopts = std::make_shared<TokenizerOptions>();
+  auto ids = std::make_shared<std::string>();
+  auto djsonl = std::make_shared<bool>(false);
+  CLI::App* detokenize = app.add_subcommand("detokenize", "decode token ids to bytes");
+  AddTokenizerOptions(detokenize, dopts.get());
+  auto* ids_opt = detokenize->add_option("--ids", *ids, "comma-separated ids, e.g. 1,2,3");
+  auto* djsonl_opt = detokenize->add_flag("--jsonl", *djsonl,
+                                          "read {\"ids\": [...]} lines, write {\"text\": ...}");
+  ids_opt->excludes(djsonl_opt);
+  detokenize->callback([=] {
+    Check(ids_opt->count() + djsonl_opt->count() == 1,
+          "detokenize: give exactly one of --ids, --jsonl");
+    const tok::Tokenizer tokenizer = LoadTokenizer(*dopts);
+    if (!*djsonl) {
+      WriteBytes(tokenizer.Decode(ParseIdList(*ids)));
+      return;
+    }
+    std::string line;
+    for (int64_t line_no = 1; std::getline(std::cin, line); ++line_no) {
+      if (line.empty()) continue;
+      const nlohmann::json doc = ParseLine(line, line_no);
+      const std::string where = "stdin line " + std::to_string(line_no) + ": ";
+      Check(doc.contains("ids") && doc["ids"].is_array(), where + "no \"ids\" array");
+      std::vector<int32_t> list;
+      for (const auto& v : doc["ids"]) {
+        Check(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= INT32_MAX,
+              where + "ids must be non-negative integers");
+        list.push_back(static_cast<int32_t>(v.get<int64_t>()));
+      }
+      nlohmann::json out;
+      out["text"] = ToValidUtf8(tokenizer.Decode(list));
+      std::cout << out.dump() << "\n";
+    }
+  });
+}
+
 }  // namespace talkie::cli
