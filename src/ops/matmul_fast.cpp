@@ -1,12 +1,13 @@
-// SIMD matmul y = x W^T over bf16 / f32 weights, with Highway's runtime
-// dispatch (AVX-512, AVX2, NEON, ... and a portable fallback).
+// SIMD matmul y = x W^T over f32 / bf16 / q8 / q4 weights and float32
+// activations, with Highway's runtime dispatch (AVX-512, AVX2, NEON, ...).
 //
-// Each output y[i][j] owns one vector accumulator: lane l sums the products
-// of k = l, l + N, l + 2N, ... in order (fused multiply-add), a zero-padded
-// tail finishes the last partial vector, and the lanes are added in index
-// order. Tiles of up to 4 rows x 4 columns only share loads, never
-// accumulators, so every output element gets the same arithmetic whether it
-// is computed alone (decode), in a full tile (prefill), or by any thread.
+// Each output y[i][j] owns one vector accumulator: lane l sums the products of
+// k = l, l + N, l + 2N, ... in order (fused multiply-add; quantized weights
+// are dequantized to float first), a zero-padded tail finishes the last
+// partial vector, and the lanes are added in index order. Tiles of up to
+// 4 rows x 4 columns only share loads, never accumulators, so every output
+// element gets the same arithmetic whether it is computed alone (decode), in
+// a full tile (prefill), or by any thread.
 #include "ops/matmul.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -15,7 +16,9 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <vector>
 
+#include "io/tensor.h"
 #include "ops/parallel.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -25,19 +28,59 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
-// Upper bound on float lanes of any target (HWY_MAX_BYTES / 4).
+// Upper bound on float lanes of any target.
 constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 
-HWY_INLINE VF LoadRow(DF df, const float* p) { return hn::LoadU(df, p); }
-HWY_INLINE VF LoadRow(DF df, const uint16_t* p) {
-  // bf16 -> f32 is exact: the bf16 bits are the high half of the float.
-  const hn::Rebind<uint16_t, DF> d16;
-  const hn::RebindToUnsigned<DF> d32;
-  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p))));
-}
+// Row access policies: Load(df, row, kk) returns weights [kk, kk + N) of a row
+// as floats; Widen(row, kk, out) writes the tail [kk, cols) as floats.
+struct F32Rows {
+  const float* p;
+  int64_t k;
+  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const { return hn::LoadU(df, p + r * k + kk); }
+};
 
-// Adds the lanes in index order (fixed, so results never depend on the target's
-// own reduction tree).
+struct Bf16Rows {
+  const uint16_t* p;
+  int64_t k;
+  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
+    // bf16 -> f32 is exact: the bf16 bits are the high half of the float.
+    const hn::Rebind<uint16_t, DF> d16;
+    const hn::RebindToUnsigned<DF> d32;
+    return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p + r * k + kk))));
+  }
+};
+
+struct Q8Rows {
+  const int8_t* p;
+  const uint16_t* scales;
+  int64_t k;
+  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
+    const hn::Rebind<int8_t, DF> d8;
+    const hn::RebindToSigned<DF> di;
+    const VF q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p + r * k + kk)));
+    return hn::Mul(q, hn::Set(df, io::F16ToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup])));
+  }
+};
+
+// q4 groups hold element i in the low nibble of byte i and element i + 16 in
+// the high nibble, so a vector of N <= 16 lanes reads N bytes either way.
+struct Q4Rows {
+  const uint8_t* p;
+  const uint16_t* scales;
+  int64_t k;
+  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
+    const hn::Rebind<uint8_t, DF> d8;
+    const hn::RebindToSigned<DF> di;
+    const int64_t group = kk / kQuantGroup, within = kk % kQuantGroup;
+    const auto bytes = hn::PromoteTo(di, hn::LoadU(d8, p + r * (k / 2) + group * 16 + within % 16));
+    const auto nibble = within < 16 ? hn::And(bytes, hn::Set(di, 15)) : hn::ShiftRight<4>(bytes);
+    const VF q = hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
+    return hn::Mul(q, hn::Set(df, io::F16ToFloat(scales[r * (k / kQuantGroup) + group])));
+  }
+};
+
+// Adds the lanes in index order (fixed, so results never depend on the
+// target's own reduction tree).
 HWY_INLINE float SumLanes(DF df, VF v) {
   HWY_ALIGN float lanes[kMaxLanes];
   hn::Store(v, df, lanes);
@@ -47,22 +90,43 @@ HWY_INLINE float SumLanes(DF df, VF v) {
 }
 
 // acc[i][j] += x_i * w_j for one vector of k (weights scaled first if asked).
-template <int MR, int NR, bool kScaled, typename W>
-HWY_INLINE void Accumulate(DF df, const float* const* xs, const W* const* ws, VF vscale, VF (&acc)[MR][NR]) {
-  VF wv[NR];
-  for (int j = 0; j < NR; ++j) {
-    wv[j] = LoadRow(df, ws[j]);
-    if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
-  }
+template <int MR, int NR, bool kScaled>
+HWY_INLINE void Accumulate(const float* const* xs, const VF (&wv)[NR], VF (&acc)[MR][NR]) {
+  const DF df;
   for (int i = 0; i < MR; ++i) {
     const VF xv = hn::LoadU(df, xs[i]);
     for (int j = 0; j < NR; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
   }
 }
 
-// One MR x NR tile: rows x[0..MR) (stride k) against weight rows w[0..NR).
-template <int MR, int NR, bool kScaled, typename W>
-HWY_INLINE void Tile(const float* x, const W* w, int64_t k, float scale, float* y, int64_t ldy) {
+// The last partial vector of k, zero-padded: 0 * w adds exactly nothing.
+template <int MR, int NR, bool kScaled>
+HWY_NOINLINE void AccumulateTail(const float* x, int64_t j0, int64_t k, int64_t kk, const WeightMatrix& w,
+                                 VF (&acc)[MR][NR]) {
+  const DF df;
+  HWY_ALIGN float xt[MR][kMaxLanes] = {};
+  HWY_ALIGN float wt[kMaxLanes];
+  std::vector<float> row(static_cast<size_t>(k));
+  VF wv[NR];
+  const float* xs[MR];
+  for (int j = 0; j < NR; ++j) {
+    WeightRowToFloat(w, j0 + j, row.data());  // includes the scale
+    std::fill(wt, wt + kMaxLanes, 0.0f);
+    std::copy(row.begin() + kk, row.end(), wt);
+    wv[j] = hn::Load(df, wt);
+  }
+  for (int i = 0; i < MR; ++i) {
+    std::copy(x + i * k + kk, x + i * k + k, xt[i]);
+    xs[i] = xt[i];
+  }
+  Accumulate<MR, NR, kScaled>(xs, wv, acc);
+}
+
+// One MR x NR tile: activation rows x[0..MR) (stride k) against weight rows
+// j0 .. j0 + NR of `rows`.
+template <int MR, int NR, bool kScaled, class Rows>
+HWY_INLINE void Tile(const float* x, const Rows& rows, int64_t j0, int64_t k, float scale, float* y,
+                     int64_t ldy, const WeightMatrix& w) {
   const DF df;
   const auto n_lanes = static_cast<int64_t>(hn::Lanes(df));
   const VF vscale = hn::Set(df, scale);
@@ -70,42 +134,34 @@ HWY_INLINE void Tile(const float* x, const W* w, int64_t k, float scale, float* 
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc[i][j] = hn::Zero(df);
   const float* xs[MR];
-  const W* ws[NR];
+  VF wv[NR];
   int64_t kk = 0;
   for (; kk + n_lanes <= k; kk += n_lanes) {
-    for (int i = 0; i < MR; ++i) xs[i] = x + i * k + kk;
-    for (int j = 0; j < NR; ++j) ws[j] = w + j * k + kk;
-    Accumulate<MR, NR, kScaled>(df, xs, ws, vscale, acc);
-  }
-  if (kk < k) {  // zero-padded tail: 0 * w adds exactly nothing
-    HWY_ALIGN float xt[MR][kMaxLanes] = {};
-    HWY_ALIGN W wt[NR][kMaxLanes] = {};
-    for (int i = 0; i < MR; ++i) {
-      std::copy(x + i * k + kk, x + i * k + k, xt[i]);
-      xs[i] = xt[i];
-    }
     for (int j = 0; j < NR; ++j) {
-      std::copy(w + j * k + kk, w + j * k + k, wt[j]);
-      ws[j] = wt[j];
+      wv[j] = rows.Load(df, j0 + j, kk);
+      if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
     }
-    Accumulate<MR, NR, kScaled>(df, xs, ws, vscale, acc);
+    for (int i = 0; i < MR; ++i) xs[i] = x + i * k + kk;
+    Accumulate<MR, NR, kScaled>(xs, wv, acc);
   }
+  if (kk < k) AccumulateTail<MR, NR, kScaled>(x, j0, k, kk, w, acc);
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanes(df, acc[i][j]);
 }
 
-template <int MR, bool kScaled, typename W>
-HWY_INLINE void RowBlock(const float* x, const W* w, int64_t k, int64_t j0, int64_t j1, float scale, float* y,
-                         int64_t ldy) {
+template <int MR, bool kScaled, class Rows>
+HWY_INLINE void RowBlock(const float* x, const Rows& rows, int64_t k, int64_t j0, int64_t j1, float scale, float* y,
+                         int64_t ldy, const WeightMatrix& w) {
   int64_t j = j0;
-  for (; j + 4 <= j1; j += 4) Tile<MR, 4, kScaled>(x, w + j * k, k, scale, y + j, ldy);
-  for (; j < j1; ++j) Tile<MR, 1, kScaled>(x, w + j * k, k, scale, y + j, ldy);
+  for (; j + 4 <= j1; j += 4) Tile<MR, 4, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
+  for (; j < j1; ++j) Tile<MR, 1, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
 }
 
-template <bool kScaled, typename W>
-void MatMulTyped(const float* x, int64_t m, const W* w, int64_t n, int64_t k, float scale, float* y) {
-  // Rows in blocks that stay in L2 while every weight row streams past once;
-  // threads split the weight rows (output columns) of each block.
+template <bool kScaled, class Rows>
+void MatMulRows(const float* x, int64_t m, const Rows& rows, const WeightMatrix& w, float* y) {
+  const int64_t n = w.rows, k = w.cols;
+  // Activation rows in blocks that stay in L2 while every weight row streams
+  // past once; threads split the weight rows (output columns) of each block.
   const int64_t rows_per_block = std::max<int64_t>(4, (256 * 1024) / (k * 4) / 4 * 4);
   const int64_t col_chunk = 16;
   const int64_t chunks = (n + col_chunk - 1) / col_chunk;
@@ -115,21 +171,35 @@ void MatMulTyped(const float* x, int64_t m, const W* w, int64_t n, int64_t k, fl
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t j0 = c * col_chunk, j1 = std::min(n, j0 + col_chunk);
       int64_t i = i0;
-      for (; i + 4 <= i1; i += 4) RowBlock<4, kScaled>(x + i * k, w, k, j0, j1, scale, y + i * n, n);
-      for (; i < i1; ++i) RowBlock<1, kScaled>(x + i * k, w, k, j0, j1, scale, y + i * n, n);
+      for (; i + 4 <= i1; i += 4) RowBlock<4, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
+      for (; i < i1; ++i) RowBlock<1, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
     }
   }
 }
 
+template <class Rows>
+void Dispatch(const float* x, int64_t m, const Rows& rows, const WeightMatrix& w, float* y) {
+  if (w.has_scale) return MatMulRows<true>(x, m, rows, w, y);
+  MatMulRows<false>(x, m, rows, w, y);
+}
+
 void MatMulFastImpl(const float* x, int64_t m, const WeightMatrix& w, float* y) {
-  if (w.type == WeightType::kBF16) {
-    const auto* p = static_cast<const uint16_t*>(w.data);
-    if (w.has_scale) return MatMulTyped<true>(x, m, p, w.rows, w.cols, w.scale, y);
-    return MatMulTyped<false>(x, m, p, w.rows, w.cols, 1.0f, y);
+  const int64_t k = w.cols;
+  switch (w.type) {
+    case WeightType::kBF16:
+      return Dispatch(x, m, Bf16Rows{static_cast<const uint16_t*>(w.data), k}, w, y);
+    case WeightType::kF32:
+      return Dispatch(x, m, F32Rows{static_cast<const float*>(w.data), k}, w, y);
+    case WeightType::kQ8:
+    case WeightType::kQ4:
+      // Vectors must not straddle groups (or, for q4, the two nibble halves).
+      if (hn::Lanes(DF()) > 16 || k % kQuantGroup != 0) return MatMulReference(x, m, w, y);
+      if (w.type == WeightType::kQ8)
+        return Dispatch(x, m, Q8Rows{static_cast<const int8_t*>(w.data), w.group_scales, k}, w, y);
+      return Dispatch(x, m, Q4Rows{static_cast<const uint8_t*>(w.data), w.group_scales, k}, w, y);
+    case WeightType::kF16:
+      return MatMulReference(x, m, w, y);
   }
-  const auto* p = static_cast<const float*>(w.data);
-  if (w.has_scale) return MatMulTyped<true>(x, m, p, w.rows, w.cols, w.scale, y);
-  return MatMulTyped<false>(x, m, p, w.rows, w.cols, 1.0f, y);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -142,7 +212,6 @@ namespace talkie::ops {
 HWY_EXPORT(MatMulFastImpl);
 
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y) {
-  if (w.type == WeightType::kF16) return MatMulReference(x, m, w, y);
   HWY_DYNAMIC_DISPATCH(MatMulFastImpl)(x, m, w, y);
 }
 

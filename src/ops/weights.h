@@ -10,16 +10,34 @@
 
 namespace talkie::ops {
 
-enum class WeightType { kF32, kF16, kBF16 };
+enum class WeightType { kF32, kF16, kBF16, kQ8, kQ4 };
+
+// Group-wise quantized formats: each row is cut into groups of 32 values along
+// cols (cols must be a multiple of 32), each with one f16 scale d.
+//   q8: int8 q, value = q * d                    (8.5 bits per weight)
+//   q4: 4-bit q in [0, 15], value = (q - 8) * d  (4.5 bits per weight);
+//       group g of a row is 16 bytes: byte i holds element i in its low nibble
+//       and element i + 16 in its high nibble.
+inline constexpr int64_t kQuantGroup = 32;
 
 struct WeightMatrix {
   WeightType type = WeightType::kF32;
-  const void* data = nullptr;
+  const void* data = nullptr;  // q8: int8 [rows, cols]; q4: uint8 [rows, cols / 2]
   int64_t rows = 0;
   int64_t cols = 0;
   float scale = 1.0f;
   bool has_scale = false;
+  const uint16_t* group_scales = nullptr;  // q8 / q4: f16 [rows, cols / 32]
 };
+
+// Bytes of the stored matrix (scales included).
+int64_t WeightBytes(const WeightMatrix& w);
+
+// Quantizes a float row of n values (n % 32 == 0) to q8 / q4: writes n (q8)
+// or n / 2 (q4) bytes to q and n / 32 f16 scales. Scale d = max|x| / 127 (q8)
+// or max|x| / 8 with the sign chosen so the extreme maps to -8 exactly (q4).
+void QuantizeRowQ8(const float* x, int64_t n, int8_t* q, uint16_t* scales);
+void QuantizeRowQ4(const float* x, int64_t n, uint8_t* q, uint16_t* scales);
 
 // Widens row r into out[cols] (applying the scale when present).
 void WeightRowToFloat(const WeightMatrix& w, int64_t r, float* out);

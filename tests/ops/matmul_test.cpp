@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -79,10 +80,68 @@ TEST(MatMulTest, AgreesWithTheReferenceOnOddShapes) {
   }
 }
 
+// Quantized copies of a float matrix (n x k, k % 32 == 0).
+struct Quantized {
+  std::vector<int8_t> q8;
+  std::vector<uint8_t> q4;
+  std::vector<uint16_t> s8, s4;
+  WeightMatrix Q8(int64_t n, int64_t k) const { return {WeightType::kQ8, q8.data(), n, k, 1.0f, false, s8.data()}; }
+  WeightMatrix Q4(int64_t n, int64_t k) const { return {WeightType::kQ4, q4.data(), n, k, 1.0f, false, s4.data()}; }
+};
+Quantized Quantize(const std::vector<float>& w, int64_t n, int64_t k) {
+  Quantized out;
+  out.q8.resize(n * k);
+  out.q4.resize(n * k / 2);
+  out.s8.resize(n * k / 32);
+  out.s4.resize(n * k / 32);
+  for (int64_t r = 0; r < n; ++r) {
+    QuantizeRowQ8(&w[r * k], k, &out.q8[r * k], &out.s8[r * k / 32]);
+    QuantizeRowQ4(&w[r * k], k, &out.q4[r * k / 2], &out.s4[r * k / 32]);
+  }
+  return out;
+}
+
+TEST(MatMulTest, QuantizedKernelsAgreeWithTheReference) {
+  for (int64_t m : {1, 4, 6}) {
+    for (int64_t k : {32, 96, 224}) {
+      const int64_t n = 9;
+      const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m + k));
+      const Quantized q = Quantize(p.w_f32, n, k);
+      for (const WeightMatrix& w : {q.Q8(n, k), q.Q4(n, k)}) {
+        const std::vector<float> fast = Apply(MatMul, p, w);
+        const std::vector<float> ref = Apply(MatMulReference, p, w);
+        for (size_t i = 0; i < fast.size(); ++i)
+          EXPECT_NEAR(fast[i], ref[i], 1e-4f * (1.0f + std::fabs(ref[i]))) << "k " << k << " type " << int(w.type);
+      }
+    }
+  }
+}
+
+TEST(MatMulTest, QuantizationErrorIsWithinTheFormatsStep) {
+  const Problem p = MakeProblem(1, 4, 256, 3);
+  const Quantized q = Quantize(p.w_f32, 4, 256);
+  std::vector<float> row(256);
+  for (int64_t r = 0; r < 4; ++r) {
+    for (const WeightMatrix& w : {q.Q8(4, 256), q.Q4(4, 256)}) {
+      WeightRowToFloat(w, r, row.data());
+      for (int64_t g = 0; g < 8; ++g) {
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(p.w_f32[r * 256 + g * 32 + i]));
+        // q8: half a step (amax / 127). q4: half a step (amax / 8) except that
+        // values near -extreme clamp at code 15 (7 steps): at most one step.
+        const float step = w.type == WeightType::kQ8 ? amax / 127 : amax / 8;
+        const float bound = (w.type == WeightType::kQ8 ? 0.5f : 1.0f) * step * 1.01f;
+        for (int i = 0; i < 32; ++i) EXPECT_LE(std::fabs(row[g * 32 + i] - p.w_f32[r * 256 + g * 32 + i]), bound);
+      }
+    }
+  }
+}
+
 TEST(MatMulTest, RowsInFlightAndThreadsNeverChangeABit) {
-  const Problem p = MakeProblem(11, 37, 203, 5);
-  for (bool scaled : {false, true}) {
-    const WeightMatrix w = Bf16(p, scaled);
+  const Problem p = MakeProblem(11, 37, 224, 5);
+  const Quantized q = Quantize(p.w_f32, 37, 224);
+  for (int variant = 0; variant < 4; ++variant) {
+    const WeightMatrix w = variant < 2 ? Bf16(p, variant == 1) : variant == 2 ? q.Q8(37, 224) : q.Q4(37, 224);
     SetNumThreads(2);
     const std::vector<float> all = Apply(MatMul, p, w);
     SetNumThreads(1);
