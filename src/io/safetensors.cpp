@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -258,26 +259,25 @@ OwnedTensor MakeF32Tensor(std::string name, std::vector<int64_t> shape, const fl
   return t;
 }
 
-void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                              const std::map<std::string, std::string>& metadata,
+                              const std::function<void(size_t, std::vector<std::byte>&)>& produce) {
   // ordered_json keeps the tensors in the caller's order in the header too.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const OwnedTensor& t : tensors) {
+  std::vector<uint64_t> sizes;
+  for (const TensorSpec& t : specs) {
     Check(t.name != "__metadata__" && !header.contains(t.name),
           path + ": duplicate or reserved tensor name '" + t.name + "'");
     uint64_t needed = 0;
     Check(ByteSize(t.shape, t.dtype, &needed),
           path + ": tensor '" + t.name + "': invalid shape " + ShapeString(t.shape));
-    Check(needed == t.bytes.size(),
-          path + ": tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) +
-              " bytes but shape " + ShapeString(t.shape) + " of " +
-              std::string(DTypeName(t.dtype)) + " needs " + std::to_string(needed));
     header[t.name] = {{"dtype", std::string(DTypeName(t.dtype))},
                       {"shape", t.shape},
                       {"data_offsets", {offset, offset + needed}}};
     offset += needed;
+    sizes.push_back(needed);
   }
   std::string text = header.dump();
   // Padding keeps the data section 8-byte aligned in the file.
@@ -289,12 +289,26 @@ void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& t
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t{text.size()} >> (8 * i)) & 0xff);
   out.write(len, 8);
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const OwnedTensor& t : tensors) {
-    out.write(reinterpret_cast<const char*>(t.bytes.data()),
-              static_cast<std::streamsize>(t.bytes.size()));
+  std::vector<std::byte> bytes;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    bytes.clear();
+    produce(i, bytes);
+    Check(bytes.size() == sizes[i], path + ": tensor '" + specs[i].name + "' has " + std::to_string(bytes.size()) +
+                                        " bytes but shape " + ShapeString(specs[i].shape) + " of " +
+                                        std::string(DTypeName(specs[i].dtype)) + " needs " +
+                                        std::to_string(sizes[i]));
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   }
   out.close();
-  Check(out.good(), path + ": write failed");
+  Check(out.good(), path + ": write failed (disk full?)");
+}
+
+void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  for (const OwnedTensor& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
+  WriteSafetensorsStreamed(path, specs, metadata,
+                           [&](size_t i, std::vector<std::byte>& out) { out = tensors[i].bytes; });
 }
 
 }  // namespace talkie::io

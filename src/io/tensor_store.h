@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,6 +82,17 @@ struct OwnedTensor {
   std::vector<std::byte> bytes;
 };
 OwnedTensor MakeF32Tensor(std::string name, std::vector<int64_t> shape, const float* values);
+// Writes a safetensors file whose tensors are produced one at a time, so a
+// file far larger than memory can be written: the header is built from
+// `specs`, then produce(i, bytes) must fill tensor i's exact byte size.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+};
+void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                              const std::map<std::string, std::string>& metadata,
+                              const std::function<void(size_t, std::vector<std::byte>&)>& produce);
 // Writes a safetensors file (header padded to 8 bytes, tensors in given order).
 void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});

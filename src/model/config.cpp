@@ -116,4 +116,22 @@ ModelConfig LoadConfigFile(const std::string& path) {
   return ParseConfigJson(buffer.str(), path);
 }
 
+void WriteConfigFile(const std::string& path, const ModelConfig& c, const std::string& torch_dtype) {
+  json config = {{"architectures", {"TalkieForCausalLM"}},
+                 {"model_type", "talkie"},
+                 {"vocab_size", c.vocab_size},
+                 {"hidden_size", c.n_embd},
+                 {"num_hidden_layers", c.n_layer},
+                 {"num_attention_heads", c.n_head},
+                 {"head_dim", c.head_dim},
+                 {"intermediate_size", c.intermediate_size},
+                 {"max_position_embeddings", c.max_position_embeddings},
+                 {"rope_theta", c.rope_theta},
+                 {"torch_dtype", torch_dtype}};
+  if (c.eos_token_id >= 0) config["eos_token_id"] = c.eos_token_id;
+  std::ofstream out(path);
+  Check(static_cast<bool>(out), path + ": cannot write");
+  out << config.dump(2) << "\n";
+}
+
 }  // namespace talkie::model

@@ -163,15 +163,31 @@ class Binder {
     return *t;
   }
 
+  // A matrix stored as F32 / F16 / BF16 under its name, or quantized by
+  // `talkie quantize` as <name>.q8 / <name>.q4 plus <name>.q8_scales / ...
   ops::WeightMatrix Matrix(const std::string& name, int64_t rows, int64_t cols) {
-    const TensorView& t = Require(name, {rows, cols});
     ops::WeightMatrix m;
+    m.rows = rows;
+    m.cols = cols;
+    for (const char* format : {"q8", "q4"}) {
+      const std::string qname = name + "." + format;
+      if (!names_.by_name.count(qname)) continue;
+      const bool q8 = std::string(format) == "q8";
+      Check(cols % ops::kQuantGroup == 0, origin_ + ": tensor '" + qname + "': " + std::to_string(cols) +
+                                              " columns are not a multiple of the group size 32");
+      const TensorView& q = RequireRaw(qname, {rows, q8 ? cols : cols / 2}, q8 ? io::DType::kI8 : io::DType::kU8);
+      const TensorView& d = RequireRaw(qname + "_scales", {rows, cols / ops::kQuantGroup}, io::DType::kF16);
+      m.type = q8 ? ops::WeightType::kQ8 : ops::WeightType::kQ4;
+      m.data = q.data;
+      m.group_scales = static_cast<const uint16_t*>(Aligned(d));
+      n_parameters_ += rows * cols;
+      return m;
+    }
+    const TensorView& t = Require(name, {rows, cols});
     m.type = t.dtype == io::DType::kF32   ? ops::WeightType::kF32
              : t.dtype == io::DType::kF16 ? ops::WeightType::kF16
                                           : ops::WeightType::kBF16;
     m.data = Aligned(t);
-    m.rows = rows;
-    m.cols = cols;
     return m;
   }
 
@@ -185,6 +201,16 @@ class Binder {
   }
 
   float Scalar(const std::string& name) { return Vector(name, 1)[0]; }
+
+  // A tensor of exactly this shape and dtype (quantized payloads).
+  const TensorView& RequireRaw(const std::string& name, const std::vector<int64_t>& shape, io::DType dtype) {
+    const TensorView* t = Find(name);
+    if (!t) throw Error(origin_ + ": missing tensor '" + name + "'");
+    if (t->shape != shape || t->dtype != dtype)
+      throw Error(origin_ + ": tensor '" + t->name + "' is " + std::string(io::DTypeName(t->dtype)) + " " +
+                  ShapeString(t->shape) + ", expected " + std::string(io::DTypeName(dtype)) + " " + ShapeString(shape));
+    return *t;
+  }
 
   std::vector<std::string> Unused() const {
     std::vector<std::string> out;
@@ -277,6 +303,8 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
     w.blocks.push_back(std::move(b));
   }
   info.unknown_tensors = bind.Unused();
+  if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ8) info.quantization = "q8";
+  if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ4) info.quantization = "q4";
   info.n_parameters = bind.n_parameters();
   for (const TensorView& t : model->store_.tensors())
     ++info.dtype_tensor_counts[std::string(io::DTypeName(t.dtype))];

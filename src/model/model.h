@@ -43,6 +43,7 @@ struct LoadInfo {
   int64_t n_parameters = 0;
   std::map<std::string, int64_t> dtype_tensor_counts;  // "BF16" -> count
   std::vector<std::string> unknown_tensors;            // present but not used
+  std::string quantization = "none";                   // "q8" / "q4" when quantized
 };
 
 class Model {

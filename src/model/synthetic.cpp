@@ -6,9 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
-
 #include "common/error.h"
+#include "io/tensor_store.h"
 
 namespace talkie::model {
 namespace {
@@ -94,23 +93,8 @@ void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType
   const std::vector<TensorSpec> specs = Specs(c);
   const size_t esize = io::DTypeSize(dtype);
 
-  // Header first (all shapes are known), then each tensor's bytes in order.
-  nlohmann::json header = nlohmann::json::object();
-  header["__metadata__"] = {{"format", "pt"}, {"producer", "talkie synth"}};
-  uint64_t offset = 0;
-  for (const TensorSpec& s : specs) {
-    const uint64_t bytes = static_cast<uint64_t>(s.Count()) * esize;
-    header[s.name] = {{"dtype", std::string(io::DTypeName(dtype))}, {"shape", s.shape}, {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  }
-  std::string text = header.dump();
-  text.resize((text.size() + 7) / 8 * 8, ' ');
-  const std::string path = dir + "/model.safetensors";
-  std::ofstream out(path, std::ios::binary);
-  Check(static_cast<bool>(out), path + ": cannot write");
-  const uint64_t n = text.size();
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  std::vector<io::TensorSpec> tensor_specs;
+  for (const TensorSpec& s : specs) tensor_specs.push_back({s.name, dtype, s.shape});
   // Uniform noise with the wanted mean and standard deviation (fast enough for
   // billions of values; the distribution's shape does not matter here).
   uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
@@ -119,28 +103,16 @@ void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType
     const uint64_t r = state * 0x2545f4914f6cdd1dull;
     return (static_cast<float>(r >> 40) * 0x1.0p-24f * 2.0f - 1.0f) * 1.7320508f;
   };
-  std::vector<std::byte> buffer;
-  for (const TensorSpec& s : specs) {
-    buffer.resize(static_cast<size_t>(s.Count()) * esize);
-    for (int64_t i = 0; i < s.Count(); ++i) StoreValue(dtype, s.mean + s.stddev * uniform(), &buffer[i * esize]);
-    out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
-  }
-  Check(static_cast<bool>(out), path + ": write failed (disk full?)");
+  io::WriteSafetensorsStreamed(dir + "/model.safetensors", tensor_specs, {{"format", "pt"}, {"producer", "talkie synth"}},
+                               [&](size_t i, std::vector<std::byte>& out) {
+                                 const TensorSpec& s = specs[i];
+                                 out.resize(static_cast<size_t>(s.Count()) * esize);
+                                 for (int64_t e = 0; e < s.Count(); ++e)
+                                   StoreValue(dtype, s.mean + s.stddev * uniform(), &out[e * esize]);
+                               });
 
-  nlohmann::json config = {{"architectures", {"TalkieForCausalLM"}},
-                           {"model_type", "talkie"},
-                           {"vocab_size", c.vocab_size},
-                           {"hidden_size", c.n_embd},
-                           {"num_hidden_layers", c.n_layer},
-                           {"num_attention_heads", c.n_head},
-                           {"head_dim", c.head_dim},
-                           {"intermediate_size", c.intermediate_size},
-                           {"max_position_embeddings", c.max_position_embeddings},
-                           {"rope_theta", c.rope_theta},
-                           {"torch_dtype", dtype == io::DType::kBF16  ? "bfloat16"
-                                           : dtype == io::DType::kF16 ? "float16"
-                                                                      : "float32"}};
-  std::ofstream(dir + "/config.json") << config.dump(2) << "\n";
+  WriteConfigFile(dir + "/config.json", c,
+                  dtype == io::DType::kBF16 ? "bfloat16" : dtype == io::DType::kF16 ? "float16" : "float32");
 }
 
 }  // namespace talkie::model
