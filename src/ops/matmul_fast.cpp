@@ -34,12 +34,14 @@ constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 // Row access policies: Load(df, row, kk) returns weights [kk, kk + N) of a row
 // as floats; Widen(row, kk, out) writes the tail [kk, cols) as floats.
 struct F32Rows {
+  static constexpr bool kGrouped = false;
   const float* p;
   int64_t k;
   HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const { return hn::LoadU(df, p + r * k + kk); }
 };
 
 struct Bf16Rows {
+  static constexpr bool kGrouped = false;
   const uint16_t* p;
   int64_t k;
   HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
@@ -50,32 +52,40 @@ struct Bf16Rows {
   }
 };
 
+// Quantized rows also expose the codes and the group scale separately, so the
+// scale is converted once per group rather than once per vector.
 struct Q8Rows {
+  static constexpr bool kGrouped = true;
   const int8_t* p;
   const uint16_t* scales;
   int64_t k;
-  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
+  HWY_INLINE VF Codes(DF df, int64_t r, int64_t kk) const {
     const hn::Rebind<int8_t, DF> d8;
     const hn::RebindToSigned<DF> di;
-    const VF q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p + r * k + kk)));
-    return hn::Mul(q, hn::Set(df, io::F16ToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup])));
+    return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p + r * k + kk)));
+  }
+  HWY_INLINE float Scale(int64_t r, int64_t kk) const {
+    return io::F16ToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
 // q4 groups hold element i in the low nibble of byte i and element i + 16 in
 // the high nibble, so a vector of N <= 16 lanes reads N bytes either way.
 struct Q4Rows {
+  static constexpr bool kGrouped = true;
   const uint8_t* p;
   const uint16_t* scales;
   int64_t k;
-  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
+  HWY_INLINE VF Codes(DF df, int64_t r, int64_t kk) const {
     const hn::Rebind<uint8_t, DF> d8;
     const hn::RebindToSigned<DF> di;
     const int64_t group = kk / kQuantGroup, within = kk % kQuantGroup;
     const auto bytes = hn::PromoteTo(di, hn::LoadU(d8, p + r * (k / 2) + group * 16 + within % 16));
     const auto nibble = within < 16 ? hn::And(bytes, hn::Set(di, 15)) : hn::ShiftRight<4>(bytes);
-    const VF q = hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
-    return hn::Mul(q, hn::Set(df, io::F16ToFloat(scales[r * (k / kQuantGroup) + group])));
+    return hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
+  }
+  HWY_INLINE float Scale(int64_t r, int64_t kk) const {
+    return io::F16ToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
@@ -136,10 +146,21 @@ HWY_INLINE void Tile(const float* x, const Rows& rows, int64_t j0, int64_t k, fl
   const float* xs[MR];
   VF wv[NR];
   int64_t kk = 0;
+  VF group_scale[NR];
   for (; kk + n_lanes <= k; kk += n_lanes) {
-    for (int j = 0; j < NR; ++j) {
-      wv[j] = rows.Load(df, j0 + j, kk);
-      if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
+    if constexpr (Rows::kGrouped) {
+      if (kk % kQuantGroup == 0) {
+        for (int j = 0; j < NR; ++j) {
+          group_scale[j] = hn::Set(df, rows.Scale(j0 + j, kk));
+          if constexpr (kScaled) group_scale[j] = hn::Mul(group_scale[j], vscale);
+        }
+      }
+      for (int j = 0; j < NR; ++j) wv[j] = hn::Mul(rows.Codes(df, j0 + j, kk), group_scale[j]);
+    } else {
+      for (int j = 0; j < NR; ++j) {
+        wv[j] = rows.Load(df, j0 + j, kk);
+        if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
+      }
     }
     for (int i = 0; i < MR; ++i) xs[i] = x + i * k + kk;
     Accumulate<MR, NR, kScaled>(xs, wv, acc);
