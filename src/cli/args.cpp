@@ -10,8 +10,9 @@
 
 namespace talkie::cli {
 
-std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what) {
+std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what, bool allow_empty) {
   std::vector<int32_t> ids;
+  if (allow_empty && text.find_first_not_of(" \t") == std::string::npos) return ids;
   size_t i = 0;
   while (i <= text.size()) {
     const size_t comma = text.find(',', i);

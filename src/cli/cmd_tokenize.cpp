@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "tokenizer/tokenizer.h"
@@ -56,32 +57,6 @@ std::string ToValidUtf8(const std::string& bytes) {
 }
 
 // "1,2,3" (spaces allowed; an empty or blank list is no ids).
-std::vector<int32_t> ParseIdList(const std::string& list) {
-  std::vector<int32_t> ids;
-  if (list.find_first_not_of(' ') == std::string::npos) return ids;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string::npos) comma = list.size();
-    const size_t first = list.find_first_not_of(' ', pos);
-    const size_t last = list.find_last_not_of(' ', comma - 1);
-    const std::string item = first < comma && last != std::string::npos && last >= first
-                                 ? list.substr(first, last - first + 1)
-                                 : std::string();
-    size_t used = 0;
-    long long value = -1;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    Check(!item.empty() && used == item.size() && value >= 0 && value <= INT32_MAX,
-          "--ids: bad id '" + item + "'");
-    ids.push_back(static_cast<int32_t>(value));
-    pos = comma + 1;
-  }
-  return ids;
-}
 
 }  // namespace
 
@@ -138,7 +113,7 @@ void RegisterTokenizeCommands(CLI::App& app) {
           "detokenize: give exactly one of --ids, --jsonl");
     const tok::Tokenizer tokenizer = LoadTokenizer(*dopts);
     if (!*djsonl) {
-      WriteBytes(tokenizer.Decode(ParseIdList(*ids)));
+      WriteBytes(tokenizer.Decode(ParseIdList(*ids, "--ids", /*allow_empty=*/true)));
       return;
     }
     std::string line;
