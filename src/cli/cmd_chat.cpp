@@ -51,8 +51,8 @@ void RunChat(const ChatArgs& a) {
   while (true) {
     std::fprintf(stdout, "> ");
     std::fflush(stdout);
-    g_interrupted = 0;
     if (!std::getline(std::cin, line)) break;
+    g_interrupted = 0;  // a Ctrl-C at the prompt must not stop the next reply
     if (line == "/reset") {
       history.resize(a.system.empty() ? 0 : 1);
       continue;
