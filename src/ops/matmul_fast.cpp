@@ -16,6 +16,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "io/tensor.h"
@@ -52,6 +53,17 @@ struct Bf16Rows {
   }
 };
 
+// f16 -> f32 without branches for the finite values scales hold: move the
+// exponent and mantissa into place and rebias by multiplying with 2^112
+// (exact for normal and subnormal halves).
+HWY_INLINE float HalfToFloat(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h & 0x7fffu) << 13;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  f *= 0x1p112f;
+  return (h & 0x8000u) ? -f : f;
+}
+
 // Quantized rows also expose the codes and the group scale separately, so the
 // scale is converted once per group rather than once per vector.
 struct Q8Rows {
@@ -65,7 +77,7 @@ struct Q8Rows {
     return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p + r * k + kk)));
   }
   HWY_INLINE float Scale(int64_t r, int64_t kk) const {
-    return io::F16ToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
+    return HalfToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
@@ -85,7 +97,7 @@ struct Q4Rows {
     return hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
   }
   HWY_INLINE float Scale(int64_t r, int64_t kk) const {
-    return io::F16ToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
+    return HalfToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
