@@ -190,6 +190,23 @@ HWY_INLINE void RowBlock(const float* x, const Rows& rows, int64_t k, int64_t j0
   for (; j < j1; ++j) Tile<MR, 1, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
 }
 
+// Writes weight rows [j0, j1) of quantized `rows` as floats (scaled by the
+// gain when asked), computed exactly as the tile loop computes them in
+// registers (codes * (d [* gain])), so both paths give identical bits.
+template <bool kScaled, class Rows>
+void Dequantize(const Rows& rows, int64_t j0, int64_t j1, int64_t k, float scale, float* out) {
+  const DF df;
+  const auto n_lanes = static_cast<int64_t>(hn::Lanes(df));
+  for (int64_t j = j0; j < j1; ++j) {
+    for (int64_t g = 0; g < k; g += kQuantGroup) {
+      VF d = hn::Set(df, rows.Scale(j, g));
+      if constexpr (kScaled) d = hn::Mul(d, hn::Set(df, scale));
+      for (int64_t kk = g; kk < g + kQuantGroup; kk += n_lanes)
+        hn::StoreU(hn::Mul(rows.Codes(df, j, kk), d), df, out + (j - j0) * k + kk);
+    }
+  }
+}
+
 template <bool kScaled, class Rows>
 void MatMulRows(const float* x, int64_t m, const Rows& rows, const WeightMatrix& w, float* y) {
   const int64_t n = w.rows, k = w.cols;
@@ -200,12 +217,29 @@ void MatMulRows(const float* x, int64_t m, const Rows& rows, const WeightMatrix&
   const int64_t chunks = (n + col_chunk - 1) / col_chunk;
   for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {
     const int64_t i1 = std::min(m, i0 + rows_per_block);
-#pragma omp parallel for schedule(static) num_threads(NumThreads())
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t j0 = c * col_chunk, j1 = std::min(n, j0 + col_chunk);
-      int64_t i = i0;
-      for (; i + 4 <= i1; i += 4) RowBlock<4, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
-      for (; i < i1; ++i) RowBlock<1, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
+#pragma omp parallel num_threads(NumThreads())
+    {
+      std::vector<float> dequantized;
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < chunks; ++c) {
+        const int64_t j0 = c * col_chunk, j1 = std::min(n, j0 + col_chunk);
+        if constexpr (Rows::kGrouped) {
+          // Several activation rows: dequantize this chunk's weights once and
+          // reuse them for every row, instead of once per 4-row tile.
+          if (i1 - i0 > 4) {
+            dequantized.resize(static_cast<size_t>((j1 - j0) * k));
+            Dequantize<kScaled>(rows, j0, j1, k, w.scale, dequantized.data());
+            const F32Rows plain{dequantized.data(), k};
+            int64_t i = i0;
+            for (; i + 4 <= i1; i += 4) RowBlock<4, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
+            for (; i < i1; ++i) RowBlock<1, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
+            continue;
+          }
+        }
+        int64_t i = i0;
+        for (; i + 4 <= i1; i += 4) RowBlock<4, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
+        for (; i < i1; ++i) RowBlock<1, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
+      }
     }
   }
 }
