@@ -93,7 +93,7 @@ struct Q4Rows {
     const hn::RebindToSigned<DF> di;
     const int64_t group = kk / kQuantGroup, within = kk % kQuantGroup;
     const auto bytes = hn::PromoteTo(di, hn::LoadU(d8, p + r * (k / 2) + group * 16 + within % 16));
-    const auto nibble = within < 16 ? hn::And(bytes, hn::Set(di, 15)) : hn::ShiftRight<4>(bytes);
+    const auto nibble = hn::And(hn::ShiftRightSame(bytes, within < 16 ? 0 : 4), hn::Set(di, 15));
     return hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
   }
   HWY_INLINE float Scale(int64_t r, int64_t kk) const {
