@@ -1,0 +1,126 @@
+// `talkie serve`: the OpenAI-compatible HTTP server (docs/server.md) with
+// continuous batching. SIGINT / SIGTERM stop it gracefully: it stops
+// accepting, cancels in-flight sequences and exits 0.
+#include <pthread.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/generation_options.h"
+#include "common/error.h"
+#include "ops/parallel.h"
+#include "server/http_server.h"
+
+namespace talkie::cli {
+namespace {
+
+struct ServeArgs {
+  std::string model;
+  std::string tokenizer;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int64_t max_batch = 8;
+  int64_t ctx = 0;
+  int64_t queue = 64;
+  int64_t prefill_chunk = 256;
+  size_t max_body = 1 << 20;
+  int threads = 0;
+};
+
+std::string ModelName(const model::Model& m) {
+  const std::filesystem::path dir(m.directory());
+  const std::string name = dir.filename().string();
+  return name.empty() ? "talkie" : name;
+}
+
+void RunServe(const ServeArgs& a) {
+  Check(a.port >= 0 && a.port <= 65535, "--port must be in [0, 65535]");
+  Check(a.max_batch >= 1, "--max-batch must be >= 1");
+  Check(a.queue >= 1, "--queue must be >= 1");
+  Check(a.prefill_chunk >= 1, "--prefill-chunk must be >= 1");
+  Check(a.ctx >= 0, "--ctx must be >= 0");
+  Check(a.threads >= 0, "--threads must be >= 0");
+  ops::SetNumThreads(a.threads);
+
+  // Signals go to one waiting thread only: block them before any thread
+  // (scheduler, HTTP workers) is created so that all inherit the mask. A
+  // signal that arrives while the model loads stays pending until then.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  GenerationArgs gen;
+  gen.model = a.model;
+  gen.tokenizer = a.tokenizer;
+  const LoadedModel m = LoadModelAndTokenizer(gen);
+
+  server::ServerOptions o;
+  o.host = a.host;
+  o.port = a.port;
+  o.context = a.ctx;
+  o.max_body_bytes = a.max_body;
+  o.model_name = ModelName(*m.model);
+  o.scheduler.max_batch = a.max_batch;
+  o.scheduler.max_queue = a.queue;
+  o.scheduler.prefill_chunk = a.prefill_chunk;
+  server::HttpServer srv(*m.model, *m.tokenizer, o);
+  const int port = srv.Bind();
+
+  std::atomic<bool> finished{false};
+  std::thread waiter([&] {
+    const timespec poll = {0, 200 * 1000 * 1000};
+    while (!finished.load()) {
+      const int sig = sigtimedwait(&signals, nullptr, &poll);
+      if (sig == SIGINT || sig == SIGTERM) {
+        std::fprintf(stderr, "talkie serve: %s, shutting down\n",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+        srv.Stop();
+        return;
+      }
+    }
+  });
+  std::fprintf(stderr,
+               "talkie serve: model %s (%s), listening on http://%s:%d "
+               "(max-batch %lld, queue %lld, ctx %lld)\n",
+               o.model_name.c_str(),
+               m.tokenizer->style() == tokenizer::Style::kIt ? "IT: chat enabled" : "base",
+               a.host.c_str(), port, static_cast<long long>(a.max_batch),
+               static_cast<long long>(a.queue),
+               static_cast<long long>(a.ctx ? a.ctx : m.model->config().max_position_embeddings));
+  srv.Run();
+  finished.store(true);
+  waiter.join();
+  srv.Stop();
+  std::fprintf(stderr, "talkie serve: stopped\n");
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (docs/server.md)");
+  cmd->add_option("-m,--model", a->model, "model directory or checkpoint (default: bundled model)");
+  cmd->add_option("--tokenizer", a->tokenizer, "vocab.txt / tokenizer.json (default: the model's)");
+  cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
+  cmd->add_option("--max-batch", a->max_batch, "sequences stepped together at most")
+      ->capture_default_str();
+  cmd->add_option("--ctx", a->ctx, "context limit per sequence (default: the model's)");
+  cmd->add_option("--queue", a->queue, "requests waiting at most (beyond: 503)")
+      ->capture_default_str();
+  cmd->add_option("--prefill-chunk", a->prefill_chunk, "prompt tokens per sequence per step")
+      ->capture_default_str();
+  cmd->add_option("--max-body", a->max_body, "largest request body in bytes (beyond: 413)")
+      ->capture_default_str();
+  cmd->add_option("--threads", a->threads, "kernel threads (default: all cores)");
+  cmd->callback([a] { RunServe(*a); });
+}
+
+}  // namespace talkie::cli

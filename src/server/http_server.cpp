@@ -1,0 +1,325 @@
+// Routes, limits and streaming of `talkie serve` (see http_server.h).
+#include "server/http_server.h"
+
+#include <csignal>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include "common/error.h"
+#include "server/httplib_config.h"
+#include "server/openai_api.h"
+
+namespace talkie::server {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(Dump(body), "application/json");
+}
+
+void SendError(httplib::Response& res, int status, const std::string& message,
+               const std::string& type, const std::string& param = "") {
+  SendJson(res, status, ErrorBody(message, type, param));
+}
+
+std::string ErrorType(int status) {
+  if (status == 404) return "not_found_error";
+  if (status == 413) return "invalid_request_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+// Runs a handler body, turning errors into OpenAI-style JSON error responses.
+template <typename F>
+void Guarded(httplib::Response& res, F&& body) {
+  try {
+    body();
+  } catch (const ApiError& e) {
+    SendError(res, e.status(), e.what(), e.type(), e.param());
+  } catch (const Error& e) {
+    SendError(res, 400, e.what(), "invalid_request_error");
+  } catch (const std::exception& e) {
+    SendError(res, 500, std::string("internal error: ") + e.what(), "server_error");
+  }
+}
+
+// The state a streaming response keeps between calls of its provider.
+struct StreamState {
+  std::shared_ptr<Request> request;
+  ResponseMeta meta;
+  bool include_usage = false;
+  std::vector<bool> started;
+  int64_t completion_tokens = 0;
+  bool cancelled = false;
+  std::string error;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(const model::Model& m, const tokenizer::Tokenizer& t, ServerOptions o)
+      : model(m), tokenizer(t), options(std::move(o)), scheduler(m, t, options.scheduler) {}
+
+  void Routes();
+  void HandleGeneration(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
+  void Stream(const std::shared_ptr<StreamState>& state, httplib::Response& res);
+  std::string NewId(Endpoint endpoint);
+
+  const model::Model& model;
+  const tokenizer::Tokenizer& tokenizer;
+  ServerOptions options;
+  ApiLimits limits;
+  Scheduler scheduler;
+  httplib::Server http;
+  std::atomic<bool> stopped{false}, in_run{false};
+  std::mutex rng_mutex;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+std::string HttpServer::Impl::NewId(Endpoint endpoint) {
+  std::lock_guard lock(rng_mutex);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(rng()));
+  return std::string(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-") + hex;
+}
+
+void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Request& req,
+                                        httplib::Response& res) {
+  uint64_t random_seed;
+  {
+    std::lock_guard lock(rng_mutex);
+    random_seed = rng() & 0x7fffffffu;  // small enough for any client to echo
+  }
+  ParsedRequest p = ParseRequest(endpoint, req.body, tokenizer, limits, random_seed);
+  ResponseMeta meta;
+  meta.endpoint = endpoint;
+  meta.id = NewId(endpoint);
+  meta.created = static_cast<int64_t>(std::time(nullptr));
+  meta.model = p.model.empty() ? options.model_name : p.model;
+  meta.seed = p.seed;
+  meta.prompt_tokens = static_cast<int64_t>(p.prompt.size());
+  meta.logprobs = p.logprobs;
+  const size_t n = p.configs.size();
+
+  std::shared_ptr<Request> request =
+      scheduler.TrySubmit(std::move(p.prompt), std::move(p.configs), p.top_logprobs, p.logprobs);
+  if (!request) {
+    if (!scheduler.accepting())
+      throw ApiError(503, "the server is shutting down", "", "server_error");
+    throw ApiError(503,
+                   "the server is busy: " + std::to_string(scheduler.options().max_queue) +
+                       " requests are already waiting; retry later",
+                   "", "server_error");
+  }
+
+  if (p.stream) {
+    auto state = std::make_shared<StreamState>();
+    state->request = std::move(request);
+    state->meta = std::move(meta);
+    state->include_usage = p.include_usage;
+    state->started.assign(n, false);
+    Stream(state, res);
+    return;
+  }
+
+  std::vector<ChoiceResult> choices(n);
+  bool done = false, cancelled = false;
+  std::string error;
+  while (!done) {
+    for (SequenceEvent& e : request->Wait(1000ms, &done)) {
+      ChoiceResult& c = choices[e.index];
+      c.text += e.text;
+      c.ids.insert(c.ids.end(), e.ids.begin(), e.ids.end());
+      for (auto& lp : e.logprobs) c.logprobs.push_back(std::move(lp));
+      if (!e.error.empty()) error = e.error;
+      if (e.finished) {
+        c.finish = e.finish;
+        cancelled = cancelled || e.finish == generate::FinishReason::kCancelled;
+      }
+    }
+  }
+  if (!error.empty()) throw ApiError(500, error, "", "server_error");
+  if (cancelled) throw ApiError(503, "the server is shutting down", "", "server_error");
+  SendJson(res, 200, CompletionResponse(meta, choices, tokenizer));
+}
+
+void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state, httplib::Response& res) {
+  res.set_header("Cache-Control", "no-cache");
+  const tokenizer::Tokenizer* tok = &tokenizer;
+  auto provider = [state, tok](size_t, httplib::DataSink& sink) {
+    bool done = false;
+    std::string out;
+    for (SequenceEvent& e : state->request->Wait(100ms, &done)) {
+      if (!e.error.empty()) state->error = e.error;
+      if (e.finished && e.finish == generate::FinishReason::kCancelled) {
+        state->cancelled = true;
+        continue;
+      }
+      const bool first = !state->started[e.index];
+      state->started[e.index] = true;
+      const bool chat = state->meta.endpoint == Endpoint::kChat;
+      if (chat && first)  // OpenAI's first chat chunk carries only the role
+        out += SseEvent(StreamChunk(state->meta, e.index, true, "", {}, {}, std::nullopt, *tok));
+      if (!e.text.empty() || !e.ids.empty())
+        out += SseEvent(StreamChunk(state->meta, e.index, false, e.text, e.ids, e.logprobs,
+                                    std::nullopt, *tok));
+      if (e.finished) {
+        state->completion_tokens += e.completion_tokens;
+        out += SseEvent(StreamChunk(state->meta, e.index, false, "", {}, {}, e.finish, *tok));
+      }
+    }
+    if (done) {
+      if (!state->error.empty())
+        out += SseEvent(ErrorBody(state->error, "server_error"));
+      else if (state->cancelled)
+        out += SseEvent(ErrorBody("the server is shutting down", "server_error"));
+      if (state->include_usage) out += SseEvent(UsageChunk(state->meta, state->completion_tokens));
+      out += "data: [DONE]\n\n";
+    }
+    // A failed write (or an unwritable socket while idle) means the client
+    // left: cancel so the scheduler frees the sequences at its next step.
+    if (!out.empty() ? !sink.write(out.data(), out.size()) : !sink.is_writable()) {
+      state->request->Cancel();
+      return false;
+    }
+    if (done) sink.done();
+    return true;
+  };
+  // Runs when the response ends for any reason; cancelling a finished
+  // request is harmless.
+  auto release = [state](bool) { state->request->Cancel(); };
+  res.set_chunked_content_provider("text/event-stream", provider, release);
+}
+
+void HttpServer::Impl::Routes() {
+  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const SchedulerStats s = scheduler.stats();
+    SendJson(res, 200,
+             {{"status", scheduler.accepting() ? "ok" : "shutting_down"},
+              {"active_sequences", s.active_sequences},
+              {"queued_requests", s.queued_requests},
+              {"requests_total", s.requests_total},
+              {"requests_rejected", s.requests_rejected},
+              {"steps", s.steps},
+              {"generated_tokens", s.generated_tokens},
+              {"sequences_cancelled", s.sequences_cancelled},
+              {"peak_active_sequences", s.peak_active_sequences},
+              {"max_batch", scheduler.options().max_batch},
+              {"max_queue", scheduler.options().max_queue},
+              {"context", limits.context}});
+  });
+  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200,
+             {{"object", "list"},
+              {"data", json::array({{{"id", options.model_name},
+                                     {"object", "model"},
+                                     {"created", 0},
+                                     {"owned_by", "talkie.cpp"},
+                                     {"context_length", limits.context},
+                                     {"chat", tokenizer.style() == tokenizer::Style::kIt}}})}});
+  });
+  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    Guarded(res, [&] { HandleGeneration(Endpoint::kCompletions, req, res); });
+  });
+  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    Guarded(res, [&] { HandleGeneration(Endpoint::kChat, req, res); });
+  });
+  http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    Guarded(res, [&] {
+      SendJson(res, 200, {{"tokens", ParseTokenizeRequest(req.body, tokenizer)}});
+    });
+  });
+  http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    Guarded(res, [&] { SendJson(res, 200, Detokenize(req.body, tokenizer)); });
+  });
+  // Statuses httplib sets itself (404, 413 for an oversized body, ...) get a
+  // JSON body too; responses our handlers filled are left alone.
+  http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string message = "HTTP " + std::to_string(res.status);
+    if (res.status == 404) message = "no route for " + req.method + " " + req.path;
+    if (res.status == 413)
+      message = "request body is larger than the limit of " +
+                std::to_string(options.max_body_bytes) + " bytes";
+    SendError(res, res.status, message, ErrorType(res.status));
+  });
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string message = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          message += std::string(": ") + e.what();
+        } catch (...) {
+        }
+        SendError(res, 500, message, "server_error");
+      });
+}
+
+HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                       ServerOptions options) {
+  const int64_t max_context = model.config().max_position_embeddings;
+  if (options.context == 0) options.context = max_context;
+  Check(options.context >= 2 && options.context <= max_context,
+        "--ctx must be in [2, " + std::to_string(max_context) + "] (the model's context), got " +
+            std::to_string(options.context));
+  Check(tokenizer.vocab_size() <= model.config().vocab_size,
+        "the tokenizer has more ids than the model's vocabulary");
+  impl_ = std::make_unique<Impl>(model, tokenizer, std::move(options));
+  Impl& s = *impl_;
+  s.limits.context = s.options.context;
+  // A client that goes away must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Enough handler threads that queued requests reach us (and get a 503
+  // beyond the queue) rather than waiting unseen in httplib's own queue.
+  size_t threads =
+      s.options.http_threads > 0
+          ? static_cast<size_t>(s.options.http_threads)
+          : static_cast<size_t>(std::min<int64_t>(
+                512, s.options.scheduler.max_batch + s.options.scheduler.max_queue + 8));
+  s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.http.set_payload_max_length(s.options.max_body_bytes);
+  s.Routes();
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+int HttpServer::Bind() {
+  Impl& s = *impl_;
+  if (s.options.port == 0) {
+    const int port = s.http.bind_to_any_port(s.options.host);
+    Check(port > 0, "cannot bind " + s.options.host + " on any port");
+    s.options.port = port;
+  } else {
+    Check(s.http.bind_to_port(s.options.host, s.options.port),
+          "cannot bind " + s.options.host + ":" + std::to_string(s.options.port) +
+              " (in use, or not a local address?)");
+  }
+  return s.options.port;
+}
+
+void HttpServer::Run() {
+  impl_->in_run.store(true);
+  if (impl_->stopped.load()) return;
+  impl_->http.listen_after_bind();
+}
+
+void HttpServer::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  // Cancel first: handlers waiting on the scheduler wake up and answer, so
+  // httplib's workers can finish and listen_after_bind() can return.
+  impl_->scheduler.Shutdown();
+  // httplib's stop() does nothing until the listen loop runs: give a Run()
+  // that has just started a moment to get there.
+  for (int i = 0; i < 100 && impl_->in_run.load() && !impl_->http.is_running(); ++i)
+    std::this_thread::sleep_for(10ms);
+  impl_->http.stop();
+}
+
+SchedulerStats HttpServer::stats() const { return impl_->scheduler.stats(); }
+
+}  // namespace talkie::server

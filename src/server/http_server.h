@@ -1,0 +1,53 @@
+// The HTTP front of `talkie serve` (cpp-httplib): routes, limits and
+// streaming. Handler threads parse requests, submit them to the Scheduler and
+// wait on / stream from the request's event channel; the scheduler thread is
+// the only one that runs the model.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+#include "server/scheduler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace talkie::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                    // 0: any free port (see Bind())
+  int64_t context = 0;                // 0: the model's max_position_embeddings
+  size_t max_body_bytes = 1 << 20;    // larger bodies get 413
+  std::string model_name = "talkie";  // the id /v1/models lists
+  int http_threads = 0;               // 0: enough for max_batch + max_queue + a few
+  SchedulerOptions scheduler;
+};
+
+class HttpServer {
+ public:
+  // Starts the scheduler; the model and tokenizer must outlive the server.
+  HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+             ServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port and returns the port (the chosen one for port 0). Throws
+  // talkie::Error when the address cannot be bound.
+  int Bind();
+  // Serves until Stop(); returns after in-flight handlers have ended.
+  void Run();
+  // Thread-safe, idempotent: stops accepting connections and cancels the
+  // queued and running sequences (streams end, waiting requests get 503).
+  void Stop();
+
+  SchedulerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace talkie::server

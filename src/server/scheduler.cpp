@@ -1,0 +1,260 @@
+// The continuous-batching loop of `talkie serve` (see scheduler.h).
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <span>
+
+#include "common/error.h"
+#include "model/forward.h"
+
+namespace talkie::server {
+namespace {
+
+// Log-softmax of the raw logits, accumulated in double for a stable sum.
+std::vector<float> LogSoftmax(std::span<const float> logits) {
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0.0;
+  for (float x : logits) sum += std::exp(static_cast<double>(x) - max);
+  const double log_sum = std::log(sum) + max;
+  std::vector<float> out(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i)
+    out[i] = static_cast<float>(static_cast<double>(logits[i]) - log_sum);
+  return out;
+}
+
+std::vector<std::pair<int32_t, float>> TopK(const std::vector<float>& lp, int k) {
+  std::vector<int32_t> ids(lp.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+  k = std::min<int>(k, static_cast<int>(ids.size()));
+  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](int32_t a, int32_t b) {
+    return lp[a] > lp[b] || (lp[a] == lp[b] && a < b);
+  });
+  std::vector<std::pair<int32_t, float>> top;
+  for (int i = 0; i < k; ++i) top.emplace_back(ids[i], lp[ids[i]]);
+  return top;
+}
+
+}  // namespace
+
+Request::Request(std::vector<int32_t> prompt, std::vector<generate::GenerationConfig> configs,
+                 int top_logprobs, bool logprobs)
+    : prompt_(std::move(prompt)),
+      configs_(std::move(configs)),
+      top_logprobs_(top_logprobs),
+      logprobs_(logprobs),
+      unfinished_(static_cast<int>(configs_.size())) {}
+
+std::vector<SequenceEvent> Request::Wait(std::chrono::milliseconds timeout, bool* done) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout, [&] { return !events_.empty() || unfinished_ == 0; });
+  std::vector<SequenceEvent> out(std::make_move_iterator(events_.begin()),
+                                 std::make_move_iterator(events_.end()));
+  events_.clear();
+  *done = unfinished_ == 0;
+  return out;
+}
+
+void Request::Push(SequenceEvent event) {
+  {
+    std::lock_guard lock(mutex_);
+    if (event.finished) --unfinished_;
+    events_.push_back(std::move(event));
+  }
+  cv_.notify_all();
+}
+
+Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                     SchedulerOptions options)
+    : model_(model), tokenizer_(tokenizer), options_(options) {
+  Check(options_.max_batch >= 1, "max_batch must be >= 1");
+  Check(options_.max_queue >= 1, "max_queue must be >= 1");
+  Check(options_.prefill_chunk >= 1, "prefill_chunk must be >= 1");
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+std::shared_ptr<Request> Scheduler::TrySubmit(std::vector<int32_t> prompt,
+                                              std::vector<generate::GenerationConfig> configs,
+                                              int top_logprobs, bool logprobs) {
+  Check(!configs.empty(), "a request needs at least one sequence");
+  auto request =
+      std::make_shared<Request>(std::move(prompt), std::move(configs), top_logprobs, logprobs);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_.load() || static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+      ++requests_rejected_;
+      return nullptr;
+    }
+    queue_.push_back(request);
+    ++requests_total_;
+  }
+  cv_.notify_all();
+  return request;
+}
+
+void Scheduler::Shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_.store(true);
+  }
+  cv_.notify_all();
+  // Only one caller joins; the others find the thread already joined.
+  std::lock_guard join_lock(join_mutex_);
+  if (thread_.joinable()) thread_.join();
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats s;
+  s.active_sequences = active_count_.load();
+  {
+    std::lock_guard lock(mutex_);
+    s.queued_requests = static_cast<int64_t>(queue_.size());
+  }
+  s.requests_total = requests_total_.load();
+  s.requests_rejected = requests_rejected_.load();
+  s.steps = steps_.load();
+  s.generated_tokens = generated_tokens_.load();
+  s.sequences_cancelled = cancelled_.load();
+  s.peak_active_sequences = peak_active_.load();
+  return s;
+}
+
+void Scheduler::Retire(Active& a, const std::string& error) {
+  if (!a.sequence->done()) ++cancelled_;
+  a.sequence->Cancel();
+  SequenceEvent e;
+  e.index = a.index;
+  e.finished = true;
+  e.finish = a.sequence->result().finish;
+  e.completion_tokens = static_cast<int64_t>(a.sequence->result().ids.size());
+  e.error = error;
+  // Free the KV cache (and count it gone) before the handler hears of it.
+  a.sequence.reset();
+  --active_count_;
+  a.request->Push(std::move(e));
+}
+
+void Scheduler::Loop() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_.load() || !queue_.empty() || !active_.empty(); });
+      if (stopping_.load()) break;
+      // Requests cancelled while queued leave without ever holding a cache.
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if ((*it)->cancelled() && (*it)->admitted_ == 0) {
+          for (int i = 0; i < (*it)->n(); ++i) {
+            SequenceEvent e;
+            e.index = i;
+            e.finished = true;
+            e.finish = generate::FinishReason::kCancelled;
+            (*it)->Push(std::move(e));
+          }
+          cancelled_ += (*it)->n();
+          it = queue_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      // Admit sequences in arrival order while batch slots are free.
+      while (!queue_.empty() && static_cast<int64_t>(active_.size()) < options_.max_batch) {
+        std::shared_ptr<Request> r = queue_.front();
+        const int index = r->admitted_++;
+        if (r->admitted_ == r->n()) queue_.pop_front();
+        Active a;
+        a.request = r;
+        a.index = index;
+        try {
+          a.sequence = std::make_unique<generate::Sequence>(model_, tokenizer_, r->prompt_,
+                                                            r->configs_[index]);
+        } catch (const std::exception& e) {
+          SequenceEvent ev;
+          ev.index = index;
+          ev.finished = true;
+          ev.finish = generate::FinishReason::kCancelled;
+          ev.error = e.what();
+          r->Push(std::move(ev));
+          continue;
+        }
+        active_.push_back(std::move(a));
+        ++active_count_;
+      }
+      peak_active_.store(std::max(peak_active_.load(), static_cast<int64_t>(active_.size())));
+    }
+    Step();
+  }
+  // Shutting down: everything still queued or running is cancelled.
+  std::deque<std::shared_ptr<Request>> queued;
+  {
+    std::lock_guard lock(mutex_);
+    queued.swap(queue_);
+  }
+  for (Active& a : active_) Retire(a);
+  active_.clear();
+  for (auto& r : queued)
+    for (int i = r->admitted_; i < r->n(); ++i) {
+      SequenceEvent e;
+      e.index = i;
+      e.finished = true;
+      e.finish = generate::FinishReason::kCancelled;
+      r->Push(std::move(e));
+    }
+}
+
+void Scheduler::Step() {
+  // Cancelled sequences leave before the forward, freeing their caches.
+  for (Active& a : active_)
+    if (a.request->cancelled()) Retire(a);
+  std::erase_if(active_, [](const Active& a) { return !a.sequence; });
+  if (active_.empty()) return;
+
+  std::vector<model::SequenceStep> steps;
+  steps.reserve(active_.size());
+  for (Active& a : active_) steps.push_back(a.sequence->NextStep(options_.prefill_chunk));
+  std::vector<std::vector<float>> logits;
+  try {
+    logits = model::ForwardRagged(model_, steps);
+  } catch (const std::exception& e) {
+    // Not expected (inputs were validated); fail the batch rather than hang it.
+    for (Active& a : active_) Retire(a, std::string("model error: ") + e.what());
+    active_.clear();
+    return;
+  }
+  ++steps_;
+
+  const int64_t vocab = model_.config().vocab_size;
+  for (size_t k = 0; k < active_.size(); ++k) {
+    if (logits[k].empty()) continue;  // a prefill chunk before the last
+    Active& a = active_[k];
+    Request& r = *a.request;
+    std::span<float> row(logits[k].data(), static_cast<size_t>(vocab));
+    // Log-probabilities come from the raw row: Advance modifies it in place.
+    std::vector<float> lp;
+    if (r.logprobs_) lp = LogSoftmax(row);
+    generate::Sequence& seq = *a.sequence;
+    const size_t before = seq.result().ids.size();
+    SequenceEvent e;
+    e.index = a.index;
+    e.text = seq.Advance(row);
+    ++generated_tokens_;
+    const auto& ids = seq.result().ids;
+    for (size_t i = before; i < ids.size(); ++i) {
+      e.ids.push_back(ids[i]);
+      if (r.logprobs_) e.logprobs.push_back({ids[i], lp[ids[i]], TopK(lp, r.top_logprobs_)});
+    }
+    if (seq.done()) {
+      e.finished = true;
+      e.finish = seq.result().finish;
+      e.completion_tokens = static_cast<int64_t>(ids.size());
+      a.sequence.reset();
+      --active_count_;
+    }
+    r.Push(std::move(e));
+  }
+  std::erase_if(active_, [](const Active& a) { return !a.sequence; });
+}
+
+}  // namespace talkie::server

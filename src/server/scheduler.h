@@ -1,0 +1,156 @@
+// The continuous-batching scheduler of `talkie serve`: one thread owns the
+// model and steps every active sequence together (decode rows and prefill
+// chunks of newly admitted requests in one model::ForwardRagged), admits
+// queued requests between steps and frees finished or cancelled ones at once.
+// HTTP handler threads only submit requests and read their per-request event
+// channel (mutex + condition variable); they never touch the model.
+//
+// Determinism: each sequence has its own KV cache and seeded random stream,
+// and ForwardRagged gives every sequence the logits it gets alone, so a
+// request's tokens do not depend on what else is running.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "generate/sequence.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace talkie::server {
+
+// Log-probability of one generated token and its top alternatives, from the
+// log-softmax of the raw model logits (before penalties and temperature).
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;  // most likely first, ties by id
+};
+
+// What a sequence produced in one scheduler step, or how it ended.
+struct SequenceEvent {
+  int index = 0;                       // which of the request's n sequences
+  std::string text;                    // text that became final this step
+  std::vector<int32_t> ids;            // tokens sampled this step (stop tokens excluded)
+  std::vector<TokenLogprob> logprobs;  // one per id, when asked for
+  bool finished = false;
+  generate::FinishReason finish = generate::FinishReason::kLength;
+  int64_t completion_tokens = 0;  // with finished: tokens generated in all
+  std::string error;              // non-empty: the sequence failed (server error)
+};
+
+// One submitted request: n sequences from one prompt. Shared by the handler
+// thread (reads events, may cancel) and the scheduler thread (writes events).
+class Request {
+ public:
+  Request(std::vector<int32_t> prompt, std::vector<generate::GenerationConfig> configs,
+          int top_logprobs, bool logprobs);
+
+  // Waits up to `timeout` for events and returns all pending ones. `*done`
+  // becomes true once every sequence has delivered its finished event.
+  std::vector<SequenceEvent> Wait(std::chrono::milliseconds timeout, bool* done);
+  // Asks the scheduler to stop every sequence of this request and free them;
+  // each still gets a finished event (reason kCancelled).
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+  const std::vector<int32_t>& prompt() const { return prompt_; }
+  int n() const { return static_cast<int>(configs_.size()); }
+
+ private:
+  friend class Scheduler;
+  void Push(SequenceEvent event);
+
+  const std::vector<int32_t> prompt_;
+  const std::vector<generate::GenerationConfig> configs_;
+  const int top_logprobs_;
+  const bool logprobs_;
+  int admitted_ = 0;  // sequences started (scheduler thread only)
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<SequenceEvent> events_;
+  int unfinished_;
+  std::atomic<bool> cancelled_{false};
+};
+
+struct SchedulerOptions {
+  int64_t max_batch = 8;        // most sequences stepped together
+  int64_t max_queue = 64;       // most requests waiting for admission
+  int64_t prefill_chunk = 256;  // most prompt tokens a sequence feeds per step
+};
+
+struct SchedulerStats {
+  int64_t active_sequences = 0;       // sequences holding a KV cache
+  int64_t queued_requests = 0;        // requests not yet fully admitted
+  int64_t requests_total = 0;         // accepted since start
+  int64_t requests_rejected = 0;      // refused because the queue was full
+  int64_t steps = 0;                  // forwards run
+  int64_t generated_tokens = 0;       // tokens sampled
+  int64_t sequences_cancelled = 0;    // stopped early (client gone, shutdown)
+  int64_t peak_active_sequences = 0;  // most sequences ever stepped together
+};
+
+class Scheduler {
+ public:
+  // Starts the scheduler thread. The model and tokenizer must outlive it.
+  Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+            SchedulerOptions options);
+  ~Scheduler();  // Shutdown()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request of configs.size() sequences (seeds set by the caller).
+  // Returns nullptr when the queue is full or the scheduler is shutting down.
+  // The prompt must be non-empty and shorter than the model's context.
+  std::shared_ptr<Request> TrySubmit(std::vector<int32_t> prompt,
+                                     std::vector<generate::GenerationConfig> configs,
+                                     int top_logprobs = 0, bool logprobs = false);
+
+  // Cancels everything queued or running (each sequence gets its finished
+  // event), stops the thread and joins it. Idempotent.
+  void Shutdown();
+  bool accepting() const { return !stopping_.load(); }
+
+  SchedulerStats stats() const;
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Active {
+    std::shared_ptr<Request> request;
+    int index = 0;
+    std::unique_ptr<generate::Sequence> sequence;
+  };
+
+  void Loop();
+  void Step();
+  // Ends `a` with a finished event (after Cancel() when it is not done yet).
+  void Retire(Active& a, const std::string& error = "");
+
+  const model::Model& model_;
+  const tokenizer::Tokenizer& tokenizer_;
+  const SchedulerOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Request>> queue_;  // guarded by mutex_
+  std::atomic<bool> stopping_{false};
+  std::mutex join_mutex_;       // Shutdown() may race with the destructor
+  std::vector<Active> active_;  // scheduler thread only
+
+  std::atomic<int64_t> active_count_{0}, requests_total_{0}, requests_rejected_{0}, steps_{0},
+      generated_tokens_{0}, cancelled_{0}, peak_active_{0};
+  std::thread thread_;
+};
+
+}  // namespace talkie::server

@@ -1,0 +1,222 @@
+// Unit tests of the continuous-batching scheduler (no sockets): requests
+// running together give exactly the tokens each gives alone (greedy and
+// seeded), cancellation frees sequences, the queue is bounded, logprobs come
+// from the raw logits, and shutdown ends everything.
+#include "server/scheduler.h"
+
+#include <cmath>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "generate/generator.h"
+#include "server_test_util.h"
+
+namespace talkie::server {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DefaultModel;
+
+struct Collected {
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::string> text;
+  std::vector<generate::FinishReason> finish;
+  std::vector<std::vector<TokenLogprob>> logprobs;
+};
+
+Collected Drain(Request& r) {
+  Collected c;
+  c.ids.resize(r.n());
+  c.text.resize(r.n());
+  c.finish.resize(r.n());
+  c.logprobs.resize(r.n());
+  bool done = false;
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    for (SequenceEvent& e : r.Wait(200ms, &done)) {
+      EXPECT_TRUE(e.error.empty()) << e.error;
+      c.ids[e.index].insert(c.ids[e.index].end(), e.ids.begin(), e.ids.end());
+      c.text[e.index] += e.text;
+      for (auto& lp : e.logprobs) c.logprobs[e.index].push_back(lp);
+      if (e.finished) c.finish[e.index] = e.finish;
+    }
+  }
+  EXPECT_TRUE(done) << "request did not finish";
+  return c;
+}
+
+std::vector<std::vector<int32_t>> Prompts() {
+  const auto& tok = *DefaultModel().tokenizer;
+  std::vector<std::vector<int32_t>> p;
+  for (const char* text : {"In the beginning God created", "WIT, n. The salt with which",
+                           "And it came to pass", "LOVE, n. A temporary insanity", "The word",
+                           "Blessed are the meek, for", "A dictionary is", "Behold"})
+    p.push_back(tok.Encode(text, false));
+  return p;
+}
+
+// Half greedy, half seeded sampling with different filters.
+generate::GenerationConfig ConfigFor(size_t i) {
+  generate::GenerationConfig c;
+  c.max_new_tokens = 12 + static_cast<int64_t>(i);
+  if (i % 2 == 0) {
+    c.sampling.temperature = 0.0f;
+  } else {
+    c.sampling.temperature = 0.9f;
+    c.sampling.top_k = 50;
+    c.sampling.top_p = 0.95f;
+    c.sampling.seed = 1000 + i;
+  }
+  return c;
+}
+
+TEST(SchedulerTest, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  const auto prompts = Prompts();
+  // Alone: the batch Generator, one prompt at a time.
+  std::vector<generate::SequenceResult> alone;
+  generate::Generator gen(*m.model, *m.tokenizer);
+  for (size_t i = 0; i < prompts.size(); ++i)
+    alone.push_back(gen.Generate({prompts[i]}, {ConfigFor(i)})[0]);
+
+  // Together, with a small prefill chunk so prefill chunks and decode rows mix.
+  SchedulerOptions o;
+  o.max_batch = 5;  // fewer slots than requests: some wait and join later
+  o.prefill_chunk = 3;
+  Scheduler s(*m.model, *m.tokenizer, o);
+  std::vector<std::shared_ptr<Request>> reqs;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    reqs.push_back(s.TrySubmit(prompts[i], {ConfigFor(i)}));
+    ASSERT_NE(reqs.back(), nullptr);
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const Collected c = Drain(*reqs[i]);
+    EXPECT_EQ(c.ids[0], alone[i].ids) << "request " << i;
+    EXPECT_EQ(c.text[0], alone[i].text) << "request " << i;
+    EXPECT_EQ(c.finish[0], alone[i].finish) << "request " << i;
+  }
+  EXPECT_GE(s.stats().peak_active_sequences, 2);
+  EXPECT_LE(s.stats().peak_active_sequences, 5);
+  EXPECT_EQ(s.stats().active_sequences, 0);
+}
+
+TEST(SchedulerTest, NChoicesUseConsecutiveSeeds) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  const auto prompt = Prompts()[1];
+  std::vector<generate::GenerationConfig> configs(3, ConfigFor(1));
+  for (size_t i = 0; i < 3; ++i) configs[i].sampling.seed = 50 + i;
+  Scheduler s(*m.model, *m.tokenizer, {});
+  auto r = s.TrySubmit(prompt, configs);
+  const Collected c = Drain(*r);
+  generate::Generator gen(*m.model, *m.tokenizer);
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.ids[i], gen.Generate({prompt}, {configs[i]})[0].ids) << "choice " << i;
+}
+
+TEST(SchedulerTest, LogprobsAreTheLogSoftmaxOfTheRawLogits) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  const auto prompt = Prompts()[0];
+  generate::GenerationConfig c;
+  c.max_new_tokens = 4;
+  c.sampling.temperature = 0.7f;
+  c.sampling.repetition_penalty = 1.3f;  // must not affect the reported values
+  c.sampling.seed = 3;
+  Scheduler s(*m.model, *m.tokenizer, {});
+  const Collected got = Drain(*s.TrySubmit(prompt, {c}, 3, true));
+  ASSERT_EQ(got.logprobs[0].size(), got.ids[0].size());
+  ASSERT_FALSE(got.ids[0].empty());
+  // Reference: the full forward over prompt + generated, position by position.
+  std::vector<int32_t> seq = prompt;
+  seq.insert(seq.end(), got.ids[0].begin(), got.ids[0].end());
+  const model::ForwardOutput out = model::ForwardSequence(*m.model, seq);
+  const int64_t vocab = m.model->config().vocab_size;
+  for (size_t t = 0; t < got.ids[0].size(); ++t) {
+    const float* row = out.logits.data() + (prompt.size() - 1 + t) * vocab;
+    double max = row[0], sum = 0;
+    for (int64_t v = 0; v < vocab; ++v) max = std::max<double>(max, row[v]);
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - max);
+    const TokenLogprob& lp = got.logprobs[0][t];
+    EXPECT_EQ(lp.id, got.ids[0][t]);
+    EXPECT_NEAR(lp.logprob, row[lp.id] - max - std::log(sum), 1e-4);
+    ASSERT_EQ(lp.top.size(), 3u);
+    EXPECT_GE(lp.top[0].second, lp.top[1].second);
+    EXPECT_GE(lp.top[1].second, lp.top[2].second);
+    for (int64_t v = 0; v < vocab; ++v)
+      EXPECT_LE(row[v] - max - std::log(sum), lp.top[0].second + 1e-5);
+  }
+}
+
+generate::GenerationConfig Endless() {
+  generate::GenerationConfig c;
+  c.max_new_tokens = 100000;   // clamped by the context
+  c.stop_token_ids.emplace();  // no stop tokens: runs to the context
+  c.sampling.temperature = 1.0f;
+  c.sampling.seed = 1;
+  return c;
+}
+
+TEST(SchedulerTest, CancelFreesTheSequence) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  Scheduler s(*m.model, *m.tokenizer, {});
+  auto r = s.TrySubmit(Prompts()[0], {Endless(), Endless()});
+  // Wait for some output, then cancel.
+  bool done = false;
+  std::vector<SequenceEvent> first;
+  while (first.empty()) first = r->Wait(1000ms, &done);
+  EXPECT_EQ(s.stats().active_sequences, 2);
+  r->Cancel();
+  std::vector<generate::FinishReason> finishes;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!done && std::chrono::steady_clock::now() < deadline)
+    for (auto& e : r->Wait(100ms, &done))
+      if (e.finished) finishes.push_back(e.finish);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(finishes, (std::vector<generate::FinishReason>(2, generate::FinishReason::kCancelled)));
+  EXPECT_EQ(s.stats().active_sequences, 0);
+  EXPECT_EQ(s.stats().sequences_cancelled, 2);
+}
+
+TEST(SchedulerTest, QueueIsBoundedAndShutdownEndsEverything) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  SchedulerOptions o;
+  o.max_batch = 1;
+  o.max_queue = 2;
+  Scheduler s(*m.model, *m.tokenizer, o);
+  auto running = s.TrySubmit(Prompts()[0], {Endless()});
+  ASSERT_NE(running, nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (s.stats().active_sequences != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(s.stats().active_sequences, 1);
+  auto q1 = s.TrySubmit(Prompts()[1], {Endless()});
+  auto q2 = s.TrySubmit(Prompts()[2], {Endless()});
+  EXPECT_NE(q1, nullptr);
+  EXPECT_NE(q2, nullptr);
+  EXPECT_EQ(s.TrySubmit(Prompts()[3], {Endless()}), nullptr);  // queue full
+  EXPECT_EQ(s.stats().queued_requests, 2);
+  EXPECT_EQ(s.stats().requests_rejected, 1);
+  // A request cancelled while queued leaves the queue without running.
+  q1->Cancel();
+  while (s.stats().queued_requests != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(s.stats().queued_requests, 1);
+
+  s.Shutdown();
+  EXPECT_FALSE(s.accepting());
+  EXPECT_EQ(s.TrySubmit(Prompts()[3], {Endless()}), nullptr);
+  for (auto* r : {&running, &q1, &q2}) {
+    bool done = false;
+    for (int i = 0; i < 50 && !done; ++i) (*r)->Wait(100ms, &done);
+    EXPECT_TRUE(done);
+  }
+  EXPECT_EQ(s.stats().active_sequences, 0);
+}
+
+}  // namespace
+}  // namespace talkie::server
