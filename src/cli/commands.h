@@ -15,6 +15,7 @@ void RegisterChatCommand(CLI::App& app);
 void RegisterPerplexityCommand(CLI::App& app);
 void RegisterSynthCommand(CLI::App& app);
 void RegisterBenchCommand(CLI::App& app);
+void RegisterQuantizeCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
 
 }  // namespace talkie::cli

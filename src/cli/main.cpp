@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   talkie::cli::RegisterPerplexityCommand(app);
   talkie::cli::RegisterSynthCommand(app);
   talkie::cli::RegisterBenchCommand(app);
+  talkie::cli::RegisterQuantizeCommand(app);
   talkie::cli::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);
