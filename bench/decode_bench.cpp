@@ -26,7 +26,8 @@ const model::Model& BenchModel() {
     c.head_dim = 128;
     c.intermediate_size = model::TalkieMlpWidth(512);
     c.max_position_embeddings = 2048;
-    const std::string dir = (std::filesystem::temp_directory_path() / "talkie_decode_bench_model").string();
+    const std::string dir =
+        (std::filesystem::temp_directory_path() / "talkie_decode_bench_model").string();
     model::WriteSyntheticModel(dir, c, io::DType::kBF16);
     return model::Model::Load(dir);
   }();
@@ -57,9 +58,16 @@ void BM_DecodeStep(benchmark::State& state) {
     cache.Truncate(context - 1);
   }
   state.counters["context"] = static_cast<double>(context);
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["tok/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_DecodeStep)->Arg(128)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeStep)
+    ->Arg(128)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

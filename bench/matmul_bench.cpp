@@ -20,7 +20,8 @@ struct Weights {
   std::vector<uint8_t> q4;
   std::vector<uint16_t> s8, s4;
   ops::WeightMatrix matrix, q8_matrix, q4_matrix;
-  Weights(int64_t n, int64_t k) : data(static_cast<size_t>(n * k)), q8(n * k), q4(n * k / 2), s8(n * k / 32), s4(n * k / 32) {
+  Weights(int64_t n, int64_t k)
+      : data(static_cast<size_t>(n * k)), q8(n * k), q4(n * k / 2), s8(n * k / 32), s4(n * k / 32) {
     std::mt19937 rng(1);
     std::normal_distribution<float> normal;
     std::vector<float> row(static_cast<size_t>(k));
@@ -36,7 +37,8 @@ struct Weights {
   }
 };
 
-void Run(benchmark::State& state, void (*fn)(const float*, int64_t, const ops::WeightMatrix&, float*),
+void Run(benchmark::State& state,
+         void (*fn)(const float*, int64_t, const ops::WeightMatrix&, float*),
          ops::WeightType type = ops::WeightType::kBF16) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   static Weights* w = nullptr;
@@ -45,15 +47,18 @@ void Run(benchmark::State& state, void (*fn)(const float*, int64_t, const ops::W
     w = new Weights(n, k);
   }
   std::vector<float> x(static_cast<size_t>(m * k), 0.5f), y(static_cast<size_t>(m * n));
-  const ops::WeightMatrix& matrix =
-      type == ops::WeightType::kQ8 ? w->q8_matrix : type == ops::WeightType::kQ4 ? w->q4_matrix : w->matrix;
+  const ops::WeightMatrix& matrix = type == ops::WeightType::kQ8   ? w->q8_matrix
+                                    : type == ops::WeightType::kQ4 ? w->q4_matrix
+                                                                   : w->matrix;
   for (auto _ : state) {
     fn(x.data(), m, matrix, y.data());
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["GB/s"] =
-      benchmark::Counter(static_cast<double>(ops::WeightBytes(matrix)) * state.iterations(), benchmark::Counter::kIsRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(ops::WeightBytes(matrix)) * state.iterations(),
+                         benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
 void BM_MatMulFast(benchmark::State& state) { Run(state, ops::MatMul); }
@@ -61,9 +66,21 @@ void BM_MatMulReference(benchmark::State& state) { Run(state, ops::MatMulReferen
 void BM_MatMulQ8(benchmark::State& state) { Run(state, ops::MatMul, ops::WeightType::kQ8); }
 void BM_MatMulQ4(benchmark::State& state) { Run(state, ops::MatMul, ops::WeightType::kQ4); }
 
-BENCHMARK(BM_MatMulFast)->Args({1, 5504, 2048})->Args({64, 5504, 2048})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulQ8)->Args({1, 5504, 2048})->Args({64, 5504, 2048})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulQ4)->Args({1, 5504, 2048})->Args({64, 5504, 2048})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulFast)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulQ8)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulQ4)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMulReference)->Args({1, 5504, 2048})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

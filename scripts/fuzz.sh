@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DTALKIE_FUZZ=ON -DTALKIE_BUILD_TESTS=OFF -DTALKIE_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)"
+targets=$(for src in fuzz/*_fuzz.cpp; do basename "$src" .cpp; done)
+cmake --build build-fuzz -j"$(nproc)" --target $targets
 for src in fuzz/*_fuzz.cpp; do
   target="$(basename "$src" .cpp)"
   work="$(mktemp -d)"

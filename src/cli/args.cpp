@@ -10,7 +10,8 @@
 
 namespace talkie::cli {
 
-std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what, bool allow_empty) {
+std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what,
+                                 bool allow_empty) {
   std::vector<int32_t> ids;
   if (allow_empty && text.find_first_not_of(" \t") == std::string::npos) return ids;
   size_t i = 0;
@@ -21,13 +22,15 @@ std::vector<int32_t> ParseIdList(const std::string& text, const std::string& wha
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
     if (item.empty()) {
-      if (text.find_first_not_of(" \t,") == std::string::npos) throw Error(what + ": empty id list");
+      if (text.find_first_not_of(" \t,") == std::string::npos)
+        throw Error(what + ": empty id list");
       throw Error(what + ": empty entry in id list '" + text + "'");
     }
     errno = 0;
     char* stop = nullptr;
     const long long v = std::strtoll(item.c_str(), &stop, 10);
-    if (*stop != '\0' || errno == ERANGE) throw Error(what + ": '" + item + "' is not an integer token id");
+    if (*stop != '\0' || errno == ERANGE)
+      throw Error(what + ": '" + item + "' is not an integer token id");
     if (v < 0 || v > INT32_MAX) throw Error(what + ": token id " + item + " is out of range");
     ids.push_back(static_cast<int32_t>(v));
     if (comma == std::string::npos) break;
@@ -53,7 +56,8 @@ std::unique_ptr<model::Model> LoadModel(const std::string& given) {
   auto model = model::Model::Load(ResolveModelPath(given));
   const auto& unknown = model->info().unknown_tensors;
   if (!unknown.empty()) {
-    std::fprintf(stderr, "talkie: warning: %zu tensor(s) in the checkpoint are not used:", unknown.size());
+    std::fprintf(stderr,
+                 "talkie: warning: %zu tensor(s) in the checkpoint are not used:", unknown.size());
     for (const std::string& name : unknown) std::fprintf(stderr, " %s", name.c_str());
     std::fprintf(stderr, "\n");
   }

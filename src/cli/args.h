@@ -12,7 +12,8 @@ namespace talkie::cli {
 
 // Parses "1,2,3" (spaces allowed) into token ids; throws talkie::Error naming
 // `what` for non-numbers, negative values, and (unless allow_empty) empty lists.
-std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what, bool allow_empty = false);
+std::vector<int32_t> ParseIdList(const std::string& text, const std::string& what,
+                                 bool allow_empty = false);
 
 // The model path to use: the given one, else the project's default model.
 std::string ResolveModelPath(const std::string& given);

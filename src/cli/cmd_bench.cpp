@@ -31,7 +31,9 @@ struct BenchArgs {
   bool json = false;
 };
 
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 struct Stats {
   double min = 0, median = 0, max = 0;
@@ -41,9 +43,6 @@ Stats Summarize(std::vector<double> v) {
   return {v.front(), v[v.size() / 2], v.back()};
 }
 
-int64_t MatrixBytes(const ops::WeightMatrix& w) {
-  return w.rows * w.cols * (w.type == ops::WeightType::kF32 ? 4 : 2);
-}
 
 void RunBench(const BenchArgs& a) {
   Check(a.policy == "exact", "--policy " + a.policy + ": only the exact policy exists so far");
@@ -56,15 +55,16 @@ void RunBench(const BenchArgs& a) {
   const auto m = LoadModel(a.model);
   const double load_s = Now() - t_load;
   const model::ModelConfig& c = m->config();
-  Check(a.prompt + a.gen <= c.max_position_embeddings, "--prompt + --gen exceeds the model's context");
+  Check(a.prompt + a.gen <= c.max_position_embeddings,
+        "--prompt + --gen exceeds the model's context");
 
   // Every matrix is streamed once per decoded token (the embedding row is not).
-  int64_t weights_bytes = MatrixBytes(m->weights().lm_head);
+  int64_t weights_bytes = ops::WeightBytes(m->weights().lm_head);
   int64_t matmul_params = m->weights().lm_head.rows * m->weights().lm_head.cols;
   for (const auto& b : m->weights().blocks) {
-    for (const ops::WeightMatrix* w : {&b.attn_query, &b.attn_key, &b.attn_value, &b.attn_resid, &b.mlp_gate,
-                                       &b.mlp_linear, &b.mlp_resid}) {
-      weights_bytes += MatrixBytes(*w);
+    for (const ops::WeightMatrix* w : {&b.attn_query, &b.attn_key, &b.attn_value, &b.attn_resid,
+                                       &b.mlp_gate, &b.mlp_linear, &b.mlp_resid}) {
+      weights_bytes += ops::WeightBytes(*w);
       matmul_params += w->rows * w->cols;
     }
   }
@@ -83,13 +83,15 @@ void RunBench(const BenchArgs& a) {
     const double t0 = Now();
     auto logits = model::ForwardRagged(*m, {{&cache, prompt, model::LogitsFor::kLast}});
     const double prefill = Now() - t0;
-    int32_t next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+    int32_t next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) -
+                                        logits[0].begin());
     ttft.push_back(Now() - t0);
     pp.push_back(static_cast<double>(a.prompt) / prefill);
     const double t1 = Now();
     for (int64_t i = 0; i < a.gen; ++i) {
       logits = model::ForwardRagged(*m, {{&cache, {next}, model::LogitsFor::kLast}});
-      next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+      next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) -
+                                  logits[0].begin());
     }
     tg.push_back(static_cast<double>(a.gen) / (Now() - t1));
   }
@@ -126,23 +128,31 @@ void RunBench(const BenchArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model %s | %d threads | %s | SIMD %s\n", m->info().path.c_str(), threads, a.policy.c_str(),
-              ops::MatMulTarget());
+  std::printf("model %s | %d threads | %s | SIMD %s\n", m->info().path.c_str(), threads,
+              a.policy.c_str(), ops::MatMulTarget());
   std::printf("machine: read %.1f GB/s, FMA peak %.0f GFLOP/s\n", read_gb_s, fma_gflop_s);
-  std::printf("prompt %lld: %.1f tok/s (min %.1f, max %.1f) = %.0f GFLOP/s, %.0f%% of FMA peak; TTFT %.3f s\n",
-              static_cast<long long>(a.prompt), p.median, p.min, p.max, prefill_gflop_s,
-              100.0 * prefill_gflop_s / fma_gflop_s, f.median);
-  std::printf("generate %lld: %.2f tok/s (min %.2f, max %.2f) = %.1f GB/s of weights, %.0f%% of read bandwidth\n",
-              static_cast<long long>(a.gen), g.median, g.min, g.max, decode_gb_s, 100.0 * decode_gb_s / read_gb_s);
-  std::printf("load %.2f s, peak RSS %.0f MB\n", load_s, static_cast<double>(usage.ru_maxrss) / 1024.0);
+  std::printf(
+      "prompt %lld: %.1f tok/s (min %.1f, max %.1f) = %.0f GFLOP/s, %.0f%% of FMA peak; TTFT %.3f "
+      "s\n",
+      static_cast<long long>(a.prompt), p.median, p.min, p.max, prefill_gflop_s,
+      100.0 * prefill_gflop_s / fma_gflop_s, f.median);
+  std::printf(
+      "generate %lld: %.2f tok/s (min %.2f, max %.2f) = %.1f GB/s of weights, %.0f%% of read "
+      "bandwidth\n",
+      static_cast<long long>(a.gen), g.median, g.min, g.max, decode_gb_s,
+      100.0 * decode_gb_s / read_gb_s);
+  std::printf("load %.2f s, peak RSS %.0f MB\n", load_s,
+              static_cast<double>(usage.ru_maxrss) / 1024.0);
 }
 
 }  // namespace
 
 void RegisterBenchCommand(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
-  CLI::App* cmd = app.add_subcommand("bench", "Prompt / generation speed against this machine's measured limits");
-  cmd->add_option("-m,--model", a->model, "model directory or checkpoint file (default: the bundled model)");
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Prompt / generation speed against this machine's measured limits");
+  cmd->add_option("-m,--model", a->model,
+                  "model directory or checkpoint file (default: the bundled model)");
   cmd->add_option("--prompt", a->prompt, "prompt tokens")->capture_default_str();
   cmd->add_option("--gen", a->gen, "generated tokens")->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads (default: all cores)");

@@ -45,7 +45,8 @@ void RunChat(const ChatArgs& a) {
 
   std::vector<tokenizer::ChatMessage> history;
   if (!a.system.empty()) history.push_back({tokenizer::Role::kSystem, a.system});
-  std::fprintf(stderr, "talkie chat (%s model). Ctrl-C stops a reply, Ctrl-D quits, /reset clears.\n",
+  std::fprintf(stderr,
+               "talkie chat (%s model). Ctrl-C stops a reply, Ctrl-D quits, /reset clears.\n",
                it ? "IT" : "base");
   std::string line;
   while (true) {
@@ -69,16 +70,20 @@ void RunChat(const ChatArgs& a) {
       continue;
     }
     if (static_cast<int64_t>(prompt.size()) >= m.model->config().max_position_embeddings) {
-      std::fprintf(stderr, "talkie: the conversation no longer fits the context; /reset to start over\n");
+      std::fprintf(stderr,
+                   "talkie: the conversation no longer fits the context; /reset to start over\n");
       history.pop_back();
       continue;
     }
     generate::GenerationStats stats;
-    const auto result = generator.Generate({prompt}, {config}, [](size_t, std::string_view piece) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-      return g_interrupted == 0;
-    }, &stats)[0];
+    const auto result = generator.Generate(
+        {prompt}, {config},
+        [](size_t, std::string_view piece) {
+          std::fwrite(piece.data(), 1, piece.size(), stdout);
+          std::fflush(stdout);
+          return g_interrupted == 0;
+        },
+        &stats)[0];
     std::printf("\n");
     if (result.finish == generate::FinishReason::kCancelled) std::fprintf(stderr, "[stopped]\n");
     if (!a.gen.quiet) PrintSpeed(stats);

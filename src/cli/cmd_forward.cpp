@@ -43,7 +43,8 @@ void RunForward(const ForwardArgs& args) {
   options.pad_id = args.pad_id;
   const auto start = std::chrono::steady_clock::now();
   const std::vector<model::SequenceOutputs> outputs = model::RunPrompts(*model, prompts, options);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // One prompt: plain names as in the fixture files; several: seq{b}. prefixes.
   std::vector<io::OwnedTensor> tensors;
@@ -53,8 +54,8 @@ void RunForward(const ForwardArgs& args) {
     const model::SequenceOutputs& o = outputs[b];
     tensors.push_back(io::MakeF32Tensor(prefix + "logits", {len, c.vocab_size}, o.logits.data()));
     for (size_t i = 0; i < o.hidden_states.size(); ++i)
-      tensors.push_back(io::MakeF32Tensor(prefix + "hidden_states." + std::to_string(i), {len, c.n_embd},
-                                          o.hidden_states[i].data()));
+      tensors.push_back(io::MakeF32Tensor(prefix + "hidden_states." + std::to_string(i),
+                                          {len, c.n_embd}, o.hidden_states[i].data()));
     for (size_t l = 0; l < o.attentions.size(); ++l)
       tensors.push_back(io::MakeF32Tensor(prefix + "attentions." + std::to_string(l),
                                           {c.n_head, len, len}, o.attentions[l].data()));
@@ -68,14 +69,19 @@ void RunForward(const ForwardArgs& args) {
 void RegisterForwardCommand(CLI::App& app) {
   auto args = std::make_shared<ForwardArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "forward", "Run token ids through the model; write logits / hidden states / attentions to safetensors");
-  cmd->add_option("-m,--model", args->model, "model directory or checkpoint file (default: the bundled model)");
+      "forward",
+      "Run token ids through the model; write logits / hidden states / attentions to safetensors");
+  cmd->add_option("-m,--model", args->model,
+                  "model directory or checkpoint file (default: the bundled model)");
   cmd->add_option("--ids", args->ids, "comma-separated token ids; repeat for a left-padded batch")
-      ->required()->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->required()
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-o,--out", args->out, "output .safetensors file")->required();
   cmd->add_flag("--hidden-states", args->hidden_states, "also write hidden_states.{0..L}");
   cmd->add_flag("--attentions", args->attentions, "also write attentions.{l} [heads, S, S]");
-  cmd->add_option("--chunk", args->chunk, "prefill through the KV cache N tokens at a time (1 = token by token)");
+  cmd->add_option("--chunk", args->chunk,
+                  "prefill through the KV cache N tokens at a time (1 = token by token)");
   cmd->add_option("--threads", args->threads, "threads (default: all cores)");
   cmd->add_option("--pad-id", args->pad_id, "token id used for left padding (masked)");
   cmd->callback([args] { RunForward(*args); });

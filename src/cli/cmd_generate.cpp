@@ -51,7 +51,8 @@ void RunGenerate(const GenerateArgs& a) {
       ++line_no;
       if (line.empty()) continue;
       prompts.push_back(m.tokenizer->Encode(line, a.allow_special));
-      Check(!prompts.back().empty(), a.prompts_file + ":" + std::to_string(line_no) + ": empty prompt");
+      Check(!prompts.back().empty(),
+            a.prompts_file + ":" + std::to_string(line_no) + ": empty prompt");
     }
     Check(!prompts.empty(), a.prompts_file + ": no prompts (one per line)");
   }
@@ -71,7 +72,9 @@ void RunGenerate(const GenerateArgs& a) {
     };
   }
   const auto results = generator.Generate(prompts, {config}, on_text, &stats);
-  const double tok_s = stats.decode_seconds > 0 ? static_cast<double>(stats.generated_tokens) / stats.decode_seconds : 0.0;
+  const double tok_s = stats.decode_seconds > 0
+                           ? static_cast<double>(stats.generated_tokens) / stats.decode_seconds
+                           : 0.0;
   for (size_t i = 0; i < results.size(); ++i) {
     const generate::SequenceResult& r = results[i];
     if (a.json) {
@@ -84,14 +87,16 @@ void RunGenerate(const GenerateArgs& a) {
       if (prompts.size() > 1) j["index"] = i;
       std::printf("%s\n", j.dump().c_str());
     } else if (!stream) {
-      std::printf("--- [%zu] (%s)\n%s\n", i, std::string(generate::FinishReasonName(r.finish)).c_str(), r.text.c_str());
+      std::printf("--- [%zu] (%s)\n%s\n", i,
+                  std::string(generate::FinishReasonName(r.finish)).c_str(), r.text.c_str());
     }
   }
   if (stream) std::printf("\n");
   std::fflush(stdout);
   if (!a.gen.quiet) {
     PrintSpeed(stats);
-    std::fprintf(stderr, "[seed %llu, finish: %s]\n", static_cast<unsigned long long>(config.sampling.seed),
+    std::fprintf(stderr, "[seed %llu, finish: %s]\n",
+                 static_cast<unsigned long long>(config.sampling.seed),
                  std::string(generate::FinishReasonName(results[0].finish)).c_str());
   }
 }
@@ -100,12 +105,15 @@ void RunGenerate(const GenerateArgs& a) {
 
 void RegisterGenerateCommand(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  CLI::App* cmd = app.add_subcommand("generate", "Continue a prompt with the model, streaming text to stdout");
+  CLI::App* cmd =
+      app.add_subcommand("generate", "Continue a prompt with the model, streaming text to stdout");
   cmd->add_option("prompt", a->prompt, "prompt text");
   cmd->add_option("--ids", a->ids, "prompt as comma-separated token ids");
   cmd->add_option("--prompts-file", a->prompts_file, "one prompt per line, generated as one batch");
-  cmd->add_flag("--allow-special", a->allow_special, "turn special-token text in the prompt into its ids");
-  cmd->add_flag("--json", a->json, "print {ids, text, finish_reason, prompt_tokens, tokens_per_second} per prompt");
+  cmd->add_flag("--allow-special", a->allow_special,
+                "turn special-token text in the prompt into its ids");
+  cmd->add_flag("--json", a->json,
+                "print {ids, text, finish_reason, prompt_tokens, tokens_per_second} per prompt");
   AddGenerationOptions(cmd, &a->gen);
   cmd->callback([a] { RunGenerate(*a); });
 }

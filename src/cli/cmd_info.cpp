@@ -20,9 +20,11 @@ void RunInfo(const InfoArgs& args) {
   std::printf("checkpoint format:  %s\n", info.checkpoint_format.c_str());
   std::printf("name layout:        %s%s\n", info.name_layout.c_str(),
               info.orig_mod_prefix ? " (torch.compile '_orig_mod.' prefixes)" : "");
-  std::printf("lm_head gain:       %s\n",
-              info.lm_head_gain_present ? "lm_head_gain.w_g" : "absent (folded into lm_head; taken as 1)");
-  std::printf("config:             %s (%s keys)\n", info.config_source.c_str(), c.key_family.c_str());
+  std::printf("lm_head gain:       %s\n", info.lm_head_gain_present
+                                              ? "lm_head_gain.w_g"
+                                              : "absent (folded into lm_head; taken as 1)");
+  std::printf("config:             %s (%s keys)\n", info.config_source.c_str(),
+              c.key_family.c_str());
   std::printf("vocab_size:         %lld\n", static_cast<long long>(c.vocab_size));
   std::printf("hidden_size:        %lld\n", static_cast<long long>(c.n_embd));
   std::printf("layers:             %lld\n", static_cast<long long>(c.n_layer));
@@ -35,8 +37,10 @@ void RunInfo(const InfoArgs& args) {
               static_cast<double>(info.n_parameters) / 1e6);
   std::printf("quantization:       %s\n", info.quantization.c_str());
   std::printf("tensor dtypes:     ");
-  for (const auto& [dtype, count] : info.dtype_tensor_counts) std::printf(" %s x %lld", dtype.c_str(), static_cast<long long>(count));
-  std::printf("\nfiles:              %zu, %.2f MB\n", info.files.size(), static_cast<double>(info.file_bytes) / 1e6);
+  for (const auto& [dtype, count] : info.dtype_tensor_counts)
+    std::printf(" %s x %lld", dtype.c_str(), static_cast<long long>(count));
+  std::printf("\nfiles:              %zu, %.2f MB\n", info.files.size(),
+              static_cast<double>(info.file_bytes) / 1e6);
   for (const std::string& f : info.files) std::printf("  %s\n", f.c_str());
   if (!info.unknown_tensors.empty()) {
     std::printf("unknown tensors (not used): %zu\n", info.unknown_tensors.size());
@@ -48,8 +52,10 @@ void RunInfo(const InfoArgs& args) {
 
 void RegisterInfoCommand(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
-  CLI::App* cmd = app.add_subcommand("info", "Describe a checkpoint: layout, config, parameters, dtypes, files");
-  cmd->add_option("-m,--model", args->model, "model directory or checkpoint file (default: the bundled model)");
+  CLI::App* cmd = app.add_subcommand(
+      "info", "Describe a checkpoint: layout, config, parameters, dtypes, files");
+  cmd->add_option("-m,--model", args->model,
+                  "model directory or checkpoint file (default: the bundled model)");
   cmd->callback([args] { RunInfo(*args); });
 }
 

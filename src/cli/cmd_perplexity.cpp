@@ -33,9 +33,11 @@ void RunPerplexity(const PerplexityArgs& a) {
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
   const generate::PerplexityResult r = generate::Perplexity(*m.model, ids, a.window, a.stride);
   if (a.json) {
-    std::printf("%s\n", nlohmann::json{{"perplexity", r.perplexity}, {"tokens", r.tokens}, {"mean_nll", r.mean_nll}}
-                            .dump()
-                            .c_str());
+    std::printf(
+        "%s\n",
+        nlohmann::json{{"perplexity", r.perplexity}, {"tokens", r.tokens}, {"mean_nll", r.mean_nll}}
+            .dump()
+            .c_str());
   } else {
     std::printf("perplexity %.4f over %lld tokens (mean NLL %.5f nats)\n", r.perplexity,
                 static_cast<long long>(r.tokens), r.mean_nll);
@@ -46,12 +48,16 @@ void RunPerplexity(const PerplexityArgs& a) {
 
 void RegisterPerplexityCommand(CLI::App& app) {
   auto a = std::make_shared<PerplexityArgs>();
-  CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a text file (all positions, context-length windows)");
-  cmd->add_option("-m,--model", a->gen.model, "model directory or checkpoint file (default: the bundled model)");
-  cmd->add_option("--tokenizer", a->gen.tokenizer, "vocab.txt / tokenizer.json / directory (default: the model's)");
+  CLI::App* cmd = app.add_subcommand(
+      "perplexity", "Perplexity of a text file (all positions, context-length windows)");
+  cmd->add_option("-m,--model", a->gen.model,
+                  "model directory or checkpoint file (default: the bundled model)");
+  cmd->add_option("--tokenizer", a->gen.tokenizer,
+                  "vocab.txt / tokenizer.json / directory (default: the model's)");
   cmd->add_option("-f,--file", a->file, "UTF-8 text file")->required();
   cmd->add_option("--window", a->window, "tokens per window (default: the model's context)");
-  cmd->add_option("--stride", a->stride, "window step (default: the window; smaller = overlapping windows)");
+  cmd->add_option("--stride", a->stride,
+                  "window step (default: the window; smaller = overlapping windows)");
   cmd->add_option("--threads", a->gen.threads, "threads (default: all cores)");
   cmd->add_flag("--json", a->json, "print {\"perplexity\": x, \"tokens\": n}");
   cmd->callback([a] { RunPerplexity(*a); });

@@ -19,10 +19,14 @@ struct SynthArgs {
 void RunSynth(const SynthArgs& a) {
   const model::ModelConfig c = model::SyntheticShape(a.shape);
   io::DType dtype;
-  if (a.dtype == "bf16") dtype = io::DType::kBF16;
-  else if (a.dtype == "f16") dtype = io::DType::kF16;
-  else if (a.dtype == "f32") dtype = io::DType::kF32;
-  else throw Error("--dtype must be bf16, f16 or f32, got '" + a.dtype + "'");
+  if (a.dtype == "bf16")
+    dtype = io::DType::kBF16;
+  else if (a.dtype == "f16")
+    dtype = io::DType::kF16;
+  else if (a.dtype == "f32")
+    dtype = io::DType::kF32;
+  else
+    throw Error("--dtype must be bf16, f16 or f32, got '" + a.dtype + "'");
   model::WriteSyntheticModel(a.out, c, dtype, a.seed);
   std::fprintf(stderr, "wrote %s (%s, %s)\n", a.out.c_str(), a.shape.c_str(), a.dtype.c_str());
 }
@@ -31,8 +35,10 @@ void RunSynth(const SynthArgs& a) {
 
 void RegisterSynthCommand(CLI::App& app) {
   auto a = std::make_shared<SynthArgs>();
-  CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model at a real Talkie shape (for benchmarks)");
-  cmd->add_option("--shape", a->shape, "talkie-13b | talkie-1b | talkie-tiny")->capture_default_str();
+  CLI::App* cmd = app.add_subcommand(
+      "synth", "Write a random-weight model at a real Talkie shape (for benchmarks)");
+  cmd->add_option("--shape", a->shape, "talkie-13b | talkie-1b | talkie-tiny")
+      ->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "bf16 | f16 | f32")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output directory")->required();
   cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();

@@ -11,14 +11,22 @@
 namespace talkie::cli {
 
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
-  cmd->add_option("-m,--model", a->model, "model directory or checkpoint file (default: the bundled model)");
-  cmd->add_option("--tokenizer", a->tokenizer, "vocab.txt / tokenizer.json / directory (default: the model's)");
-  cmd->add_option("-n,--max-new-tokens", a->max_new_tokens, "tokens to generate at most")->capture_default_str();
-  cmd->add_option("-t,--temperature", a->temperature, "sampling temperature; 0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", a->top_k, "keep the k most likely tokens; 0 = off")->capture_default_str();
-  cmd->add_option("--top-p", a->top_p, "nucleus sampling mass in (0, 1]; 1 = off")->capture_default_str();
-  cmd->add_option("--min-p", a->min_p, "drop tokens below min-p x top probability; 0 = off")->capture_default_str();
-  cmd->add_option("--repeat-penalty", a->repeat_penalty, "repetition penalty (Transformers); 1 = off")
+  cmd->add_option("-m,--model", a->model,
+                  "model directory or checkpoint file (default: the bundled model)");
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "vocab.txt / tokenizer.json / directory (default: the model's)");
+  cmd->add_option("-n,--max-new-tokens", a->max_new_tokens, "tokens to generate at most")
+      ->capture_default_str();
+  cmd->add_option("-t,--temperature", a->temperature, "sampling temperature; 0 = greedy")
+      ->capture_default_str();
+  cmd->add_option("--top-k", a->top_k, "keep the k most likely tokens; 0 = off")
+      ->capture_default_str();
+  cmd->add_option("--top-p", a->top_p, "nucleus sampling mass in (0, 1]; 1 = off")
+      ->capture_default_str();
+  cmd->add_option("--min-p", a->min_p, "drop tokens below min-p x top probability; 0 = off")
+      ->capture_default_str();
+  cmd->add_option("--repeat-penalty", a->repeat_penalty,
+                  "repetition penalty (Transformers); 1 = off")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "random seed (default: random, printed on stderr)");
   cmd->add_option("--stop", a->stop, "stop string (repeatable); the text ends just before it");
@@ -27,7 +35,8 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
 }
 
 generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
-  Check(a.max_new_tokens >= 0, "--max-new-tokens must be >= 0, got " + std::to_string(a.max_new_tokens));
+  Check(a.max_new_tokens >= 0,
+        "--max-new-tokens must be >= 0, got " + std::to_string(a.max_new_tokens));
   Check(a.threads >= 0, "--threads must be >= 0");
   generate::GenerationConfig c;
   c.max_new_tokens = a.max_new_tokens;
@@ -36,7 +45,8 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
   c.sampling.top_p = a.top_p;
   c.sampling.min_p = a.min_p;
   c.sampling.repetition_penalty = a.repeat_penalty;
-  c.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}() & 0x7fffffffu;
+  c.sampling.seed =
+      a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}() & 0x7fffffffu;
   for (const std::string& s : a.stop) Check(!s.empty(), "--stop: empty stop string");
   c.stop_strings = a.stop;
   try {
@@ -44,9 +54,10 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
   } catch (const Error& e) {
     // Name the command-line flag rather than the config field.
     std::string message = e.what();
-    for (auto [field, flag] : {std::pair{"temperature", "--temperature"}, std::pair{"top_k", "--top-k"},
-                               std::pair{"top_p", "--top-p"}, std::pair{"min_p", "--min-p"},
-                               std::pair{"repetition_penalty", "--repeat-penalty"}})
+    for (auto [field, flag] :
+         {std::pair{"temperature", "--temperature"}, std::pair{"top_k", "--top-k"},
+          std::pair{"top_p", "--top-p"}, std::pair{"min_p", "--min-p"},
+          std::pair{"repetition_penalty", "--repeat-penalty"}})
       if (message.rfind(field, 0) == 0) message = flag + message.substr(std::string(field).size());
     throw Error(message);
   }
@@ -64,10 +75,13 @@ LoadedModel LoadModelAndTokenizer(const GenerationArgs& a) {
 }
 
 void PrintSpeed(const generate::GenerationStats& s) {
-  const double pp = s.prefill_seconds > 0 ? static_cast<double>(s.prompt_tokens) / s.prefill_seconds : 0.0;
-  const double tg = s.decode_seconds > 0 ? static_cast<double>(s.generated_tokens) / s.decode_seconds : 0.0;
+  const double pp =
+      s.prefill_seconds > 0 ? static_cast<double>(s.prompt_tokens) / s.prefill_seconds : 0.0;
+  const double tg =
+      s.decode_seconds > 0 ? static_cast<double>(s.generated_tokens) / s.decode_seconds : 0.0;
   std::fprintf(stderr, "\n[prompt %lld tok, %.1f tok/s | generated %lld tok, %.1f tok/s]\n",
-               static_cast<long long>(s.prompt_tokens), pp, static_cast<long long>(s.generated_tokens), tg);
+               static_cast<long long>(s.prompt_tokens), pp,
+               static_cast<long long>(s.generated_tokens), tg);
 }
 
 }  // namespace talkie::cli

@@ -15,7 +15,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 }  // namespace
 
@@ -36,7 +38,8 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
   std::vector<std::unique_ptr<Sequence>> seqs;
   for (size_t i = 0; i < prompts.size(); ++i) {
     try {
-      seqs.push_back(std::make_unique<Sequence>(model_, tokenizer_, prompts[i], configs[configs.size() == 1 ? 0 : i]));
+      seqs.push_back(std::make_unique<Sequence>(model_, tokenizer_, prompts[i],
+                                                configs[configs.size() == 1 ? 0 : i]));
     } catch (const Error& e) {
       throw Error("prompt " + std::to_string(i) + ": " + e.what());
     }

@@ -43,7 +43,8 @@ class Generator {
   std::vector<SequenceResult> Generate(const std::vector<std::vector<int32_t>>& prompts,
                                        const std::vector<GenerationConfig>& configs,
                                        const TextCallback& on_text = {},
-                                       GenerationStats* stats = nullptr, int64_t prefill_chunk = 512);
+                                       GenerationStats* stats = nullptr,
+                                       int64_t prefill_chunk = 512);
 
   // Sees, and may change, the logits each sequence samples its next token
   // from (before the sampler's own processing): for logit biases, constrained

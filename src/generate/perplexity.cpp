@@ -9,12 +9,13 @@
 
 namespace talkie::generate {
 
-PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t>& ids, int64_t window,
-                            int64_t stride) {
+PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t>& ids,
+                            int64_t window, int64_t stride) {
   const int64_t context = model.config().max_position_embeddings;
   if (window == 0) window = context;
   if (stride == 0) stride = window;
-  Check(window >= 2 && window <= context, "perplexity: window must be in [2, " + std::to_string(context) + "]");
+  Check(window >= 2 && window <= context,
+        "perplexity: window must be in [2, " + std::to_string(context) + "]");
   Check(stride >= 1 && stride <= window, "perplexity: stride must be in [1, window]");
   const auto n = static_cast<int64_t>(ids.size());
   Check(n >= 2, "perplexity: need at least 2 tokens, got " + std::to_string(n));

@@ -14,13 +14,13 @@ namespace talkie::generate {
 
 struct PerplexityResult {
   double perplexity = 0.0;
-  double mean_nll = 0.0;    // nats per token
-  int64_t tokens = 0;       // tokens scored (all but the first)
+  double mean_nll = 0.0;  // nats per token
+  int64_t tokens = 0;     // tokens scored (all but the first)
 };
 
 // window: tokens per forward (0 = the model's context); stride: how far each
 // window moves (0 = window, no overlap).
-PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t>& ids, int64_t window = 0,
-                            int64_t stride = 0);
+PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t>& ids,
+                            int64_t window = 0, int64_t stride = 0);
 
 }  // namespace talkie::generate

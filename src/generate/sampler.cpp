@@ -15,8 +15,10 @@ void ValidateSamplingConfig(const SamplingConfig& c) {
   Check(std::isfinite(c.temperature) && c.temperature >= 0.0f,
         "temperature must be >= 0, got " + std::to_string(c.temperature));
   Check(c.top_k >= 0, "top_k must be >= 0, got " + std::to_string(c.top_k));
-  Check(c.top_p > 0.0f && c.top_p <= 1.0f, "top_p must be in (0, 1], got " + std::to_string(c.top_p));
-  Check(c.min_p >= 0.0f && c.min_p <= 1.0f, "min_p must be in [0, 1], got " + std::to_string(c.min_p));
+  Check(c.top_p > 0.0f && c.top_p <= 1.0f,
+        "top_p must be in (0, 1], got " + std::to_string(c.top_p));
+  Check(c.min_p >= 0.0f && c.min_p <= 1.0f,
+        "min_p must be in [0, 1], got " + std::to_string(c.min_p));
   Check(std::isfinite(c.repetition_penalty) && c.repetition_penalty > 0.0f,
         "repetition_penalty must be > 0, got " + std::to_string(c.repetition_penalty));
 }
@@ -49,7 +51,8 @@ uint64_t Rng::Next() {
 
 double Rng::Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
-void ApplyRepetitionPenalty(std::span<float> logits, std::span<const int32_t> history, float penalty) {
+void ApplyRepetitionPenalty(std::span<float> logits, std::span<const int32_t> history,
+                            float penalty) {
   if (penalty == 1.0f) return;
   std::unordered_set<int32_t> seen;
   for (int32_t id : history) {
@@ -66,7 +69,9 @@ Candidates FilteredDistribution(std::span<const float> logits, const SamplingCon
   std::vector<int32_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   const int64_t k = c.top_k > 0 ? std::min(c.top_k, n) : n;
-  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  auto by_logit = [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
   std::partial_sort(order.begin(), order.begin() + k, order.end(), by_logit);
   order.resize(static_cast<size_t>(k));
 
@@ -75,7 +80,8 @@ Candidates FilteredDistribution(std::span<const float> logits, const SamplingCon
   const double top = static_cast<double>(logits[order[0]]) * inv_t;
   std::vector<double> p(order.size());
   double total = 0.0;
-  for (size_t i = 0; i < order.size(); ++i) total += p[i] = std::exp(static_cast<double>(logits[order[i]]) * inv_t - top);
+  for (size_t i = 0; i < order.size(); ++i)
+    total += p[i] = std::exp(static_cast<double>(logits[order[i]]) * inv_t - top);
   for (double& x : p) x /= total;
 
   // top-p: the smallest prefix whose cumulative probability exceeds p (always
@@ -107,7 +113,8 @@ Candidates FilteredDistribution(std::span<const float> logits, const SamplingCon
   return out;
 }
 
-int32_t SampleToken(std::span<float> logits, const SamplingConfig& c, std::span<const int32_t> history, Rng& rng) {
+int32_t SampleToken(std::span<float> logits, const SamplingConfig& c,
+                    std::span<const int32_t> history, Rng& rng) {
   ApplyRepetitionPenalty(logits, history, c.repetition_penalty);
   if (c.temperature == 0.0f) {
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());

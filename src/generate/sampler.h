@@ -39,7 +39,8 @@ class Rng {
 // Transformers' RepetitionPenaltyLogitsProcessor: for every token id in
 // `history`, a positive logit is divided by the penalty, a negative one
 // multiplied by it (each id once).
-void ApplyRepetitionPenalty(std::span<float> logits, std::span<const int32_t> history, float penalty);
+void ApplyRepetitionPenalty(std::span<float> logits, std::span<const int32_t> history,
+                            float penalty);
 
 // The filtered distribution the draw samples from: ids with their
 // probabilities (summing to 1), sorted by descending probability. Exposed for

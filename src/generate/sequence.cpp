@@ -9,16 +9,21 @@ namespace talkie::generate {
 
 void ValidateGenerationConfig(const GenerationConfig& c) {
   ValidateSamplingConfig(c.sampling);
-  Check(c.max_new_tokens >= 0, "max_new_tokens must be >= 0, got " + std::to_string(c.max_new_tokens));
+  Check(c.max_new_tokens >= 0,
+        "max_new_tokens must be >= 0, got " + std::to_string(c.max_new_tokens));
   for (const std::string& s : c.stop_strings) Check(!s.empty(), "stop strings must not be empty");
 }
 
 std::string_view FinishReasonName(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kStopToken: return "stop_token";
-    case FinishReason::kStopString: return "stop_string";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kStopToken:
+      return "stop_token";
+    case FinishReason::kStopString:
+      return "stop_string";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -30,8 +35,8 @@ std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer) 
   return ids;
 }
 
-Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer, std::vector<int32_t> prompt,
-                   GenerationConfig config)
+Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                   std::vector<int32_t> prompt, GenerationConfig config)
     : model_(model),
       tokenizer_(tokenizer),
       config_(std::move(config)),
@@ -43,8 +48,9 @@ Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokeni
   ValidateGenerationConfig(config_);
   const int64_t context = model.config().max_position_embeddings;
   Check(prompt_len_ > 0, "empty prompt");
-  Check(prompt_len_ < context, "prompt has " + std::to_string(prompt_len_) + " tokens; the context limit is " +
-                                   std::to_string(context) + " (one more is needed to generate)");
+  Check(prompt_len_ < context, "prompt has " + std::to_string(prompt_len_) +
+                                   " tokens; the context limit is " + std::to_string(context) +
+                                   " (one more is needed to generate)");
   stop_ids_ = config_.stop_token_ids ? *config_.stop_token_ids : DefaultStopTokenIds(tokenizer);
   result_.prompt_tokens = prompt_len_;
 }
@@ -54,7 +60,8 @@ model::SequenceStep Sequence::NextStep(int64_t prefill_chunk) {
   step.cache = &cache_;
   const int64_t cached = cache_.length();
   if (cached < prompt_len_) {
-    const int64_t n = prefill_chunk > 0 ? std::min(prefill_chunk, prompt_len_ - cached) : prompt_len_ - cached;
+    const int64_t n =
+        prefill_chunk > 0 ? std::min(prefill_chunk, prompt_len_ - cached) : prompt_len_ - cached;
     step.ids.assign(history_.begin() + cached, history_.begin() + cached + n);
     step.logits = cached + n == prompt_len_ ? model::LogitsFor::kLast : model::LogitsFor::kNone;
   } else {
@@ -69,7 +76,8 @@ std::string Sequence::Advance(std::span<float> logits) {
   if (config_.max_new_tokens == 0) return Finish(FinishReason::kLength);
   const int32_t id = SampleToken(logits, config_.sampling, history_, rng_);
   ++sampled_;
-  if (std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end()) return Finish(FinishReason::kStopToken);
+  if (std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end())
+    return Finish(FinishReason::kStopToken);
   result_.ids.push_back(id);
   history_.push_back(id);
   std::string text = stop_.Push(utf8_.Feed(tokenizer_.TokenBytes(id)));

@@ -46,7 +46,7 @@ struct SequenceResult {
   std::vector<int32_t> ids;  // generated ids (a final stop token excluded)
   std::string text;          // the streamed text, cut before any stop string
   FinishReason finish = FinishReason::kLength;
-  std::string stop_string;   // which stop string ended it, if any
+  std::string stop_string;  // which stop string ended it, if any
   int64_t prompt_tokens = 0;
 };
 
@@ -56,8 +56,8 @@ std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer);
 class Sequence {
  public:
   // The prompt must be non-empty and shorter than the model's context.
-  Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer, std::vector<int32_t> prompt,
-           GenerationConfig config);
+  Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+           std::vector<int32_t> prompt, GenerationConfig config);
 
   bool done() const { return done_; }
   // True while prompt tokens remain to be fed.

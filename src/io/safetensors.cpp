@@ -293,11 +293,12 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
   for (size_t i = 0; i < specs.size(); ++i) {
     bytes.clear();
     produce(i, bytes);
-    Check(bytes.size() == sizes[i], path + ": tensor '" + specs[i].name + "' has " + std::to_string(bytes.size()) +
-                                        " bytes but shape " + ShapeString(specs[i].shape) + " of " +
-                                        std::string(DTypeName(specs[i].dtype)) + " needs " +
-                                        std::to_string(sizes[i]));
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    Check(bytes.size() == sizes[i],
+          path + ": tensor '" + specs[i].name + "' has " + std::to_string(bytes.size()) +
+              " bytes but shape " + ShapeString(specs[i].shape) + " of " +
+              std::string(DTypeName(specs[i].dtype)) + " needs " + std::to_string(sizes[i]));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   }
   out.close();
   Check(out.good(), path + ": write failed (disk full?)");

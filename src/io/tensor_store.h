@@ -114,10 +114,11 @@ struct ZipEntry {
   std::string name;
   size_t data_offset = 0;  // of the entry's bytes within the archive
   size_t size = 0;
-  bool stored = true;      // false: compressed (unsupported for tensor data)
+  bool stored = true;  // false: compressed (unsupported for tensor data)
 };
 // Parses the central directory of a zip image (ZIP64 included).
-std::vector<ZipEntry> ParseZipDirectory(const std::byte* data, size_t size, const std::string& origin);
+std::vector<ZipEntry> ParseZipDirectory(const std::byte* data, size_t size,
+                                        const std::string& origin);
 
 // A tensor reference produced by the pickle reader: storage key + layout.
 struct PickledTensor {
@@ -129,6 +130,7 @@ struct PickledTensor {
   int64_t storage_offset = 0;  // in elements
 };
 // Interprets a torch.save pickle stream; returns the tensors of the state dict.
-std::vector<PickledTensor> ReadTorchPickle(const std::byte* data, size_t size, const std::string& origin);
+std::vector<PickledTensor> ReadTorchPickle(const std::byte* data, size_t size,
+                                           const std::string& origin);
 
 }  // namespace talkie::io

@@ -18,7 +18,8 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
         "input_ids: expected batch * q_len = " + std::to_string(in.batch * in.q_len) +
             " ids, got " + std::to_string(in.ids.size()));
   Check(cache.batch() == in.batch, "kv cache: batch size " + std::to_string(cache.batch()) +
-                                       " does not match the input batch " + std::to_string(in.batch));
+                                       " does not match the input batch " +
+                                       std::to_string(in.batch));
   Check(cache.n_embd() == c.n_embd, "kv cache: made for a model of another width");
   for (size_t i = 0; i < in.ids.size(); ++i) {
     const int32_t id = in.ids[i];
@@ -29,8 +30,9 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
   p.past = cache.length();
   p.kv_len = p.past + in.q_len;
   if (p.kv_len > cache.capacity())
-    throw Error("context full: " + std::to_string(p.past) + " cached + " + std::to_string(in.q_len) +
-                " new tokens exceed the context limit of " + std::to_string(cache.capacity()));
+    throw Error("context full: " + std::to_string(p.past) + " cached + " +
+                std::to_string(in.q_len) + " new tokens exceed the context limit of " +
+                std::to_string(cache.capacity()));
 
   // Full mask: given for all keys, given for the new tokens only (cached slots
   // count as real), or absent (all real).
@@ -73,15 +75,17 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
       for (int64_t j = 0; j < p.kv_len; ++j) {
         const bool real = p.mask[b * p.kv_len + j] != 0;
         seen += real;
-        if (j >= p.past) p.positions[b * p.q_len + (j - p.past)] = real ? seen - 1 : kPaddingPosition;
+        if (j >= p.past)
+          p.positions[b * p.q_len + (j - p.past)] = real ? seen - 1 : kPaddingPosition;
       }
     }
   }
   for (size_t i = 0; i < p.positions.size(); ++i) {
     const int64_t pos = p.positions[i];
     if (pos < 0 || pos >= max_pos)
-      throw Error("position_ids: position " + std::to_string(pos) + " at index " + std::to_string(i) +
-                  " is outside the RoPE table [0, " + std::to_string(max_pos) + ")");
+      throw Error("position_ids: position " + std::to_string(pos) + " at index " +
+                  std::to_string(i) + " is outside the RoPE table [0, " + std::to_string(max_pos) +
+                  ")");
   }
 
   switch (in.logits) {
@@ -95,8 +99,8 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
       break;
     case LogitsFor::kSelected:
       for (int64_t t : in.logit_positions) {
-        Check(t >= 0 && t < p.q_len, "logit_positions: " + std::to_string(t) +
-                                         " is outside [0, " + std::to_string(p.q_len) + ")");
+        Check(t >= 0 && t < p.q_len, "logit_positions: " + std::to_string(t) + " is outside [0, " +
+                                         std::to_string(p.q_len) + ")");
         p.logit_positions.push_back(t);
       }
       break;

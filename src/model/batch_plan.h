@@ -14,7 +14,6 @@ struct BatchPlan {
   std::vector<uint8_t> mask;             // [batch, kv_len], 1 = real token
   std::vector<int64_t> positions;        // [batch, q_len]
   std::vector<int64_t> logit_positions;  // indices in [0, q_len)
-
 };
 
 // Position given to padded slots when positions are derived (they are masked).

@@ -32,7 +32,8 @@ bool ReadInt(const json& j, const char* key, const std::string& origin, int64_t*
 bool ReadDouble(const json& j, const char* key, const std::string& origin, double* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return false;
-  if (!it->is_number()) throw Error(origin + ": field '" + key + "' must be a number, got " + it->dump());
+  if (!it->is_number())
+    throw Error(origin + ": field '" + key + "' must be a number, got " + it->dump());
   *out = it->get<double>();
   return true;
 }
@@ -63,7 +64,8 @@ void ValidateConfig(const ModelConfig& c, const std::string& origin) {
   positive(c.head_dim, "head_dim");
   positive(c.intermediate_size, "intermediate_size");
   positive(c.max_position_embeddings, "max_position_embeddings");
-  Check(c.head_dim % 2 == 0, origin + ": 'head_dim' must be even for RoPE, got " + std::to_string(c.head_dim));
+  Check(c.head_dim % 2 == 0,
+        origin + ": 'head_dim' must be even for RoPE, got " + std::to_string(c.head_dim));
   Check(c.n_head * c.head_dim == c.n_embd,
         origin + ": num_attention_heads * head_dim = " + std::to_string(c.n_head * c.head_dim) +
             " does not equal hidden_size " + std::to_string(c.n_embd));
@@ -102,7 +104,8 @@ ModelConfig ParseConfigJson(const std::string& text, const std::string& origin) 
     c.intermediate_size = TalkieMlpWidth(c.n_embd);
   ReadIntAny(j, {"max_position_embeddings", "max_seq_len", "block_size"}, origin,
              &c.max_position_embeddings);
-  ReadDouble(j, "rope_theta", origin, &c.rope_theta) || ReadDouble(j, "rope_base", origin, &c.rope_theta);
+  ReadDouble(j, "rope_theta", origin, &c.rope_theta) ||
+      ReadDouble(j, "rope_base", origin, &c.rope_theta);
   ReadInt(j, "eos_token_id", origin, &c.eos_token_id);
   ValidateConfig(c, origin);
   return c;
@@ -116,7 +119,8 @@ ModelConfig LoadConfigFile(const std::string& path) {
   return ParseConfigJson(buffer.str(), path);
 }
 
-void WriteConfigFile(const std::string& path, const ModelConfig& c, const std::string& torch_dtype) {
+void WriteConfigFile(const std::string& path, const ModelConfig& c,
+                     const std::string& torch_dtype) {
   json config = {{"architectures", {"TalkieForCausalLM"}},
                  {"model_type", "talkie"},
                  {"vocab_size", c.vocab_size},

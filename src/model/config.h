@@ -33,7 +33,8 @@ ModelConfig ParseConfigJson(const std::string& text, const std::string& origin);
 ModelConfig LoadConfigFile(const std::string& path);
 
 // Writes config.json with the Transformers keys.
-void WriteConfigFile(const std::string& path, const ModelConfig& config, const std::string& torch_dtype);
+void WriteConfigFile(const std::string& path, const ModelConfig& config,
+                     const std::string& torch_dtype);
 
 // Throws Error naming the field when the config is not usable.
 void ValidateConfig(const ModelConfig& config, const std::string& origin);

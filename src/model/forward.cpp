@@ -29,7 +29,8 @@ using Rows = std::vector<float>;
 
 Rows Embed(const TalkieWeights& w, const std::vector<int32_t>& ids) {
   Rows x(ids.size() * static_cast<size_t>(w.embed.cols));
-  for (size_t r = 0; r < ids.size(); ++r) ops::WeightRowToFloat(w.embed, ids[r], &x[r * w.embed.cols]);
+  for (size_t r = 0; r < ids.size(); ++r)
+    ops::WeightRowToFloat(w.embed, ids[r], &x[r * w.embed.cols]);
   return x;
 }
 
@@ -65,8 +66,8 @@ struct SequenceSlice {
 
 // Self-attention of one block over the new rows `h`; appends this block's
 // K/V to each sequence's cache and optionally records the softmax weights.
-Rows Attention(const Model& model, int64_t layer, const Rows& h, const std::vector<SequenceSlice>& seqs,
-               std::vector<float>* attention_out) {
+Rows Attention(const Model& model, int64_t layer, const Rows& h,
+               const std::vector<SequenceSlice>& seqs, std::vector<float>* attention_out) {
   const ModelConfig& c = model.config();
   const BlockWeights& w = model.weights().blocks[layer];
   const int64_t n_embd = c.n_embd, head_dim = c.head_dim;
@@ -94,8 +95,10 @@ Rows Attention(const Model& model, int64_t layer, const Rows& h, const std::vect
   // Write the new keys/values first, then attend over the cache alone, so
   // cached and fresh keys go through one code path.
   for (const SequenceSlice& s : seqs) {
-    std::copy_n(&k[s.first_row * n_embd], s.q_len * n_embd, s.cache->keys(layer, s.cache_row) + s.past * n_embd);
-    std::copy_n(&v[s.first_row * n_embd], s.q_len * n_embd, s.cache->values(layer, s.cache_row) + s.past * n_embd);
+    std::copy_n(&k[s.first_row * n_embd], s.q_len * n_embd,
+                s.cache->keys(layer, s.cache_row) + s.past * n_embd);
+    std::copy_n(&v[s.first_row * n_embd], s.q_len * n_embd,
+                s.cache->values(layer, s.cache_row) + s.past * n_embd);
   }
 
   // One task per (sequence, head, query); a query in cache slot past + t sees
@@ -123,9 +126,10 @@ Rows Attention(const Model& model, int64_t layer, const Rows& h, const std::vect
       const int64_t hd = tasks[i].head, t = tasks[i].t;
       for (int64_t j = 0; j < s.kv_len; ++j) visible[j] = j <= s.past + t && s.mask[j] != 0;
       const int64_t row = s.first_row + t;
-      ops::AttendOneQuery(&q[row * n_embd + hd * head_dim], s.cache->keys(layer, s.cache_row) + hd * head_dim,
-                          s.cache->values(layer, s.cache_row) + hd * head_dim, n_embd, s.kv_len, head_dim,
-                          visible.data(), scale, probs.data(), &y[row * n_embd + hd * head_dim]);
+      ops::AttendOneQuery(
+          &q[row * n_embd + hd * head_dim], s.cache->keys(layer, s.cache_row) + hd * head_dim,
+          s.cache->values(layer, s.cache_row) + hd * head_dim, n_embd, s.kv_len, head_dim,
+          visible.data(), scale, probs.data(), &y[row * n_embd + hd * head_dim]);
       if (attention_out) {
         std::copy_n(probs.begin(), s.kv_len,
                     attention_out->begin() + s.attention_offset + (hd * s.q_len + t) * s.kv_len);
@@ -145,9 +149,10 @@ Rows Mlp(const BlockWeights& w, const Rows& h) {
 
 // The blocks over all rows of a step: returns the final rms-normed state and
 // fills the optional hidden states ([rows, n_embd] each) and attentions.
-Rows RunBlocks(const Model& model, const std::vector<int32_t>& ids, const std::vector<SequenceSlice>& seqs,
-               std::vector<std::vector<float>>* hidden_states, std::vector<std::vector<float>>* attentions,
-               int64_t attention_size) {
+Rows RunBlocks(const Model& model, const std::vector<int32_t>& ids,
+               const std::vector<SequenceSlice>& seqs,
+               std::vector<std::vector<float>>* hidden_states,
+               std::vector<std::vector<float>>* attentions, int64_t attention_size) {
   const ModelConfig& c = model.config();
   const TalkieWeights& w = model.weights();
   const int64_t n_embd = c.n_embd;
@@ -175,7 +180,8 @@ Rows Logits(const Model& model, const Rows& x, const std::vector<int64_t>& rows)
   const int64_t n_embd = model.config().n_embd;
   if (rows.empty()) return {};
   Rows selected(rows.size() * static_cast<size_t>(n_embd));
-  for (size_t i = 0; i < rows.size(); ++i) std::copy_n(&x[rows[i] * n_embd], n_embd, &selected[i * n_embd]);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(&x[rows[i] * n_embd], n_embd, &selected[i * n_embd]);
   return Linear(selected, model.weights().lm_head);
 }
 
@@ -206,9 +212,10 @@ ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& in
   out.kv_len = plan.kv_len;
   out.position_ids = plan.positions;
   out.logit_positions = plan.logit_positions;
-  const Rows x = RunBlocks(model, input.ids, seqs, input.output_hidden_states ? &out.hidden_states : nullptr,
-                           input.output_attentions ? &out.attentions : nullptr,
-                           plan.batch * c.n_head * plan.q_len * plan.kv_len);
+  const Rows x =
+      RunBlocks(model, input.ids, seqs, input.output_hidden_states ? &out.hidden_states : nullptr,
+                input.output_attentions ? &out.attentions : nullptr,
+                plan.batch * c.n_head * plan.q_len * plan.kv_len);
   std::vector<int64_t> rows;
   for (int64_t b = 0; b < plan.batch; ++b)
     for (int64_t t : plan.logit_positions) rows.push_back(b * plan.q_len + t);
@@ -216,7 +223,8 @@ ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& in
   return out;
 }
 
-std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vector<SequenceStep>& steps) {
+std::vector<std::vector<float>> ForwardRagged(const Model& model,
+                                              const std::vector<SequenceStep>& steps) {
   const ModelConfig& c = model.config();
   Check(!steps.empty(), "ForwardRagged: no sequence given");
   // Validate everything before touching any cache.
@@ -227,7 +235,8 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vec
     Check(st.cache->n_embd() == c.n_embd, who + "kv cache made for a model of another width");
     Check(!st.ids.empty(), who + "empty id list");
     for (int32_t id : st.ids)
-      Check(id >= 0 && id < c.vocab_size, who + "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+      Check(id >= 0 && id < c.vocab_size, who + "token id " + std::to_string(id) +
+                                              " is outside the vocabulary [0, " +
                                               std::to_string(c.vocab_size) + ")");
     const int64_t kv_len = st.cache->length() + static_cast<int64_t>(st.ids.size());
     if (kv_len > st.cache->capacity() || kv_len > model.rope().max_positions())
@@ -235,7 +244,8 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vec
                   std::to_string(st.ids.size()) + " new tokens exceed the context limit of " +
                   std::to_string(std::min(st.cache->capacity(), model.rope().max_positions())));
     for (size_t j = 0; j < i; ++j)
-      Check(steps[j].cache != st.cache, who + "shares its kv cache with sequence " + std::to_string(j));
+      Check(steps[j].cache != st.cache,
+            who + "shares its kv cache with sequence " + std::to_string(j));
   }
   // Per-sequence caches hold no padding: every key is real and positions
   // continue from the cache length.
@@ -262,7 +272,8 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vec
     else if (st.logits == LogitsFor::kLast)
       logit_rows.push_back(s.first_row + s.q_len - 1);
     else
-      Check(st.logits == LogitsFor::kNone, "sequence " + std::to_string(i) + ": logits must be all, last or none");
+      Check(st.logits == LogitsFor::kNone,
+            "sequence " + std::to_string(i) + ": logits must be all, last or none");
   }
   for (const SequenceStep& st : steps) st.cache->Grow(static_cast<int64_t>(st.ids.size()));
   const Rows x = RunBlocks(model, ids, seqs, nullptr, nullptr, 0);
@@ -271,8 +282,11 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vec
   const int64_t vocab = c.vocab_size;
   size_t next = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
-    const int64_t n = steps[i].logits == LogitsFor::kAll ? seqs[i].q_len : steps[i].logits == LogitsFor::kLast ? 1 : 0;
-    out[i].assign(logits.begin() + static_cast<int64_t>(next) * vocab, logits.begin() + static_cast<int64_t>(next + n) * vocab);
+    const int64_t n = steps[i].logits == LogitsFor::kAll    ? seqs[i].q_len
+                      : steps[i].logits == LogitsFor::kLast ? 1
+                                                            : 0;
+    out[i].assign(logits.begin() + static_cast<int64_t>(next) * vocab,
+                  logits.begin() + static_cast<int64_t>(next + n) * vocab);
     next += static_cast<size_t>(n);
   }
   return out;

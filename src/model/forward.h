@@ -62,7 +62,8 @@ struct SequenceStep {
   std::vector<int32_t> ids;
   LogitsFor logits = LogitsFor::kLast;  // kAll, kLast or kNone
 };
-std::vector<std::vector<float>> ForwardRagged(const Model& model, const std::vector<SequenceStep>& steps);
+std::vector<std::vector<float>> ForwardRagged(const Model& model,
+                                              const std::vector<SequenceStep>& steps);
 
 // One sequence from scratch, logits for every position.
 ForwardOutput ForwardSequence(const Model& model, const std::vector<int32_t>& ids,

@@ -51,7 +51,8 @@ KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {
   for (int64_t l = 0; l < n_layer_; ++l) {
     for (size_t i = 0; i < rows.size(); ++i) {
       Check(rows[i] >= 0 && rows[i] < batch_, "kv cache: row " + std::to_string(rows[i]) +
-                                                  " out of range for batch " + std::to_string(batch_));
+                                                  " out of range for batch " +
+                                                  std::to_string(batch_));
       out.k_[out.Slot(l, static_cast<int64_t>(i))] = k_[Slot(l, rows[i])];
       out.v_[out.Slot(l, static_cast<int64_t>(i))] = v_[Slot(l, rows[i])];
     }

@@ -38,7 +38,9 @@ class KvCache {
   const float* values(int64_t layer, int64_t row) const { return v_[Slot(layer, row)].data(); }
 
  private:
-  size_t Slot(int64_t layer, int64_t row) const { return static_cast<size_t>(layer * batch_ + row); }
+  size_t Slot(int64_t layer, int64_t row) const {
+    return static_cast<size_t>(layer * batch_ + row);
+  }
 
   int64_t batch_ = 0, n_layer_ = 0, n_embd_ = 0, capacity_ = 0, length_ = 0;
   std::vector<std::vector<float>> k_, v_;  // [layer * batch + row] -> [pos, n_embd]

@@ -32,7 +32,8 @@ bool StartsWithZipMagic(const std::string& path) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 Checkpoint ClassifyFile(const std::string& file) {
@@ -68,10 +69,11 @@ Checkpoint FindCheckpoint(const std::string& path) {
   }
   if (safetensors.size() == 1) return ClassifyFile(safetensors[0]);
   if (safetensors.empty() && torch_files.size() == 1) return ClassifyFile(torch_files[0]);
-  throw Error(path + ": cannot tell which checkpoint to load (expected model.safetensors, " +
-              "model.safetensors.index.json, or exactly one .safetensors / .pt / .ckpt file; found " +
-              std::to_string(safetensors.size()) + " safetensors and " +
-              std::to_string(torch_files.size()) + " torch files)");
+  throw Error(
+      path + ": cannot tell which checkpoint to load (expected model.safetensors, " +
+      "model.safetensors.index.json, or exactly one .safetensors / .pt / .ckpt file; found " +
+      std::to_string(safetensors.size()) + " safetensors and " +
+      std::to_string(torch_files.size()) + " torch files)");
 }
 
 // Canonical (original-release) tensor names, e.g. "blocks.0.attn.attn_key.weight".
@@ -115,21 +117,27 @@ ModelConfig InferConfig(const NameMap& names, const std::string& origin) {
   auto get = [&](const std::string& name) -> const TensorView& {
     auto it = names.by_name.find(name);
     if (it == names.by_name.end())
-      throw Error(origin + ": no config.json and tensor '" + name + "' is missing, cannot infer the model shape");
+      throw Error(origin + ": no config.json and tensor '" + name +
+                  "' is missing, cannot infer the model shape");
     return *it->second;
   };
   const TensorView& embed = get("embed.weight");
-  Check(embed.shape.size() == 2, origin + ": tensor 'embed.weight' must be 2-D, got " + ShapeString(embed.shape));
+  Check(embed.shape.size() == 2,
+        origin + ": tensor 'embed.weight' must be 2-D, got " + ShapeString(embed.shape));
   c.vocab_size = embed.shape[0];
   c.n_embd = embed.shape[1];
-  while (names.by_name.count("blocks." + std::to_string(c.n_layer) + ".attn.attn_query.weight")) ++c.n_layer;
-  Check(c.n_layer > 0, origin + ": no config.json and no 'blocks.0.*' tensors, cannot infer the model shape");
+  while (names.by_name.count("blocks." + std::to_string(c.n_layer) + ".attn.attn_query.weight"))
+    ++c.n_layer;
+  Check(c.n_layer > 0,
+        origin + ": no config.json and no 'blocks.0.*' tensors, cannot infer the model shape");
   const TensorView& head_gain = get("blocks.0.attn.head_gain.head_g");
   Check(head_gain.shape.size() == 1 && head_gain.shape[0] > 0,
-        origin + ": tensor 'blocks.0.attn.head_gain.head_g' must be 1-D, got " + ShapeString(head_gain.shape));
+        origin + ": tensor 'blocks.0.attn.head_gain.head_g' must be 1-D, got " +
+            ShapeString(head_gain.shape));
   c.n_head = head_gain.shape[0];
   Check(c.n_embd % c.n_head == 0, origin + ": hidden size " + std::to_string(c.n_embd) +
-                                      " is not divisible by the head count " + std::to_string(c.n_head));
+                                      " is not divisible by the head count " +
+                                      std::to_string(c.n_head));
   c.head_dim = c.n_embd / c.n_head;
   const TensorView& gate = get("blocks.0.mlp.mlp_gate.weight");
   Check(gate.shape.size() == 2, origin + ": tensor 'blocks.0.mlp.mlp_gate.weight' must be 2-D");
@@ -173,10 +181,13 @@ class Binder {
       const std::string qname = name + "." + format;
       if (!names_.by_name.count(qname)) continue;
       const bool q8 = std::string(format) == "q8";
-      Check(cols % ops::kQuantGroup == 0, origin_ + ": tensor '" + qname + "': " + std::to_string(cols) +
+      Check(cols % ops::kQuantGroup == 0, origin_ + ": tensor '" + qname +
+                                              "': " + std::to_string(cols) +
                                               " columns are not a multiple of the group size 32");
-      const TensorView& q = RequireRaw(qname, {rows, q8 ? cols : cols / 2}, q8 ? io::DType::kI8 : io::DType::kU8);
-      const TensorView& d = RequireRaw(qname + "_scales", {rows, cols / ops::kQuantGroup}, io::DType::kF16);
+      const TensorView& q =
+          RequireRaw(qname, {rows, q8 ? cols : cols / 2}, q8 ? io::DType::kI8 : io::DType::kU8);
+      const TensorView& d =
+          RequireRaw(qname + "_scales", {rows, cols / ops::kQuantGroup}, io::DType::kF16);
       m.type = q8 ? ops::WeightType::kQ8 : ops::WeightType::kQ4;
       m.data = q.data;
       m.group_scales = static_cast<const uint16_t*>(Aligned(d));
@@ -203,12 +214,14 @@ class Binder {
   float Scalar(const std::string& name) { return Vector(name, 1)[0]; }
 
   // A tensor of exactly this shape and dtype (quantized payloads).
-  const TensorView& RequireRaw(const std::string& name, const std::vector<int64_t>& shape, io::DType dtype) {
+  const TensorView& RequireRaw(const std::string& name, const std::vector<int64_t>& shape,
+                               io::DType dtype) {
     const TensorView* t = Find(name);
     if (!t) throw Error(origin_ + ": missing tensor '" + name + "'");
     if (t->shape != shape || t->dtype != dtype)
-      throw Error(origin_ + ": tensor '" + t->name + "' is " + std::string(io::DTypeName(t->dtype)) + " " +
-                  ShapeString(t->shape) + ", expected " + std::string(io::DTypeName(dtype)) + " " + ShapeString(shape));
+      throw Error(origin_ + ": tensor '" + t->name + "' is " +
+                  std::string(io::DTypeName(t->dtype)) + " " + ShapeString(t->shape) +
+                  ", expected " + std::string(io::DTypeName(dtype)) + " " + ShapeString(shape));
     return *t;
   }
 
@@ -303,8 +316,10 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
     w.blocks.push_back(std::move(b));
   }
   info.unknown_tensors = bind.Unused();
-  if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ8) info.quantization = "q8";
-  if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ4) info.quantization = "q4";
+  if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ8)
+    info.quantization = "q8";
+  if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ4)
+    info.quantization = "q4";
   info.n_parameters = bind.n_parameters();
   for (const TensorView& t : model->store_.tensors())
     ++info.dtype_tensor_counts[std::string(io::DTypeName(t.dtype))];

@@ -32,10 +32,10 @@ struct TalkieWeights {
 };
 
 struct LoadInfo {
-  std::string path;               // what the user gave
-  std::string checkpoint_format;  // "safetensors", "safetensors-sharded", "pytorch-zip"
-  std::string name_layout;        // "hf-port" or "original"
-  std::string config_source;      // config.json path, or "inferred from tensors"
+  std::string path;                  // what the user gave
+  std::string checkpoint_format;     // "safetensors", "safetensors-sharded", "pytorch-zip"
+  std::string name_layout;           // "hf-port" or "original"
+  std::string config_source;         // config.json path, or "inferred from tensors"
   bool lm_head_gain_present = true;  // false: folded lm_head, gain taken as 1
   bool orig_mod_prefix = false;      // names carried torch.compile's "_orig_mod."
   std::vector<std::string> files;

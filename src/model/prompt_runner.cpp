@@ -45,7 +45,8 @@ std::vector<SequenceOutputs> RunPrompts(const Model& model,
       out[b].attentions.assign(c.n_layer, std::vector<float>(c.n_head * len * len));
   }
 
-  KvCache cache(c, batch, std::min<int64_t>(c.max_position_embeddings, std::max<int64_t>(total, 1)));
+  KvCache cache(c, batch,
+                std::min<int64_t>(c.max_position_embeddings, std::max<int64_t>(total, 1)));
   for (int64_t start = 0; start < total; start += chunk) {
     const int64_t q_len = std::min(chunk, total - start);
     ForwardInput in;
@@ -56,8 +57,10 @@ std::vector<SequenceOutputs> RunPrompts(const Model& model,
     in.allow_padding_only_rows = true;  // a short prompt's first chunks may be all padding
     in.attention_mask.resize(static_cast<size_t>(batch * (start + q_len)));
     for (int64_t b = 0; b < batch; ++b) {
-      in.ids.insert(in.ids.end(), ids.begin() + b * total + start, ids.begin() + b * total + start + q_len);
-      std::copy_n(mask.begin() + b * total, start + q_len, in.attention_mask.begin() + b * (start + q_len));
+      in.ids.insert(in.ids.end(), ids.begin() + b * total + start,
+                    ids.begin() + b * total + start + q_len);
+      std::copy_n(mask.begin() + b * total, start + q_len,
+                  in.attention_mask.begin() + b * (start + q_len));
     }
     const ForwardOutput o = Forward(model, cache, in);
     const int64_t kv_len = o.kv_len;

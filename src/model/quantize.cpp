@@ -26,7 +26,8 @@ struct Item {
 }  // namespace
 
 void QuantizeModel(const Model& model, ops::WeightType type, const std::string& out_dir) {
-  Check(type == ops::WeightType::kQ8 || type == ops::WeightType::kQ4, "quantize: type must be q8 or q4");
+  Check(type == ops::WeightType::kQ8 || type == ops::WeightType::kQ4,
+        "quantize: type must be q8 or q4");
   const bool q8 = type == ops::WeightType::kQ8;
   const std::string suffix = q8 ? ".q8" : ".q4";
   const ModelConfig& c = model.config();
@@ -34,16 +35,27 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
   std::vector<Item> items;
   auto add_matrix = [&](const std::string& name, const ops::WeightMatrix& m) {
     if (m.cols % ops::kQuantGroup == 0) {
-      items.push_back({{name + suffix, q8 ? io::DType::kI8 : io::DType::kU8, {m.rows, q8 ? m.cols : m.cols / 2}},
-                       &m, Item::Part::kValues, {}});
-      items.push_back({{name + suffix + "_scales", io::DType::kF16, {m.rows, m.cols / ops::kQuantGroup}},
-                       &m, Item::Part::kScales, {}});
+      items.push_back({{name + suffix,
+                        q8 ? io::DType::kI8 : io::DType::kU8,
+                        {m.rows, q8 ? m.cols : m.cols / 2}},
+                       &m,
+                       Item::Part::kValues,
+                       {}});
+      items.push_back(
+          {{name + suffix + "_scales", io::DType::kF16, {m.rows, m.cols / ops::kQuantGroup}},
+           &m,
+           Item::Part::kScales,
+           {}});
     } else {
-      items.push_back({{name, io::DType::kF32, {m.rows, m.cols}}, &m, Item::Part::kFloatMatrix, {}});
+      items.push_back(
+          {{name, io::DType::kF32, {m.rows, m.cols}}, &m, Item::Part::kFloatMatrix, {}});
     }
   };
   auto add_vector = [&](const std::string& name, std::vector<float> v) {
-    items.push_back({{name, io::DType::kF32, {static_cast<int64_t>(v.size())}}, nullptr, Item::Part::kVector, v});
+    items.push_back({{name, io::DType::kF32, {static_cast<int64_t>(v.size())}},
+                     nullptr,
+                     Item::Part::kVector,
+                     v});
   };
   add_matrix("model.embed.weight", w.embed);
   for (int64_t l = 0; l < c.n_layer; ++l) {
@@ -69,60 +81,66 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
   for (const Item& item : items) specs.push_back(item.spec);
   const std::map<std::string, std::string> metadata = {
       {"format", "pt"}, {"producer", "talkie quantize"}, {"talkie_quantization", q8 ? "q8" : "q4"}};
-  io::WriteSafetensorsStreamed(out_dir + "/model.safetensors", specs, metadata,
-                               [&](size_t i, std::vector<std::byte>& out) {
-    const Item& item = items[i];
-    if (item.part == Item::Part::kVector) {
-      out.resize(item.vector.size() * 4);
-      std::memcpy(out.data(), item.vector.data(), out.size());
-      return;
-    }
-    ops::WeightMatrix m = *item.matrix;
-    m.has_scale = false;  // the lm_head gain stays a separate tensor
-    const int64_t groups = m.cols / ops::kQuantGroup;
-    const size_t row_bytes = item.part == Item::Part::kFloatMatrix ? m.cols * 4
-                             : item.part == Item::Part::kScales   ? groups * 2
-                             : q8                                 ? m.cols
-                                                                  : m.cols / 2;
-    out.resize(row_bytes * static_cast<size_t>(m.rows));
-    std::vector<float> row(static_cast<size_t>(m.cols));
-    std::vector<std::byte> values(static_cast<size_t>(m.cols)), scales(static_cast<size_t>(groups) * 2);
-    for (int64_t r = 0; r < m.rows; ++r) {
-      ops::WeightRowToFloat(m, r, row.data());
-      std::byte* dst = &out[r * row_bytes];
-      if (item.part == Item::Part::kFloatMatrix) {
-        std::memcpy(dst, row.data(), row_bytes);
-        continue;
-      }
-      auto* d = reinterpret_cast<uint16_t*>(scales.data());
-      if (q8) {
-        ops::QuantizeRowQ8(row.data(), m.cols, reinterpret_cast<int8_t*>(values.data()), d);
-      } else {
-        ops::QuantizeRowQ4(row.data(), m.cols, reinterpret_cast<uint8_t*>(values.data()), d);
-      }
-      std::memcpy(dst, item.part == Item::Part::kScales ? scales.data() : values.data(), row_bytes);
-    }
-  });
+  io::WriteSafetensorsStreamed(
+      out_dir + "/model.safetensors", specs, metadata, [&](size_t i, std::vector<std::byte>& out) {
+        const Item& item = items[i];
+        if (item.part == Item::Part::kVector) {
+          out.resize(item.vector.size() * 4);
+          std::memcpy(out.data(), item.vector.data(), out.size());
+          return;
+        }
+        ops::WeightMatrix m = *item.matrix;
+        m.has_scale = false;  // the lm_head gain stays a separate tensor
+        const int64_t groups = m.cols / ops::kQuantGroup;
+        const size_t row_bytes = item.part == Item::Part::kFloatMatrix ? m.cols * 4
+                                 : item.part == Item::Part::kScales    ? groups * 2
+                                 : q8                                  ? m.cols
+                                                                       : m.cols / 2;
+        out.resize(row_bytes * static_cast<size_t>(m.rows));
+        std::vector<float> row(static_cast<size_t>(m.cols));
+        std::vector<std::byte> values(static_cast<size_t>(m.cols)),
+            scales(static_cast<size_t>(groups) * 2);
+        for (int64_t r = 0; r < m.rows; ++r) {
+          ops::WeightRowToFloat(m, r, row.data());
+          std::byte* dst = &out[r * row_bytes];
+          if (item.part == Item::Part::kFloatMatrix) {
+            std::memcpy(dst, row.data(), row_bytes);
+            continue;
+          }
+          auto* d = reinterpret_cast<uint16_t*>(scales.data());
+          if (q8) {
+            ops::QuantizeRowQ8(row.data(), m.cols, reinterpret_cast<int8_t*>(values.data()), d);
+          } else {
+            ops::QuantizeRowQ4(row.data(), m.cols, reinterpret_cast<uint8_t*>(values.data()), d);
+          }
+          std::memcpy(dst, item.part == Item::Part::kScales ? scales.data() : values.data(),
+                      row_bytes);
+        }
+      });
   WriteConfigFile(out_dir + "/config.json", c, q8 ? "int8" : "int4");
   for (const char* name : {"vocab.txt", "tokenizer.json"}) {
     const fs::path src = fs::path(model.directory()) / name;
     std::error_code ec;
-    if (fs::exists(src, ec)) fs::copy_file(src, fs::path(out_dir) / name, fs::copy_options::overwrite_existing);
+    if (fs::exists(src, ec))
+      fs::copy_file(src, fs::path(out_dir) / name, fs::copy_options::overwrite_existing);
   }
 }
 
-QualityReport CompareLogits(const Model& reference, const Model& candidate, const std::vector<int32_t>& ids,
-                            int64_t window) {
+QualityReport CompareLogits(const Model& reference, const Model& candidate,
+                            const std::vector<int32_t>& ids, int64_t window) {
   const int64_t vocab = reference.config().vocab_size;
   Check(candidate.config().vocab_size == vocab, "compare: the models have different vocabularies");
   Check(!ids.empty(), "compare: no tokens");
-  if (window <= 0) window = std::min(reference.config().max_position_embeddings, candidate.config().max_position_embeddings);
+  if (window <= 0)
+    window = std::min(reference.config().max_position_embeddings,
+                      candidate.config().max_position_embeddings);
   QualityReport report;
   double kl_sum = 0.0;
   int64_t agree = 0;
   for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(window)) {
-    const std::vector<int32_t> chunk(ids.begin() + static_cast<int64_t>(begin),
-                                     ids.begin() + static_cast<int64_t>(std::min(ids.size(), begin + window)));
+    const std::vector<int32_t> chunk(
+        ids.begin() + static_cast<int64_t>(begin),
+        ids.begin() + static_cast<int64_t>(std::min(ids.size(), begin + window)));
     const std::vector<float> a = ForwardSequence(reference, chunk).logits;
     const std::vector<float> b = ForwardSequence(candidate, chunk).logits;
     for (size_t t = 0; t < chunk.size(); ++t) {
@@ -135,7 +153,8 @@ QualityReport CompareLogits(const Model& reference, const Model& candidate, cons
         za += std::exp(pa[v] - ma);
         zb += std::exp(pb[v] - mb);
         if (!std::isfinite(pb[v])) report.finite = false;
-        report.max_abs_logit_diff = std::max(report.max_abs_logit_diff, static_cast<double>(std::fabs(pa[v] - pb[v])));
+        report.max_abs_logit_diff =
+            std::max(report.max_abs_logit_diff, static_cast<double>(std::fabs(pa[v] - pb[v])));
       }
       const double la = ma + std::log(za), lb = mb + std::log(zb);
       double kl = 0;

@@ -19,7 +19,7 @@ namespace talkie::model {
 void QuantizeModel(const Model& model, ops::WeightType type, const std::string& out_dir);
 
 struct QualityReport {
-  double mean_kl = 0.0;        // mean KL(reference || candidate) per position, nats
+  double mean_kl = 0.0;  // mean KL(reference || candidate) per position, nats
   double max_kl = 0.0;
   double top1_agreement = 0.0;  // fraction of positions with the same argmax
   double max_abs_logit_diff = 0.0;
@@ -29,7 +29,7 @@ struct QualityReport {
 
 // Compares all-position logits of two models of the same vocabulary on `ids`
 // (windows of at most `window` tokens; 0 = the reference's context).
-QualityReport CompareLogits(const Model& reference, const Model& candidate, const std::vector<int32_t>& ids,
-                            int64_t window = 0);
+QualityReport CompareLogits(const Model& reference, const Model& candidate,
+                            const std::vector<int32_t>& ids, int64_t window = 0);
 
 }  // namespace talkie::model

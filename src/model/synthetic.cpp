@@ -85,7 +85,8 @@ ModelConfig SyntheticShape(const std::string& name) {
   return c;
 }
 
-void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType dtype, uint64_t seed) {
+void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType dtype,
+                         uint64_t seed) {
   ValidateConfig(c, "synthetic config");
   Check(dtype == io::DType::kF32 || dtype == io::DType::kF16 || dtype == io::DType::kBF16,
         "synthetic model: dtype must be F32, F16 or BF16");
@@ -103,16 +104,19 @@ void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType
     const uint64_t r = state * 0x2545f4914f6cdd1dull;
     return (static_cast<float>(r >> 40) * 0x1.0p-24f * 2.0f - 1.0f) * 1.7320508f;
   };
-  io::WriteSafetensorsStreamed(dir + "/model.safetensors", tensor_specs, {{"format", "pt"}, {"producer", "talkie synth"}},
-                               [&](size_t i, std::vector<std::byte>& out) {
-                                 const TensorSpec& s = specs[i];
-                                 out.resize(static_cast<size_t>(s.Count()) * esize);
-                                 for (int64_t e = 0; e < s.Count(); ++e)
-                                   StoreValue(dtype, s.mean + s.stddev * uniform(), &out[e * esize]);
-                               });
+  io::WriteSafetensorsStreamed(
+      dir + "/model.safetensors", tensor_specs, {{"format", "pt"}, {"producer", "talkie synth"}},
+      [&](size_t i, std::vector<std::byte>& out) {
+        const TensorSpec& s = specs[i];
+        out.resize(static_cast<size_t>(s.Count()) * esize);
+        for (int64_t e = 0; e < s.Count(); ++e)
+          StoreValue(dtype, s.mean + s.stddev * uniform(), &out[e * esize]);
+      });
 
   WriteConfigFile(dir + "/config.json", c,
-                  dtype == io::DType::kBF16 ? "bfloat16" : dtype == io::DType::kF16 ? "float16" : "float32");
+                  dtype == io::DType::kBF16  ? "bfloat16"
+                  : dtype == io::DType::kF16 ? "float16"
+                                             : "float32");
 }
 
 }  // namespace talkie::model

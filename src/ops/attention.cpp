@@ -8,7 +8,7 @@ namespace talkie::ops {
 
 void AttendOneQueryReference(const float* q, const float* keys, const float* values, int64_t stride,
                              int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
-                    float* probs, float* out) {
+                             float* probs, float* out) {
   float max_score = -std::numeric_limits<float>::infinity();
   bool any = false;
   for (int64_t j = 0; j < kv_len; ++j) {

@@ -27,7 +27,8 @@ HWY_INLINE float Dot(DF df, const float* q, const float* k, int64_t n) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
   auto acc = hn::Zero(df);
   int64_t d = 0;
-  for (; d + lanes <= n; d += lanes) acc = hn::MulAdd(hn::LoadU(df, q + d), hn::LoadU(df, k + d), acc);
+  for (; d + lanes <= n; d += lanes)
+    acc = hn::MulAdd(hn::LoadU(df, q + d), hn::LoadU(df, k + d), acc);
   HWY_ALIGN float tail_q[kMaxLanes] = {}, tail_k[kMaxLanes] = {};
   if (d < n) {
     for (int64_t i = d; i < n; ++i) tail_q[i - d] = q[i], tail_k[i - d] = k[i];
@@ -40,8 +41,9 @@ HWY_INLINE float Dot(DF df, const float* q, const float* k, int64_t n) {
   return s;
 }
 
-void AttendOneQueryFast(const float* q, const float* keys, const float* values, int64_t stride, int64_t kv_len,
-                        int64_t head_dim, const uint8_t* visible, float scale, float* probs, float* out) {
+void AttendOneQueryFast(const float* q, const float* keys, const float* values, int64_t stride,
+                        int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
+                        float* probs, float* out) {
   const DF df;
   float max_score = -std::numeric_limits<float>::infinity();
   bool any = false;
@@ -84,9 +86,11 @@ namespace talkie::ops {
 
 HWY_EXPORT(AttendOneQueryFast);
 
-void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride, int64_t kv_len,
-                    int64_t head_dim, const uint8_t* visible, float scale, float* probs, float* out) {
-  HWY_DYNAMIC_DISPATCH(AttendOneQueryFast)(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride,
+                    int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
+                    float* probs, float* out) {
+  HWY_DYNAMIC_DISPATCH(AttendOneQueryFast)
+  (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 
 }  // namespace talkie::ops

@@ -123,8 +123,8 @@ HWY_INLINE void Accumulate(const float* const* xs, const VF (&wv)[NR], VF (&acc)
 
 // The last partial vector of k, zero-padded: 0 * w adds exactly nothing.
 template <int MR, int NR, bool kScaled>
-HWY_NOINLINE void AccumulateTail(const float* x, int64_t j0, int64_t k, int64_t kk, const WeightMatrix& w,
-                                 VF (&acc)[MR][NR]) {
+HWY_NOINLINE void AccumulateTail(const float* x, int64_t j0, int64_t k, int64_t kk,
+                                 const WeightMatrix& w, VF (&acc)[MR][NR]) {
   const DF df;
   HWY_ALIGN float xt[MR][kMaxLanes] = {};
   HWY_ALIGN float wt[kMaxLanes];
@@ -183,8 +183,8 @@ HWY_INLINE void Tile(const float* x, const Rows& rows, int64_t j0, int64_t k, fl
 }
 
 template <int MR, bool kScaled, class Rows>
-HWY_INLINE void RowBlock(const float* x, const Rows& rows, int64_t k, int64_t j0, int64_t j1, float scale, float* y,
-                         int64_t ldy, const WeightMatrix& w) {
+HWY_INLINE void RowBlock(const float* x, const Rows& rows, int64_t k, int64_t j0, int64_t j1,
+                         float scale, float* y, int64_t ldy, const WeightMatrix& w) {
   int64_t j = j0;
   for (; j + 4 <= j1; j += 4) Tile<MR, 4, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
   for (; j < j1; ++j) Tile<MR, 1, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
@@ -231,14 +231,18 @@ void MatMulRows(const float* x, int64_t m, const Rows& rows, const WeightMatrix&
             Dequantize<kScaled>(rows, j0, j1, k, w.scale, dequantized.data());
             const F32Rows plain{dequantized.data(), k};
             int64_t i = i0;
-            for (; i + 4 <= i1; i += 4) RowBlock<4, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
-            for (; i < i1; ++i) RowBlock<1, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
+            for (; i + 4 <= i1; i += 4)
+              RowBlock<4, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
+            for (; i < i1; ++i)
+              RowBlock<1, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
             continue;
           }
         }
         int64_t i = i0;
-        for (; i + 4 <= i1; i += 4) RowBlock<4, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
-        for (; i < i1; ++i) RowBlock<1, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
+        for (; i + 4 <= i1; i += 4)
+          RowBlock<4, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
+        for (; i < i1; ++i)
+          RowBlock<1, kScaled>(x + i * k, rows, k, j0, j1, w.scale, y + i * n, n, w);
       }
     }
   }

@@ -36,11 +36,14 @@ float SumBuffer(const float* p, int64_t n) {
 // Runs `iterations` x 10 independent FMA chains; returns flops done.
 double FmaLoop(int64_t iterations, float* sink) {
   const hn::ScalableTag<float> df;
-  auto a0 = hn::Set(df, 1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+  auto a0 = hn::Set(df, 1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+       a8 = a0, a9 = a0;
   const auto m = hn::Set(df, 0.999999f), c = hn::Set(df, 1e-7f);
   for (int64_t i = 0; i < iterations; ++i) {
-    a0 = hn::MulAdd(a0, m, c), a1 = hn::MulAdd(a1, m, c), a2 = hn::MulAdd(a2, m, c), a3 = hn::MulAdd(a3, m, c);
-    a4 = hn::MulAdd(a4, m, c), a5 = hn::MulAdd(a5, m, c), a6 = hn::MulAdd(a6, m, c), a7 = hn::MulAdd(a7, m, c);
+    a0 = hn::MulAdd(a0, m, c), a1 = hn::MulAdd(a1, m, c), a2 = hn::MulAdd(a2, m, c),
+    a3 = hn::MulAdd(a3, m, c);
+    a4 = hn::MulAdd(a4, m, c), a5 = hn::MulAdd(a5, m, c), a6 = hn::MulAdd(a6, m, c),
+    a7 = hn::MulAdd(a7, m, c);
     a8 = hn::MulAdd(a8, m, c), a9 = hn::MulAdd(a9, m, c);
   }
   const auto sum = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
@@ -60,7 +63,9 @@ HWY_EXPORT(SumBuffer);
 HWY_EXPORT(FmaLoop);
 
 namespace {
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 }  // namespace
 
 double MeasureReadBandwidth(int threads, int64_t bytes, int reps) {

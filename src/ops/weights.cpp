@@ -29,7 +29,8 @@ void WeightRowToFloat(const WeightMatrix& w, int64_t r, float* out) {
     case WeightType::kQ8: {
       const int8_t* q = static_cast<const int8_t*>(w.data) + r * n;
       const uint16_t* d = w.group_scales + r * (n / kQuantGroup);
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(q[i]) * io::F16ToFloat(d[i / kQuantGroup]);
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = static_cast<float>(q[i]) * io::F16ToFloat(d[i / kQuantGroup]);
       break;
     }
     case WeightType::kQ4: {
@@ -52,11 +53,15 @@ void WeightRowToFloat(const WeightMatrix& w, int64_t r, float* out) {
 
 int64_t WeightBytes(const WeightMatrix& w) {
   switch (w.type) {
-    case WeightType::kF32: return w.rows * w.cols * 4;
+    case WeightType::kF32:
+      return w.rows * w.cols * 4;
     case WeightType::kF16:
-    case WeightType::kBF16: return w.rows * w.cols * 2;
-    case WeightType::kQ8: return w.rows * w.cols + w.rows * (w.cols / kQuantGroup) * 2;
-    case WeightType::kQ4: return w.rows * w.cols / 2 + w.rows * (w.cols / kQuantGroup) * 2;
+    case WeightType::kBF16:
+      return w.rows * w.cols * 2;
+    case WeightType::kQ8:
+      return w.rows * w.cols + w.rows * (w.cols / kQuantGroup) * 2;
+    case WeightType::kQ4:
+      return w.rows * w.cols / 2 + w.rows * (w.cols / kQuantGroup) * 2;
   }
   return 0;
 }
@@ -71,7 +76,8 @@ void QuantizeRowQ8(const float* x, int64_t n, int8_t* q, uint16_t* scales) {
     const float d = io::F16ToFloat(d16);  // quantize against the scale actually stored
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     for (int64_t i = 0; i < kQuantGroup; ++i)
-      q[g * kQuantGroup + i] = static_cast<int8_t>(std::clamp(std::nearbyint(v[i] * inv), -127.0f, 127.0f));
+      q[g * kQuantGroup + i] =
+          static_cast<int8_t>(std::clamp(std::nearbyint(v[i] * inv), -127.0f, 127.0f));
   }
 }
 

@@ -32,15 +32,18 @@ TEST(DefaultModelCliTest, GenerateWithoutModelUsesTheBundledModelDeterministical
 }
 
 TEST(DefaultModelCliTest, ChatAnswersInTheItTemplateAndStops) {
-  const auto r = RunTalkie("chat -n 60 --seed 3 -t 0 --quiet", "What is the meaning of the word wisdom?\n");
+  const auto r =
+      RunTalkie("chat -n 60 --seed 3 -t 0 --quiet", "What is the meaning of the word wisdom?\n");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("<|"), std::string::npos) << r.output;  // no marker leaks
   EXPECT_GT(r.output.size(), 10u) << r.output;
 }
 
 TEST(DefaultModelCliTest, GreedyChatReplyEndsAtTheEndMarker) {
-  const auto r = RunTalkie("generate --allow-special '<|user|>What is the meaning of the word house?<|end|><|assistant|>' "
-                           "-t 0 -n 200 --json --quiet");
+  const auto r = RunTalkie(
+      "generate --allow-special '<|user|>What is the meaning of the word "
+      "house?<|end|><|assistant|>' "
+      "-t 0 -n 200 --json --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json j = JsonLine(r.output);
   EXPECT_EQ(j["finish_reason"], "stop_token") << j.dump();
@@ -48,7 +51,8 @@ TEST(DefaultModelCliTest, GreedyChatReplyEndsAtTheEndMarker) {
 }
 
 TEST(DefaultModelCliTest, PerplexityOfHeldOutText) {
-  const auto r = RunTalkie("perplexity --file " + std::string(TALKIE_TEST_DATA_DIR) + "/tiny1930/heldout.txt --json");
+  const auto r = RunTalkie("perplexity --file " + std::string(TALKIE_TEST_DATA_DIR) +
+                           "/tiny1930/heldout.txt --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json j = JsonLine(r.output);
   // The trainer (tools/train) measured 27.67 on this file in 2048-token windows.

@@ -11,8 +11,12 @@ namespace {
 
 using testing::RunTalkie;
 
-std::string Model(const std::string& name) { return testing::ModelFixtureDir() + "/models/" + name; }
-std::string Out(const std::string& name) { return ::testing::TempDir() + "talkie_cli_" + name + ".safetensors"; }
+std::string Model(const std::string& name) {
+  return testing::ModelFixtureDir() + "/models/" + name;
+}
+std::string Out(const std::string& name) {
+  return ::testing::TempDir() + "talkie_cli_" + name + ".safetensors";
+}
 
 std::string IdsText(const std::vector<int32_t>& ids) {
   std::string s;
@@ -28,11 +32,12 @@ TEST(ForwardCliTest, WritesFixtureLayoutMatchingTheReference) {
                            " --hidden-states --attentions --out " + Out("ref"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const io::TensorStore ours = io::LoadSafetensors(Out("ref"));
-  for (const char* name : {"logits", "hidden_states.0", "hidden_states.1", "hidden_states.2", "attentions.0",
-                           "attentions.1"}) {
+  for (const char* name : {"logits", "hidden_states.0", "hidden_states.1", "hidden_states.2",
+                           "attentions.0", "attentions.1"}) {
     ASSERT_NE(ours.Find(name), nullptr) << name;
     EXPECT_EQ(ours.Find(name)->shape, expected.Find(name)->shape) << name;
-    EXPECT_TRUE(testing::CloseToReference(testing::FloatsOf(*ours.Find(name)), testing::FloatsOf(*expected.Find(name)), name));
+    EXPECT_TRUE(testing::CloseToReference(testing::FloatsOf(*ours.Find(name)),
+                                          testing::FloatsOf(*expected.Find(name)), name));
   }
 }
 
@@ -83,7 +88,8 @@ TEST(ForwardCliTest, BadInputGivesOneLineErrors) {
            {tiny + "--ids 1,,2", "empty entry"},
            {tiny + "--ids 1,x", "'x' is not an integer"},
            {tiny + "--ids 1,-4", "out of range"},
-           {"forward --model /nonexistent/model --ids 1 --out " + Out("bad"), "no such file or directory"},
+           {"forward --model /nonexistent/model --ids 1 --out " + Out("bad"),
+            "no such file or directory"},
            {"info --model " + testing::ModelFixtureDir() + "/manifest.json", "manifest.json"},
        }) {
     const auto r = RunTalkie(c.args);

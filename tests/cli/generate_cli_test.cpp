@@ -34,11 +34,14 @@ std::string TinyVocab() {
   const std::string path = ::testing::TempDir() + "talkie_tiny_vocab.txt";
   std::ofstream out(path);
   for (int r = 0; r < 999; ++r)
-    out << Base64(r < 256 ? std::string(1, static_cast<char>(r)) : " w" + std::to_string(r)) << " " << r << "\n";
+    out << Base64(r < 256 ? std::string(1, static_cast<char>(r)) : " w" + std::to_string(r)) << " "
+        << r << "\n";
   return path;
 }
 
-std::string Tiny() { return "--model " + testing::ModelFixtureDir() + "/models/tiny --tokenizer " + TinyVocab() + " "; }
+std::string Tiny() {
+  return "--model " + testing::ModelFixtureDir() + "/models/tiny --tokenizer " + TinyVocab() + " ";
+}
 
 nlohmann::json LastJsonLine(const std::string& output) {
   std::istringstream in(output);
@@ -49,9 +52,11 @@ nlohmann::json LastJsonLine(const std::string& output) {
 }
 
 TEST(GenerateCliTest, GreedyJsonMatchesTheReferenceContinuation) {
-  const io::TensorStore expected = io::LoadSafetensors(testing::ModelFixtureDir() + "/expected/tiny/len17.safetensors");
+  const io::TensorStore expected =
+      io::LoadSafetensors(testing::ModelFixtureDir() + "/expected/tiny/len17.safetensors");
   std::string ids;
-  for (int32_t id : testing::IdsOf(*expected.Find("input_ids"))) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  for (int32_t id : testing::IdsOf(*expected.Find("input_ids")))
+    ids += (ids.empty() ? "" : ",") + std::to_string(id);
   std::vector<int32_t> greedy = testing::IdsOf(*expected.Find("greedy_tokens"));
   // Stop at <|endoftext|> (999) if the reference continuation reaches it.
   const auto r = RunTalkie("generate " + Tiny() + "--ids " + ids + " -t 0 -n 12 --json --quiet");
@@ -108,12 +113,17 @@ TEST(GenerateCliTest, BadArgumentsGiveOneLineErrors) {
            {"generate " + Tiny() + "--ids 1,2,5000", "token id 5000"},
            {"generate --model /no/such/model hi", "no such file or directory"},
            {"generate " + Tiny() + "--ids " + std::string(4000, '1').substr(0, 0) + "1" +
-                [] { std::string s; for (int i = 0; i < 2048; ++i) s += ",1"; return s; }(),
+                [] {
+                  std::string s;
+                  for (int i = 0; i < 2048; ++i) s += ",1";
+                  return s;
+                }(),
             "context limit is 2048"},
        }) {
     const auto r = RunTalkie(c.args);
     EXPECT_EQ(r.exit_code, 1) << c.args.substr(0, 200) << "\n" << r.output;
-    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args.substr(0, 200) << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args.substr(0, 200) << "\n"
+                                                           << r.output;
     EXPECT_EQ(r.output.find("talkie: error: "), 0u) << r.output;
   }
 }

@@ -27,7 +27,8 @@ const Loaded& Fixture(const std::string& name) {
   Loaded& slot = cache[name];
   if (!slot.model) {
     slot.model = model::Model::Load(testing::ModelFixtureDir() + "/models/" + name);
-    slot.tokenizer = std::make_unique<tokenizer::Tokenizer>(testing::TokenizerForVocab(slot.model->config().vocab_size));
+    slot.tokenizer = std::make_unique<tokenizer::Tokenizer>(
+        testing::TokenizerForVocab(slot.model->config().vocab_size));
   }
   return slot;
 }
@@ -55,7 +56,8 @@ GenerationConfig Sampled(uint64_t seed, int64_t n) {
 struct Recorder {
   std::map<size_t, std::vector<std::vector<float>>> rows;
   void Attach(Generator& g) {
-    g.set_logits_processor([this](size_t i, std::span<float> l) { rows[i].emplace_back(l.begin(), l.end()); });
+    g.set_logits_processor(
+        [this](size_t i, std::span<float> l) { rows[i].emplace_back(l.begin(), l.end()); });
   }
 };
 
@@ -65,25 +67,30 @@ TEST(GeneratorTest, GreedyThroughTheCacheEqualsReferenceContinuations) {
     const Loaded& f = Fixture(name);
     for (const auto& c : manifest["cases"]) {
       if (c["model"] != info["expected_outputs"]) continue;
-      const io::TensorStore expected = io::LoadSafetensors(testing::ModelFixtureDir() + "/" + std::string(c["file"]));
+      const io::TensorStore expected =
+          io::LoadSafetensors(testing::ModelFixtureDir() + "/" + std::string(c["file"]));
       std::vector<std::string> prefixes = {""};
       if (expected.Find("seq0.input_ids")) prefixes = {"seq0.", "seq1."};
       std::vector<std::vector<int32_t>> prompts;
-      for (const auto& p : prefixes) prompts.push_back(testing::IdsOf(*expected.Find(p + "input_ids")));
+      for (const auto& p : prefixes)
+        prompts.push_back(testing::IdsOf(*expected.Find(p + "input_ids")));
       Generator g(*f.model, *f.tokenizer);
       Recorder rec;
       rec.Attach(g);
-      const auto results = g.Generate(prompts, {Greedy(12)});  // batch_9_4: both prompts in one batch
+      const auto results =
+          g.Generate(prompts, {Greedy(12)});  // batch_9_4: both prompts in one batch
       for (size_t i = 0; i < prefixes.size(); ++i) {
         const std::string what = name + "/" + std::string(c["case"]) + "/" + prefixes[i];
-        EXPECT_EQ(results[i].ids, testing::IdsOf(*expected.Find(prefixes[i] + "greedy_tokens"))) << what;
+        EXPECT_EQ(results[i].ids, testing::IdsOf(*expected.Find(prefixes[i] + "greedy_tokens")))
+            << what;
         EXPECT_EQ(results[i].finish, FinishReason::kLength);
         const auto ref = testing::FloatsOf(*expected.Find(prefixes[i] + "greedy_logits"));
         const int64_t vocab = f.model->config().vocab_size;
         ASSERT_EQ(rec.rows[i].size(), 12u) << what;
         for (size_t s = 0; s < 12; ++s)
-          EXPECT_TRUE(testing::CloseToReference(rec.rows[i][s], {ref.begin() + s * vocab, ref.begin() + (s + 1) * vocab},
-                                                what + " step " + std::to_string(s)));
+          EXPECT_TRUE(testing::CloseToReference(
+              rec.rows[i][s], {ref.begin() + s * vocab, ref.begin() + (s + 1) * vocab},
+              what + " step " + std::to_string(s)));
       }
     }
   }
@@ -91,8 +98,10 @@ TEST(GeneratorTest, GreedyThroughTheCacheEqualsReferenceContinuations) {
 
 TEST(GeneratorTest, EachSequenceInABatchGetsTheBytesAndTokensItGetsAlone) {
   const Loaded& f = Fixture("small");
-  const std::vector<std::vector<int32_t>> prompts = {{5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {300, 301, 302}, {77}};
-  std::vector<GenerationConfig> configs = {Sampled(1, 9), Greedy(3), Sampled(3, 12)};  // row 1 finishes early
+  const std::vector<std::vector<int32_t>> prompts = {
+      {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {300, 301, 302}, {77}};
+  std::vector<GenerationConfig> configs = {Sampled(1, 9), Greedy(3),
+                                           Sampled(3, 12)};  // row 1 finishes early
   std::vector<generate::SequenceResult> alone;
   std::vector<std::vector<std::vector<float>>> alone_rows;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -113,7 +122,8 @@ TEST(GeneratorTest, EachSequenceInABatchGetsTheBytesAndTokensItGetsAlone) {
       EXPECT_EQ(batched[i].text, alone[i].text) << i;
       ASSERT_EQ(rec.rows[i].size(), alone_rows[i].size()) << i;
       for (size_t s = 0; s < alone_rows[i].size(); ++s)
-        EXPECT_TRUE(testing::BytesEqual(rec.rows[i][s], alone_rows[i][s])) << "seq " << i << " step " << s;
+        EXPECT_TRUE(testing::BytesEqual(rec.rows[i][s], alone_rows[i][s]))
+            << "seq " << i << " step " << s;
     }
   }
   ops::SetNumThreads(0);
@@ -142,8 +152,8 @@ void Force(Generator& g, std::vector<int32_t> tokens) {
 TEST(GeneratorTest, StopStringSplitAcrossTokensEndsGenerationBeforeIt) {
   const Loaded& f = Fixture("tiny");
   Generator g(*f.model, *f.tokenizer);
-  Force(g, {testing::ExtraId("Hello"), testing::ExtraId(" world"), testing::ExtraId("ST"), testing::ExtraId("OP"),
-            testing::ExtraId("Hello")});
+  Force(g, {testing::ExtraId("Hello"), testing::ExtraId(" world"), testing::ExtraId("ST"),
+            testing::ExtraId("OP"), testing::ExtraId("Hello")});
   GenerationConfig c = Greedy(10);
   c.stop_strings = {"STOP"};
   std::string streamed;
@@ -161,8 +171,8 @@ TEST(GeneratorTest, StopStringSplitAcrossTokensEndsGenerationBeforeIt) {
 TEST(GeneratorTest, ChatMarkerArrivingInPiecesNeverReachesTheStream) {
   const Loaded& f = Fixture("tiny");
   Generator g(*f.model, *f.tokenizer);
-  Force(g, {testing::ExtraId("Hello"), testing::ExtraId("<|"), testing::ExtraId("user"), testing::ExtraId("|>"),
-            testing::ExtraId(" world")});
+  Force(g, {testing::ExtraId("Hello"), testing::ExtraId("<|"), testing::ExtraId("user"),
+            testing::ExtraId("|>"), testing::ExtraId(" world")});
   std::vector<std::string> pieces;
   const auto r = g.Generate({{1}}, {Greedy(10)}, [&](size_t, std::string_view p) {
     pieces.emplace_back(p);
@@ -231,7 +241,8 @@ TEST(GeneratorTest, ContextLimitEndsWithLengthAndBadInputIsRejected) {
   // last one still choose a 9th token, which is returned but never fed.
   EXPECT_EQ(r.ids.size(), 9u);
 
-  auto error_of = [&](const std::vector<std::vector<int32_t>>& prompts, const GenerationConfig& c) -> std::string {
+  auto error_of = [&](const std::vector<std::vector<int32_t>>& prompts,
+                      const GenerationConfig& c) -> std::string {
     try {
       g.Generate(prompts, {c});
     } catch (const Error& e) {
@@ -240,7 +251,8 @@ TEST(GeneratorTest, ContextLimitEndsWithLengthAndBadInputIsRejected) {
     return "";
   };
   EXPECT_NE(error_of({{}}, Greedy(4)).find("prompt 0: empty prompt"), std::string::npos);
-  EXPECT_NE(error_of({std::vector<int32_t>(2048, 1)}, Greedy(4)).find("context limit is 2048"), std::string::npos);
+  EXPECT_NE(error_of({std::vector<int32_t>(2048, 1)}, Greedy(4)).find("context limit is 2048"),
+            std::string::npos);
   GenerationConfig bad = Greedy(4);
   bad.sampling.temperature = -1.0f;
   EXPECT_NE(error_of({{1}}, bad).find("temperature"), std::string::npos);

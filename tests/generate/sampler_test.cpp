@@ -14,11 +14,13 @@ namespace talkie::generate {
 namespace {
 
 // Straightforward reference: probability of every id after the filters.
-std::vector<double> ReferenceDistribution(const std::vector<float>& logits, const SamplingConfig& c) {
+std::vector<double> ReferenceDistribution(const std::vector<float>& logits,
+                                          const SamplingConfig& c) {
   const size_t n = logits.size();
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return logits[a] > logits[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return logits[a] > logits[b]; });
   std::vector<bool> keep(n, true);
   if (c.top_k > 0)
     for (size_t r = static_cast<size_t>(c.top_k); r < n; ++r) keep[order[r]] = false;
@@ -51,7 +53,8 @@ std::vector<double> ReferenceDistribution(const std::vector<float>& logits, cons
   return p;
 }
 
-const std::vector<float> kLogits = {1.5f, -0.3f, 2.2f, 0.9f, 0.0f, 2.2f, -1.7f, 0.4f, 1.1f, -0.8f, 0.7f, 0.2f};
+const std::vector<float> kLogits = {1.5f,  -0.3f, 2.2f, 0.9f,  0.0f, 2.2f,
+                                    -1.7f, 0.4f,  1.1f, -0.8f, 0.7f, 0.2f};
 
 struct Case {
   const char* name;
@@ -75,7 +78,8 @@ TEST_P(SamplerDistributionTest, FilteredDistributionAndDrawsMatchTheReference) {
   const Candidates cand = FilteredDistribution(kLogits, c);
   std::vector<double> ours(kLogits.size(), 0.0);
   for (size_t i = 0; i < cand.ids.size(); ++i) ours[cand.ids[i]] = cand.probs[i];
-  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(ours[i], ref[i], 1e-12) << k.name << " id " << i;
+  for (size_t i = 0; i < ref.size(); ++i)
+    EXPECT_NEAR(ours[i], ref[i], 1e-12) << k.name << " id " << i;
 
   // Chi-square of 40,000 draws against the reference (fixed seed).
   const int draws = 40000;
@@ -101,7 +105,8 @@ TEST_P(SamplerDistributionTest, FilteredDistributionAndDrawsMatchTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Combinations, SamplerDistributionTest,
-                         ::testing::Values(Case{"plain", 1.0f, 0, 1.0f, 0.0f}, Case{"hot", 1.7f, 0, 1.0f, 0.0f},
+                         ::testing::Values(Case{"plain", 1.0f, 0, 1.0f, 0.0f},
+                                           Case{"hot", 1.7f, 0, 1.0f, 0.0f},
                                            Case{"cold_topk5", 0.6f, 5, 1.0f, 0.0f},
                                            Case{"topp08", 1.0f, 0, 0.8f, 0.0f},
                                            Case{"minp02", 1.2f, 0, 1.0f, 0.2f},

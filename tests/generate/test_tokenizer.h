@@ -9,7 +9,8 @@
 namespace talkie::testing {
 
 inline const std::vector<std::string>& ExtraTokens() {
-  static const std::vector<std::string> tokens = {"<|", "user", "|>", "Hello", " world", "ST", "OP", "\xE2\x82", "\xAC"};
+  static const std::vector<std::string> tokens = {"<|", "user", "|>",       "Hello", " world",
+                                                  "ST", "OP",   "\xE2\x82", "\xAC"};
   return tokens;
 }
 
@@ -27,7 +28,8 @@ inline tokenizer::Tokenizer TokenizerForVocab(int64_t model_vocab) {
   for (int64_t i = static_cast<int64_t>(vocab.tokens.size()); i < model_vocab - 1; ++i)
     vocab.tokens.push_back(" w" + std::to_string(i));
   const auto ranks = static_cast<int32_t>(vocab.tokens.size());
-  return tokenizer::Tokenizer(std::move(vocab), tokenizer::SpecialTokensFor(tokenizer::Style::kBase, ranks),
+  return tokenizer::Tokenizer(std::move(vocab),
+                              tokenizer::SpecialTokensFor(tokenizer::Style::kBase, ranks),
                               tokenizer::Style::kBase);
 }
 

@@ -3,8 +3,8 @@
 // position ids, context limit, and every bad argument named in its error.
 #include <random>
 
-#include "fixtures.h"
 #include "common/error.h"
+#include "fixtures.h"
 #include "model/batch_plan.h"
 #include "model/forward.h"
 
@@ -51,7 +51,8 @@ TEST(ContractTest, DecodeAndRefeedRegimesMatchPrefill) {
   model::Forward(m, cache, One({ids.begin(), ids.begin() + 5}));
   const ForwardOutput refeed = model::Forward(m, cache, One({ids.begin() + 5, ids.begin() + 9}));
   for (int64_t t = 0; t < 4; ++t)
-    EXPECT_TRUE(testing::BytesEqual(Row(refeed.logits, t, vocab), Row(full.logits, 5 + t, vocab))) << t;
+    EXPECT_TRUE(testing::BytesEqual(Row(refeed.logits, t, vocab), Row(full.logits, 5 + t, vocab)))
+        << t;
   EXPECT_EQ(refeed.position_ids, (std::vector<int64_t>{5, 6, 7, 8}));
   for (int64_t t = 9; t < 12; ++t) {
     const ForwardOutput step = model::Forward(m, cache, One({ids[t]}));
@@ -113,7 +114,9 @@ TEST(ContractTest, ExplicitPositionIdsEqualDerivedOnes) {
   in.attention_mask = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
   KvCache a(m.config(), 2), b(m.config(), 2);
   const ForwardOutput derived = model::Forward(m, a, in);
-  EXPECT_EQ(derived.position_ids, (std::vector<int64_t>{model::kPaddingPosition, model::kPaddingPosition, 0, 1, 2, 0, 1, 2, 3, 4}));
+  EXPECT_EQ(derived.position_ids,
+            (std::vector<int64_t>{model::kPaddingPosition, model::kPaddingPosition, 0, 1, 2, 0, 1,
+                                  2, 3, 4}));
   in.position_ids = derived.position_ids;
   const ForwardOutput given = model::Forward(m, b, in);
   EXPECT_TRUE(testing::BytesEqual(derived.logits, given.logits));
@@ -129,7 +132,8 @@ TEST(ContractTest, MaskCoveringOnlyNewTokensIsFrontPaddedWithOnes) {
   short_mask.attention_mask = {1, 1};
   ForwardInput full_mask = One({ids.begin() + 4, ids.end()});
   full_mask.attention_mask = {1, 1, 1, 1, 1, 1};
-  EXPECT_TRUE(testing::BytesEqual(model::Forward(m, a, short_mask).logits, model::Forward(m, b, full_mask).logits));
+  EXPECT_TRUE(testing::BytesEqual(model::Forward(m, a, short_mask).logits,
+                                  model::Forward(m, b, full_mask).logits));
 }
 
 TEST(ContractTest, LogitsForSelectedPositionsOnly) {

@@ -46,7 +46,8 @@ inline ::testing::AssertionResult CloseToReference(const std::vector<float>& our
                                                    const std::vector<float>& ref,
                                                    const std::string& what) {
   if (ours.size() != ref.size())
-    return ::testing::AssertionFailure() << what << ": size " << ours.size() << " vs " << ref.size();
+    return ::testing::AssertionFailure()
+           << what << ": size " << ours.size() << " vs " << ref.size();
   float max_ref = 0.0f, max_diff = 0.0f;
   size_t worst = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -59,9 +60,9 @@ inline ::testing::AssertionResult CloseToReference(const std::vector<float>& our
   }
   const float tol = 1e-4f * std::max(1.0f, max_ref);
   if (max_diff <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": max |ours - ref| = " << max_diff << " at " << worst
-                                       << " (ours " << ours[worst] << ", ref " << ref[worst]
-                                       << "), tolerance " << tol;
+  return ::testing::AssertionFailure()
+         << what << ": max |ours - ref| = " << max_diff << " at " << worst << " (ours "
+         << ours[worst] << ", ref " << ref[worst] << "), tolerance " << tol;
 }
 
 inline bool BytesEqual(const std::vector<float>& a, const std::vector<float>& b) {

@@ -11,7 +11,8 @@
 namespace talkie {
 namespace {
 
-const std::vector<std::string> kModels = {"tiny", "tiny-folded", "tiny-raw", "small", "small-native", "wide-head"};
+const std::vector<std::string> kModels = {"tiny",  "tiny-folded",  "tiny-raw",
+                                          "small", "small-native", "wide-head"};
 
 const model::Model& Fixture(const std::string& name) {
   static std::map<std::string, std::unique_ptr<model::Model>> cache;
@@ -37,14 +38,17 @@ model::PromptRunOptions Everything(int64_t chunk = 0, int32_t pad_id = 0) {
   return o;
 }
 
-void ExpectIdentical(const model::SequenceOutputs& a, const model::SequenceOutputs& b, const std::string& what) {
+void ExpectIdentical(const model::SequenceOutputs& a, const model::SequenceOutputs& b,
+                     const std::string& what) {
   EXPECT_TRUE(testing::BytesEqual(a.logits, b.logits)) << what << ": logits differ";
   ASSERT_EQ(a.hidden_states.size(), b.hidden_states.size());
   for (size_t i = 0; i < a.hidden_states.size(); ++i)
-    EXPECT_TRUE(testing::BytesEqual(a.hidden_states[i], b.hidden_states[i])) << what << ": hidden_states." << i;
+    EXPECT_TRUE(testing::BytesEqual(a.hidden_states[i], b.hidden_states[i]))
+        << what << ": hidden_states." << i;
   ASSERT_EQ(a.attentions.size(), b.attentions.size());
   for (size_t l = 0; l < a.attentions.size(); ++l)
-    EXPECT_TRUE(testing::BytesEqual(a.attentions[l], b.attentions[l])) << what << ": attentions." << l;
+    EXPECT_TRUE(testing::BytesEqual(a.attentions[l], b.attentions[l]))
+        << what << ": attentions." << l;
 }
 
 class InvarianceTest : public ::testing::TestWithParam<std::string> {};
@@ -71,7 +75,8 @@ TEST_P(InvarianceTest, LeftPaddedBatchesGiveEachRowWhatItGivesAlone) {
       const auto batched = model::RunPrompts(m, prompts, Everything(chunk, pad_id));
       for (size_t b = 0; b < prompts.size(); ++b)
         ExpectIdentical(alone[b], batched[b],
-                        "row " + std::to_string(b) + " pad " + std::to_string(pad_id) + " chunk " + std::to_string(chunk));
+                        "row " + std::to_string(b) + " pad " + std::to_string(pad_id) + " chunk " +
+                            std::to_string(chunk));
     }
   }
   // Batch order does not matter either.
@@ -82,13 +87,15 @@ TEST_P(InvarianceTest, LeftPaddedBatchesGiveEachRowWhatItGivesAlone) {
 TEST_P(InvarianceTest, OneAndTwoThreadsGiveIdenticalBytes) {
   const model::Model& m = Fixture(GetParam());
   const int64_t vocab = m.config().vocab_size;
-  const std::vector<std::vector<int32_t>> prompts = {RandomIds(9, vocab, 4), RandomIds(4, vocab, 5)};
+  const std::vector<std::vector<int32_t>> prompts = {RandomIds(9, vocab, 4),
+                                                     RandomIds(4, vocab, 5)};
   ops::SetNumThreads(1);
   const auto one = model::RunPrompts(m, prompts, Everything(3));
   ops::SetNumThreads(2);
   const auto two = model::RunPrompts(m, prompts, Everything(3));
   ops::SetNumThreads(0);
-  for (size_t b = 0; b < prompts.size(); ++b) ExpectIdentical(one[b], two[b], "threads, row " + std::to_string(b));
+  for (size_t b = 0; b < prompts.size(); ++b)
+    ExpectIdentical(one[b], two[b], "threads, row " + std::to_string(b));
 }
 
 TEST_P(InvarianceTest, AttentionRowsSumToOneWithZerosOnPaddedAndFutureKeys) {
@@ -111,7 +118,8 @@ TEST_P(InvarianceTest, AttentionRowsSumToOneWithZerosOnPaddedAndFutureKeys) {
           const float* row = &attn[((b * c.n_head + h) * 8 + t) * 8];
           double sum = 0;
           for (int64_t j = 0; j < 8; ++j) {
-            if (j > t || !in.attention_mask[b * 8 + j]) EXPECT_EQ(row[j], 0.0f) << "b" << b << " t" << t << " j" << j;
+            if (j > t || !in.attention_mask[b * 8 + j])
+              EXPECT_EQ(row[j], 0.0f) << "b" << b << " t" << t << " j" << j;
             sum += row[j];
           }
           EXPECT_NEAR(sum, 1.0, 1e-6);
@@ -133,12 +141,14 @@ TEST(InvarianceTest, BatchedFixtureMatchesReference) {
   const model::Model& m = Fixture("tiny");
   const io::TensorStore expected =
       io::LoadSafetensors(testing::ModelFixtureDir() + "/expected/tiny/batch_9_4.safetensors");
-  const std::vector<std::vector<int32_t>> prompts = {testing::IdsOf(*expected.Find("seq0.input_ids")),
-                                                     testing::IdsOf(*expected.Find("seq1.input_ids"))};
+  const std::vector<std::vector<int32_t>> prompts = {
+      testing::IdsOf(*expected.Find("seq0.input_ids")),
+      testing::IdsOf(*expected.Find("seq1.input_ids"))};
   const auto batched = model::RunPrompts(m, prompts, Everything(0, 17));
   for (size_t b = 0; b < 2; ++b) {
     const std::string name = "seq" + std::to_string(b) + ".logits";
-    EXPECT_TRUE(testing::CloseToReference(batched[b].logits, testing::FloatsOf(*expected.Find(name)), name));
+    EXPECT_TRUE(testing::CloseToReference(batched[b].logits,
+                                          testing::FloatsOf(*expected.Find(name)), name));
     const auto alone = model::RunPrompts(m, {prompts[b]}, Everything());
     ExpectIdentical(alone[0], batched[b], name);
   }

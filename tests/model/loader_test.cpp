@@ -18,7 +18,8 @@ class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("talkie_loader_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("talkie_loader_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -33,7 +34,8 @@ class LoaderTest : public ::testing::Test {
     const io::TensorStore store = io::LoadSafetensors(Models() + "/tiny/model.safetensors");
     std::vector<io::OwnedTensor> tensors;
     for (const io::TensorView& t : store.tensors()) {
-      io::OwnedTensor o{t.name, t.dtype, t.shape, std::vector<std::byte>(t.data, t.data + t.nbytes)};
+      io::OwnedTensor o{t.name, t.dtype, t.shape,
+                        std::vector<std::byte>(t.data, t.data + t.nbytes)};
       if (edit(o)) tensors.push_back(std::move(o));
     }
     io::WriteSafetensors((dir_ / "model.safetensors").string(), tensors);
@@ -58,12 +60,13 @@ TEST_F(LoaderTest, DetectsEveryPublishedLayout) {
     bool gain;
     const char* family;
   };
-  for (const Expect& e : {Expect{"tiny", "safetensors", "hf-port", true, "transformers"},
-                          Expect{"tiny-folded", "safetensors", "hf-port", false, "transformers"},
-                          Expect{"tiny-raw", "pytorch-zip", "original", true, "inferred"},
-                          Expect{"small", "safetensors-sharded", "hf-port", true, "transformers"},
-                          Expect{"small-native", "safetensors-sharded", "hf-port", true, "talkie-native"},
-                          Expect{"wide-head", "safetensors", "hf-port", true, "transformers"}}) {
+  for (const Expect& e :
+       {Expect{"tiny", "safetensors", "hf-port", true, "transformers"},
+        Expect{"tiny-folded", "safetensors", "hf-port", false, "transformers"},
+        Expect{"tiny-raw", "pytorch-zip", "original", true, "inferred"},
+        Expect{"small", "safetensors-sharded", "hf-port", true, "transformers"},
+        Expect{"small-native", "safetensors-sharded", "hf-port", true, "talkie-native"},
+        Expect{"wide-head", "safetensors", "hf-port", true, "transformers"}}) {
     const auto m = model::Model::Load(Models() + "/" + e.dir);
     EXPECT_EQ(m->info().checkpoint_format, e.format) << e.dir;
     EXPECT_EQ(m->info().name_layout, e.layout) << e.dir;
@@ -90,7 +93,8 @@ TEST_F(LoaderTest, DetectsEveryPublishedLayout) {
 TEST_F(LoaderTest, MissingTensorIsNamed) {
   fs::copy(Models() + "/tiny/config.json", dir_ / "config.json");
   WriteTinyWith([](io::OwnedTensor& t) { return t.name != "model.blocks.1.mlp_gain.a_g"; });
-  EXPECT_NE(LoadError().find("missing tensor 'blocks.1.mlp_gain.a_g'"), std::string::npos) << LoadError();
+  EXPECT_NE(LoadError().find("missing tensor 'blocks.1.mlp_gain.a_g'"), std::string::npos)
+      << LoadError();
 }
 
 TEST_F(LoaderTest, ShapeMismatchAgainstConfigIsNamed) {
@@ -100,8 +104,11 @@ TEST_F(LoaderTest, ShapeMismatchAgainstConfigIsNamed) {
   WriteFile("config.json", text);
   fs::copy(Models() + "/tiny/model.safetensors", dir_ / "model.safetensors");
   const std::string error = LoadError();
-  EXPECT_NE(error.find("tensor 'model.blocks.0.mlp.mlp_gate.weight' has shape [256, 96], expected [320, 96]"),
-            std::string::npos) << error;
+  EXPECT_NE(
+      error.find(
+          "tensor 'model.blocks.0.mlp.mlp_gate.weight' has shape [256, 96], expected [320, 96]"),
+      std::string::npos)
+      << error;
 }
 
 TEST_F(LoaderTest, UnknownExtraTensorsAreReportedByName) {
@@ -111,7 +118,8 @@ TEST_F(LoaderTest, UnknownExtraTensorsAreReportedByName) {
     const io::TensorStore store = io::LoadSafetensors((dir_ / "model.safetensors").string());
     std::vector<io::OwnedTensor> tensors;
     for (const io::TensorView& t : store.tensors())
-      tensors.push_back({t.name, t.dtype, t.shape, std::vector<std::byte>(t.data, t.data + t.nbytes)});
+      tensors.push_back(
+          {t.name, t.dtype, t.shape, std::vector<std::byte>(t.data, t.data + t.nbytes)});
     const float extra[2] = {1, 2};
     tensors.push_back(io::MakeF32Tensor("rope.cos_cached", {2}, extra));
     io::WriteSafetensors((dir_ / "model2.safetensors").string(), tensors);
@@ -140,20 +148,29 @@ TEST_F(LoaderTest, MalformedConfigJsonIsNamed) {
 
 TEST_F(LoaderTest, ConfigFieldErrorsAreNamed) {
   fs::copy(Models() + "/tiny/model.safetensors", dir_ / "model.safetensors");
-  WriteFile("config.json", R"({"vocab_size": 1000, "hidden_size": "96", "num_hidden_layers": 3, "num_attention_heads": 3})");
-  EXPECT_NE(LoadError().find("field 'hidden_size' must be an integer"), std::string::npos) << LoadError();
-  WriteFile("config.json", R"({"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 3})");
+  WriteFile(
+      "config.json",
+      R"({"vocab_size": 1000, "hidden_size": "96", "num_hidden_layers": 3, "num_attention_heads": 3})");
+  EXPECT_NE(LoadError().find("field 'hidden_size' must be an integer"), std::string::npos)
+      << LoadError();
+  WriteFile("config.json",
+            R"({"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 3})");
   EXPECT_NE(LoadError().find("missing field 'vocab_size'"), std::string::npos) << LoadError();
-  WriteFile("config.json", R"({"vocab_size": 1000, "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 5, "head_dim": 32})");
+  WriteFile(
+      "config.json",
+      R"({"vocab_size": 1000, "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 5, "head_dim": 32})");
   EXPECT_NE(LoadError().find("does not equal hidden_size"), std::string::npos) << LoadError();
-  WriteFile("config.json", R"({"vocab_size": 1000, "hidden_size": 96, "num_hidden_layers": 0, "num_attention_heads": 3})");
+  WriteFile(
+      "config.json",
+      R"({"vocab_size": 1000, "hidden_size": 96, "num_hidden_layers": 0, "num_attention_heads": 3})");
   EXPECT_NE(LoadError().find("must be positive"), std::string::npos) << LoadError();
   WriteFile("config.json", "[1, 2]");
   EXPECT_NE(LoadError().find("must be a JSON object"), std::string::npos) << LoadError();
 }
 
 TEST_F(LoaderTest, MissingPathAndEmptyDirectoryAreClear) {
-  EXPECT_NE(LoadError().find("cannot tell which checkpoint to load"), std::string::npos) << LoadError();
+  EXPECT_NE(LoadError().find("cannot tell which checkpoint to load"), std::string::npos)
+      << LoadError();
   try {
     model::Model::Load((dir_ / "nope").string());
     ADD_FAILURE();

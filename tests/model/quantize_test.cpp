@@ -1,8 +1,8 @@
 // Quantized checkpoints: `QuantizeModel` output loads like any checkpoint,
 // stays close to the original, and keeps every bitwise invariance guarantee.
 #include <filesystem>
-#include <set>
 #include <random>
+#include <set>
 
 #include "common/error.h"
 #include "fixtures.h"
@@ -15,7 +15,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string QuantizedDir(const std::string& model, const std::string& type) {
-  const std::string dir = (fs::temp_directory_path() / ("talkie_quant_" + model + "_" + type)).string();
+  const std::string dir =
+      (fs::temp_directory_path() / ("talkie_quant_" + model + "_" + type)).string();
   static std::set<std::string> done;
   if (done.insert(dir).second) {
     const auto m = model::Model::Load(testing::ModelFixtureDir() + "/models/" + model);
@@ -64,7 +65,8 @@ TEST(QuantizeTest, QuantizedModelsKeepBitwiseInvariance) {
     const auto b = model::RunPrompts(*q, prompts, chunked);
     EXPECT_TRUE(testing::BytesEqual(a[0].logits, b[0].logits)) << type;
     for (size_t i = 0; i < a[0].hidden_states.size(); ++i)
-      EXPECT_TRUE(testing::BytesEqual(a[0].hidden_states[i], b[0].hidden_states[i])) << type << " " << i;
+      EXPECT_TRUE(testing::BytesEqual(a[0].hidden_states[i], b[0].hidden_states[i]))
+          << type << " " << i;
   }
 }
 
@@ -86,7 +88,8 @@ TEST(QuantizeTest, MalformedQuantizedTensorsAreNamed) {
     model::Model::Load(bad);
     ADD_FAILURE() << "a U8 q8 payload must be rejected";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'model.blocks.0.attn.attn_key.weight.q8' is U8 [96, 96], expected I8"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "'model.blocks.0.attn.attn_key.weight.q8' is U8 [96, 96], expected I8"),
               std::string::npos)
         << e.what();
   }

@@ -47,8 +47,9 @@ TEST(RaggedTest, MixedPrefillAndDecodeStepsMatchSingleSequenceRuns) {
     for (size_t i = 0; i < steps.size(); ++i) {
       const size_t s = who[i];
       for (size_t t = 0; t < steps[i].ids.size(); ++t)
-        EXPECT_TRUE(testing::BytesEqual(Row(out[i], static_cast<int64_t>(t), vocab),
-                                        Row(alone[s].logits, fed[s] + static_cast<int64_t>(t), vocab)))
+        EXPECT_TRUE(
+            testing::BytesEqual(Row(out[i], static_cast<int64_t>(t), vocab),
+                                Row(alone[s].logits, fed[s] + static_cast<int64_t>(t), vocab)))
             << "seq " << s << " pos " << fed[s] + static_cast<int64_t>(t);
       fed[s] += static_cast<int64_t>(steps[i].ids.size());
     }
@@ -67,7 +68,8 @@ TEST(RaggedTest, BadStepsAreRejectedBeforeAnyCacheChanges) {
     }
     return "";
   };
-  EXPECT_NE(error_of({{&a, {1, 2}}, {&b, {}}}).find("sequence 1: empty id list"), std::string::npos);
+  EXPECT_NE(error_of({{&a, {1, 2}}, {&b, {}}}).find("sequence 1: empty id list"),
+            std::string::npos);
   EXPECT_NE(error_of({{&a, {1}}, {&a, {2}}}).find("shares its kv cache"), std::string::npos);
   EXPECT_NE(error_of({{&two, {1}}}).find("batch-1 kv cache"), std::string::npos);
   EXPECT_NE(error_of({{&a, {1}}, {&b, {1000}}}).find("token id 1000"), std::string::npos);

@@ -51,7 +51,8 @@ int32_t ArgMax(const float* v, int64_t n) {
 
 // Checks one sequence: logits (and hidden states / attentions when the file
 // has them) for all positions, then the 12-token greedy continuation.
-void CheckSequence(const model::Model& m, const io::TensorStore& expected, const std::string& prefix) {
+void CheckSequence(const model::Model& m, const io::TensorStore& expected,
+                   const std::string& prefix) {
   const std::vector<int32_t> ids = testing::IdsOf(*expected.Find(prefix + "input_ids"));
   const bool has_hidden = expected.Find(prefix + "hidden_states.0") != nullptr;
   const model::ForwardOutput out = model::ForwardSequence(m, ids, has_hidden, has_hidden);
@@ -61,15 +62,18 @@ void CheckSequence(const model::Model& m, const io::TensorStore& expected, const
     ASSERT_EQ(out.hidden_states.size(), static_cast<size_t>(m.config().n_layer + 1));
     for (size_t i = 0; i < out.hidden_states.size(); ++i) {
       const std::string name = prefix + "hidden_states." + std::to_string(i);
-      EXPECT_TRUE(CloseToReference(out.hidden_states[i], testing::FloatsOf(*expected.Find(name)), name));
+      EXPECT_TRUE(
+          CloseToReference(out.hidden_states[i], testing::FloatsOf(*expected.Find(name)), name));
     }
     for (size_t l = 0; l < out.attentions.size(); ++l) {
       const std::string name = prefix + "attentions." + std::to_string(l);
-      EXPECT_TRUE(CloseToReference(out.attentions[l], testing::FloatsOf(*expected.Find(name)), name));
+      EXPECT_TRUE(
+          CloseToReference(out.attentions[l], testing::FloatsOf(*expected.Find(name)), name));
     }
   }
   const std::vector<int32_t> greedy = testing::IdsOf(*expected.Find(prefix + "greedy_tokens"));
-  const std::vector<float> greedy_logits = testing::FloatsOf(*expected.Find(prefix + "greedy_logits"));
+  const std::vector<float> greedy_logits =
+      testing::FloatsOf(*expected.Find(prefix + "greedy_logits"));
   const int64_t vocab = m.config().vocab_size;
   std::vector<int32_t> seq = ids;
   for (size_t step = 0; step < greedy.size(); ++step) {
@@ -78,7 +82,8 @@ void CheckSequence(const model::Model& m, const io::TensorStore& expected, const
     const std::vector<float> row(last, last + vocab);
     const std::vector<float> ref_row(greedy_logits.begin() + step * vocab,
                                      greedy_logits.begin() + (step + 1) * vocab);
-    EXPECT_TRUE(CloseToReference(row, ref_row, prefix + "greedy_logits[" + std::to_string(step) + "]"));
+    EXPECT_TRUE(
+        CloseToReference(row, ref_row, prefix + "greedy_logits[" + std::to_string(step) + "]"));
     const int32_t next = ArgMax(last, vocab);
     ASSERT_EQ(next, greedy[step]) << prefix << "greedy step " << step;
     seq.push_back(next);
@@ -88,8 +93,8 @@ void CheckSequence(const model::Model& m, const io::TensorStore& expected, const
 TEST_P(ReferenceTest, MatchesReference) {
   const CaseParam& p = GetParam();
   const model::Model& m = LoadFixtureModel(p.model_dir);
-  const io::TensorStore expected = io::LoadSafetensors(testing::ModelFixtureDir() + "/expected/" +
-                                                       p.expected + "/" + p.case_name + ".safetensors");
+  const io::TensorStore expected = io::LoadSafetensors(
+      testing::ModelFixtureDir() + "/expected/" + p.expected + "/" + p.case_name + ".safetensors");
   if (expected.Find("seq0.input_ids")) {
     for (int s = 0; expected.Find("seq" + std::to_string(s) + ".input_ids"); ++s)
       CheckSequence(m, expected, "seq" + std::to_string(s) + ".");
@@ -115,7 +120,8 @@ TEST(ReferenceTest, CoversEveryLayout) {
 }
 
 TEST(ReferenceTest, RopeTablesMatchReferenceBitForBit) {
-  const io::TensorStore tables = io::LoadSafetensors(testing::ModelFixtureDir() + "/rope_tables.safetensors");
+  const io::TensorStore tables =
+      io::LoadSafetensors(testing::ModelFixtureDir() + "/rope_tables.safetensors");
   for (int64_t head_dim : {32, 64, 128}) {
     const ops::RopeTable rope(head_dim, 1e6, 2048);
     const auto cos = testing::FloatsOf(*tables.Find("cos.head_dim" + std::to_string(head_dim)));

@@ -23,13 +23,14 @@ TEST(AttentionTest, AgreesWithTheReference) {
       for (auto& v : values) v = normal(rng);
       for (int pattern = 0; pattern < 3; ++pattern) {
         std::vector<uint8_t> visible(kv_len);
-        for (int64_t j = 0; j < kv_len; ++j) visible[j] = pattern == 0 ? 1 : pattern == 1 ? (j % 3 != 1) : 0;
+        for (int64_t j = 0; j < kv_len; ++j)
+          visible[j] = pattern == 0 ? 1 : pattern == 1 ? (j % 3 != 1) : 0;
         std::vector<float> p_fast(kv_len), p_ref(kv_len), o_fast(head_dim, 9), o_ref(head_dim, 9);
         const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-        AttendOneQuery(q.data(), keys.data(), values.data(), stride, kv_len, head_dim, visible.data(), scale,
-                       p_fast.data(), o_fast.data());
-        AttendOneQueryReference(q.data(), keys.data(), values.data(), stride, kv_len, head_dim, visible.data(),
-                                scale, p_ref.data(), o_ref.data());
+        AttendOneQuery(q.data(), keys.data(), values.data(), stride, kv_len, head_dim,
+                       visible.data(), scale, p_fast.data(), o_fast.data());
+        AttendOneQueryReference(q.data(), keys.data(), values.data(), stride, kv_len, head_dim,
+                                visible.data(), scale, p_ref.data(), o_ref.data());
         double sum = 0;
         for (int64_t j = 0; j < kv_len; ++j) {
           EXPECT_NEAR(p_fast[j], p_ref[j], 2e-6) << head_dim << " " << kv_len << " " << pattern;

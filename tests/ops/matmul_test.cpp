@@ -3,8 +3,8 @@
 // the number of rows in flight and to the thread count.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -44,8 +44,8 @@ WeightMatrix Bf16(const Problem& p, bool scaled) {
   return w;
 }
 
-std::vector<float> Apply(void (*fn)(const float*, int64_t, const WeightMatrix&, float*), const Problem& p,
-                       const WeightMatrix& w) {
+std::vector<float> Apply(void (*fn)(const float*, int64_t, const WeightMatrix&, float*),
+                         const Problem& p, const WeightMatrix& w) {
   std::vector<float> y(static_cast<size_t>(p.m * p.n));
   fn(p.x.data(), p.m, w, y.data());
   return y;
@@ -85,8 +85,12 @@ struct Quantized {
   std::vector<int8_t> q8;
   std::vector<uint8_t> q4;
   std::vector<uint16_t> s8, s4;
-  WeightMatrix Q8(int64_t n, int64_t k) const { return {WeightType::kQ8, q8.data(), n, k, 1.0f, false, s8.data()}; }
-  WeightMatrix Q4(int64_t n, int64_t k) const { return {WeightType::kQ4, q4.data(), n, k, 1.0f, false, s4.data()}; }
+  WeightMatrix Q8(int64_t n, int64_t k) const {
+    return {WeightType::kQ8, q8.data(), n, k, 1.0f, false, s8.data()};
+  }
+  WeightMatrix Q4(int64_t n, int64_t k) const {
+    return {WeightType::kQ4, q4.data(), n, k, 1.0f, false, s4.data()};
+  }
 };
 Quantized Quantize(const std::vector<float>& w, int64_t n, int64_t k) {
   Quantized out;
@@ -111,7 +115,8 @@ TEST(MatMulTest, QuantizedKernelsAgreeWithTheReference) {
         const std::vector<float> fast = Apply(MatMul, p, w);
         const std::vector<float> ref = Apply(MatMulReference, p, w);
         for (size_t i = 0; i < fast.size(); ++i)
-          EXPECT_NEAR(fast[i], ref[i], 1e-4f * (1.0f + std::fabs(ref[i]))) << "k " << k << " type " << int(w.type);
+          EXPECT_NEAR(fast[i], ref[i], 1e-4f * (1.0f + std::fabs(ref[i])))
+              << "k " << k << " type " << int(w.type);
       }
     }
   }
@@ -126,12 +131,14 @@ TEST(MatMulTest, QuantizationErrorIsWithinTheFormatsStep) {
       WeightRowToFloat(w, r, row.data());
       for (int64_t g = 0; g < 8; ++g) {
         float amax = 0;
-        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(p.w_f32[r * 256 + g * 32 + i]));
+        for (int i = 0; i < 32; ++i)
+          amax = std::max(amax, std::fabs(p.w_f32[r * 256 + g * 32 + i]));
         // q8: half a step (amax / 127). q4: half a step (amax / 8) except that
         // values near -extreme clamp at code 15 (7 steps): at most one step.
         const float step = w.type == WeightType::kQ8 ? amax / 127 : amax / 8;
         const float bound = (w.type == WeightType::kQ8 ? 0.5f : 1.0f) * step * 1.01f;
-        for (int i = 0; i < 32; ++i) EXPECT_LE(std::fabs(row[g * 32 + i] - p.w_f32[r * 256 + g * 32 + i]), bound);
+        for (int i = 0; i < 32; ++i)
+          EXPECT_LE(std::fabs(row[g * 32 + i] - p.w_f32[r * 256 + g * 32 + i]), bound);
       }
     }
   }
@@ -141,7 +148,9 @@ TEST(MatMulTest, RowsInFlightAndThreadsNeverChangeABit) {
   const Problem p = MakeProblem(11, 37, 224, 5);
   const Quantized q = Quantize(p.w_f32, 37, 224);
   for (int variant = 0; variant < 4; ++variant) {
-    const WeightMatrix w = variant < 2 ? Bf16(p, variant == 1) : variant == 2 ? q.Q8(37, 224) : q.Q4(37, 224);
+    const WeightMatrix w = variant < 2    ? Bf16(p, variant == 1)
+                           : variant == 2 ? q.Q8(37, 224)
+                                          : q.Q4(37, 224);
     SetNumThreads(2);
     const std::vector<float> all = Apply(MatMul, p, w);
     SetNumThreads(1);
