@@ -164,21 +164,10 @@ HWY_INLINE void Tile(const float* x, const Rows& rows, int64_t j0, int64_t k, fl
   const float* xs[MR];
   VF wv[NR];
   int64_t kk = 0;
-  VF group_scale[NR];
   for (; kk + n_lanes <= k; kk += n_lanes) {
-    if constexpr (Rows::kGrouped) {
-      if (kk % kQuantGroup == 0) {
-        for (int j = 0; j < NR; ++j) {
-          group_scale[j] = hn::Set(df, rows.Scale(j0 + j, kk));
-          if constexpr (kScaled) group_scale[j] = hn::Mul(group_scale[j], vscale);
-        }
-      }
-      for (int j = 0; j < NR; ++j) wv[j] = hn::Mul(rows.Codes(df, j0 + j, kk), group_scale[j]);
-    } else {
-      for (int j = 0; j < NR; ++j) {
-        wv[j] = rows.Load(df, j0 + j, kk);
-        if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
-      }
+    for (int j = 0; j < NR; ++j) {
+      wv[j] = rows.Load(df, j0 + j, kk);
+      if constexpr (kScaled) wv[j] = hn::Mul(wv[j], vscale);
     }
     for (int i = 0; i < MR; ++i) xs[i] = x + i * k + kk;
     Accumulate<MR, NR, kScaled>(xs, wv, acc);
@@ -188,27 +177,83 @@ HWY_INLINE void Tile(const float* x, const Rows& rows, int64_t j0, int64_t k, fl
     for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanes(df, acc[i][j]);
 }
 
+// Quantized rows: y = sum over groups of d_g * (sum over the group of x * q).
+// Each output keeps a group accumulator (q * x over the group's vectors) that
+// is scaled and added to its total once per group, halving the per-weight
+// work. Every path over quantized weights uses this same arithmetic.
+template <int MR, int NR, bool kScaled, class Rows>
+HWY_INLINE void GroupedTile(const float* x, const Rows& rows, int64_t j0, int64_t k, float scale,
+                            float* y, int64_t ldy) {
+  const DF df;
+  const auto n_lanes = static_cast<int64_t>(hn::Lanes(df));
+  const VF vscale = hn::Set(df, scale);
+  VF acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = hn::Zero(df);
+  for (int64_t g = 0; g < k; g += kQuantGroup) {
+    VF group[MR][NR];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) group[i][j] = hn::Zero(df);
+    for (int64_t kk = g; kk < g + kQuantGroup; kk += n_lanes) {
+      VF wv[NR];
+      for (int j = 0; j < NR; ++j) wv[j] = rows.Codes(df, j0 + j, kk);
+      for (int i = 0; i < MR; ++i) {
+        const VF xv = hn::LoadU(df, x + i * k + kk);
+        for (int j = 0; j < NR; ++j) group[i][j] = hn::MulAdd(xv, wv[j], group[i][j]);
+      }
+    }
+    for (int j = 0; j < NR; ++j) {
+      VF d = hn::Set(df, rows.Scale(j0 + j, g));
+      if constexpr (kScaled) d = hn::Mul(d, vscale);
+      for (int i = 0; i < MR; ++i) acc[i][j] = hn::MulAdd(group[i][j], d, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanes(df, acc[i][j]);
+}
+
+// Quantized rows whose codes were already converted to float (prefill reuses
+// them across row blocks); scales as converted floats. Same values as the
+// source policy returns, so GroupedTile gives identical bits over either.
+struct ConvertedRows {
+  static constexpr bool kGrouped = true;
+  const float* codes;
+  const float* scales;  // [rows, k / 32]
+  int64_t k;
+  HWY_INLINE VF Codes(DF df, int64_t r, int64_t kk) const {
+    return hn::LoadU(df, codes + r * k + kk);
+  }
+  HWY_INLINE float Scale(int64_t r, int64_t kk) const {
+    return scales[r * (k / kQuantGroup) + kk / kQuantGroup];
+  }
+};
+
 template <int MR, bool kScaled, class Rows>
 HWY_INLINE void RowBlock(const float* x, const Rows& rows, int64_t k, int64_t j0, int64_t j1,
                          float scale, float* y, int64_t ldy, const WeightMatrix& w) {
   int64_t j = j0;
-  for (; j + 4 <= j1; j += 4) Tile<MR, 4, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
-  for (; j < j1; ++j) Tile<MR, 1, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
+  if constexpr (Rows::kGrouped) {
+    constexpr int kNR = MR == 1 ? 4 : 2;
+    for (; j + kNR <= j1; j += kNR) GroupedTile<MR, kNR, kScaled>(x, rows, j, k, scale, y + j, ldy);
+    for (; j < j1; ++j) GroupedTile<MR, 1, kScaled>(x, rows, j, k, scale, y + j, ldy);
+  } else {
+    for (; j + 4 <= j1; j += 4) Tile<MR, 4, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
+    for (; j < j1; ++j) Tile<MR, 1, kScaled>(x, rows, j, k, scale, y + j, ldy, w);
+  }
 }
 
-// Writes weight rows [j0, j1) of quantized `rows` as floats (scaled by the
-// gain when asked), computed exactly as the tile loop computes them in
-// registers (codes * (d [* gain])), so both paths give identical bits.
-template <bool kScaled, class Rows>
-void Dequantize(const Rows& rows, int64_t j0, int64_t j1, int64_t k, float scale, float* out) {
+// Converts the codes and scales of weight rows [j0, j1) to floats once, for
+// reuse by every activation row of a block.
+template <class Rows>
+void ConvertCodes(const Rows& rows, int64_t j0, int64_t j1, int64_t k, float* codes,
+                  float* scales) {
   const DF df;
   const auto n_lanes = static_cast<int64_t>(hn::Lanes(df));
   for (int64_t j = j0; j < j1; ++j) {
     for (int64_t g = 0; g < k; g += kQuantGroup) {
-      VF d = hn::Set(df, rows.Scale(j, g));
-      if constexpr (kScaled) d = hn::Mul(d, hn::Set(df, scale));
+      scales[(j - j0) * (k / kQuantGroup) + g / kQuantGroup] = rows.Scale(j, g);
       for (int64_t kk = g; kk < g + kQuantGroup; kk += n_lanes)
-        hn::StoreU(hn::Mul(rows.Codes(df, j, kk), d), df, out + (j - j0) * k + kk);
+        hn::StoreU(rows.Codes(df, j, kk), df, codes + (j - j0) * k + kk);
     }
   }
 }
@@ -225,22 +270,25 @@ void MatMulRows(const float* x, int64_t m, const Rows& rows, const WeightMatrix&
     const int64_t i1 = std::min(m, i0 + rows_per_block);
 #pragma omp parallel num_threads(NumThreads())
     {
-      std::vector<float> dequantized;
+      std::vector<float> codes, scales;
 #pragma omp for schedule(static)
       for (int64_t c = 0; c < chunks; ++c) {
         const int64_t j0 = c * col_chunk, j1 = std::min(n, j0 + col_chunk);
         if constexpr (Rows::kGrouped) {
-          // Several activation rows: dequantize this chunk's weights once and
-          // reuse them for every row, instead of once per 4-row tile.
+          // Several activation rows: convert this chunk's codes once and
+          // reuse them for every row, instead of once per tile.
           if (i1 - i0 > 4) {
-            dequantized.resize(static_cast<size_t>((j1 - j0) * k));
-            Dequantize<kScaled>(rows, j0, j1, k, w.scale, dequantized.data());
-            const F32Rows plain{dequantized.data(), k};
+            codes.resize(static_cast<size_t>((j1 - j0) * k));
+            scales.resize(static_cast<size_t>((j1 - j0) * (k / kQuantGroup)));
+            ConvertCodes(rows, j0, j1, k, codes.data(), scales.data());
+            const ConvertedRows converted{codes.data(), scales.data(), k};
             int64_t i = i0;
             for (; i + 4 <= i1; i += 4)
-              RowBlock<4, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
+              RowBlock<4, kScaled>(x + i * k, converted, k, 0, j1 - j0, w.scale, y + i * n + j0, n,
+                                   w);
             for (; i < i1; ++i)
-              RowBlock<1, false>(x + i * k, plain, k, 0, j1 - j0, 1.0f, y + i * n + j0, n, w);
+              RowBlock<1, kScaled>(x + i * k, converted, k, 0, j1 - j0, w.scale, y + i * n + j0, n,
+                                   w);
             continue;
           }
         }
