@@ -23,13 +23,6 @@ struct GenerateArgs {
   bool json = false;
 };
 
-// JSON strings must be valid UTF-8: ill-formed bytes become U+FFFD.
-std::string ValidUtf8(const std::string& bytes) {
-  tokenizer::Utf8StreamDecoder d;
-  std::string s = d.Feed(bytes);
-  return s + d.Flush();
-}
-
 void RunGenerate(const GenerateArgs& a) {
   const int sources = !a.prompt.empty() + !a.ids.empty() + !a.prompts_file.empty();
   Check(sources <= 1, "give one of PROMPT, --ids or --prompts-file");
@@ -79,7 +72,7 @@ void RunGenerate(const GenerateArgs& a) {
     const generate::SequenceResult& r = results[i];
     if (a.json) {
       nlohmann::json j = {{"ids", r.ids},
-                          {"text", ValidUtf8(r.text)},
+                          {"text", tokenizer::ReplaceInvalidUtf8(r.text)},
                           {"finish_reason", generate::FinishReasonName(r.finish)},
                           {"prompt_tokens", r.prompt_tokens},
                           {"tokens_per_second", tok_s},

@@ -49,13 +49,6 @@ nlohmann::json ParseLine(const std::string& line, int64_t line_no) {
   return doc;
 }
 
-// Text with each ill-formed UTF-8 sequence replaced by U+FFFD, for JSON.
-std::string ToValidUtf8(const std::string& bytes) {
-  tok::Utf8StreamDecoder decoder;
-  std::string text = decoder.Feed(bytes);
-  return text + decoder.Flush();  // Flush strictly after Feed.
-}
-
 // "1,2,3" (spaces allowed; an empty or blank list is no ids).
 
 }  // namespace
@@ -129,7 +122,7 @@ void RegisterTokenizeCommands(CLI::App& app) {
         list.push_back(static_cast<int32_t>(v.get<int64_t>()));
       }
       nlohmann::json out;
-      out["text"] = ToValidUtf8(tokenizer.Decode(list));
+      out["text"] = tok::ReplaceInvalidUtf8(tokenizer.Decode(list));
       std::cout << out.dump() << "\n";
     }
   });

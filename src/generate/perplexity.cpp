@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "model/forward.h"
+#include "ops/softmax.h"
 
 namespace talkie::generate {
 
@@ -30,10 +31,7 @@ PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t
     // Logits at position t predict token t + 1.
     for (int64_t target = std::max(scored_until, begin + 1); target < end; ++target) {
       const float* row = &out.logits[(target - 1 - begin) * vocab];
-      const float max = *std::max_element(row, row + vocab);
-      double sum = 0.0;
-      for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(row[v]) - max);
-      nll += std::log(sum) + max - static_cast<double>(row[ids[target]]);
+      nll += ops::LogSumExp(row, vocab) - static_cast<double>(row[ids[target]]);
     }
     scored_until = std::max(scored_until, end);
     if (end == n) break;

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "io/tensor_store.h"
 #include "model/forward.h"
+#include "ops/softmax.h"
 
 namespace talkie::model {
 namespace {
@@ -146,17 +147,13 @@ QualityReport CompareLogits(const Model& reference, const Model& candidate,
     for (size_t t = 0; t < chunk.size(); ++t) {
       const float* pa = &a[t * vocab];
       const float* pb = &b[t * vocab];
-      // log-softmax of both in double, then KL(p || q) = sum p (log p - log q).
-      const double ma = *std::max_element(pa, pa + vocab), mb = *std::max_element(pb, pb + vocab);
-      double za = 0, zb = 0;
       for (int64_t v = 0; v < vocab; ++v) {
-        za += std::exp(pa[v] - ma);
-        zb += std::exp(pb[v] - mb);
         if (!std::isfinite(pb[v])) report.finite = false;
         report.max_abs_logit_diff =
             std::max(report.max_abs_logit_diff, static_cast<double>(std::fabs(pa[v] - pb[v])));
       }
-      const double la = ma + std::log(za), lb = mb + std::log(zb);
+      // log-softmax of both in double, then KL(p || q) = sum p (log p - log q).
+      const double la = ops::LogSumExp(pa, vocab), lb = ops::LogSumExp(pb, vocab);
       double kl = 0;
       for (int64_t v = 0; v < vocab; ++v) {
         const double lpa = pa[v] - la, lpb = pb[v] - lb;

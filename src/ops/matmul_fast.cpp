@@ -70,30 +70,30 @@ HWY_INLINE float HalfToFloat(uint16_t h) {
   return f;
 }
 
-// Quantized rows also expose the codes and the group scale separately, so the
-// scale is converted once per group rather than once per vector.
-struct Q8Rows {
+// Quantized rows expose the codes (as floats) and the group scale separately,
+// so the scale is applied once per group (see GroupedTile).
+struct GroupScales {
   static constexpr bool kGrouped = true;
-  const int8_t* p;
-  const uint16_t* scales;
+  const uint16_t* scales;  // f16 [rows, k / 32]
   int64_t k;
-  HWY_INLINE VF Codes(DF df, int64_t r, int64_t kk) const {
-    const hn::Rebind<int8_t, DF> d8;
-    const hn::RebindToSigned<DF> di;
-    return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p + r * k + kk)));
-  }
   HWY_INLINE float Scale(int64_t r, int64_t kk) const {
     return HalfToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
+struct Q8Rows : GroupScales {
+  const int8_t* p;
+  HWY_INLINE VF Codes(DF df, int64_t r, int64_t kk) const {
+    const hn::Rebind<int8_t, DF> d8;
+    const hn::RebindToSigned<DF> di;
+    return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p + r * k + kk)));
+  }
+};
+
 // q4 groups hold element i in the low nibble of byte i and element i + 16 in
 // the high nibble, so a vector of N <= 16 lanes reads N bytes either way.
-struct Q4Rows {
-  static constexpr bool kGrouped = true;
+struct Q4Rows : GroupScales {
   const uint8_t* p;
-  const uint16_t* scales;
-  int64_t k;
   HWY_INLINE VF Codes(DF df, int64_t r, int64_t kk) const {
     const hn::Rebind<uint8_t, DF> d8;
     const hn::RebindToSigned<DF> di;
@@ -101,9 +101,6 @@ struct Q4Rows {
     const auto bytes = hn::PromoteTo(di, hn::LoadU(d8, p + r * (k / 2) + group * 16 + within % 16));
     const auto nibble = hn::And(hn::ShiftRightSame(bytes, within < 16 ? 0 : 4), hn::Set(di, 15));
     return hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
-  }
-  HWY_INLINE float Scale(int64_t r, int64_t kk) const {
-    return HalfToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
@@ -320,8 +317,9 @@ void MatMulFastImpl(const float* x, int64_t m, const WeightMatrix& w, float* y) 
       // Vectors must not straddle groups (or, for q4, the two nibble halves).
       if (hn::Lanes(DF()) > 16 || k % kQuantGroup != 0) return MatMulReference(x, m, w, y);
       if (w.type == WeightType::kQ8)
-        return Dispatch(x, m, Q8Rows{static_cast<const int8_t*>(w.data), w.group_scales, k}, w, y);
-      return Dispatch(x, m, Q4Rows{static_cast<const uint8_t*>(w.data), w.group_scales, k}, w, y);
+        return Dispatch(x, m, Q8Rows{{w.group_scales, k}, static_cast<const int8_t*>(w.data)}, w,
+                        y);
+      return Dispatch(x, m, Q4Rows{{w.group_scales, k}, static_cast<const uint8_t*>(w.data)}, w, y);
     case WeightType::kF16:
       return MatMulReference(x, m, w, y);
   }

@@ -8,16 +8,14 @@
 
 #include "common/error.h"
 #include "model/forward.h"
+#include "ops/softmax.h"
 
 namespace talkie::server {
 namespace {
 
 // Log-softmax of the raw logits, accumulated in double for a stable sum.
 std::vector<float> LogSoftmax(std::span<const float> logits) {
-  const float max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0.0;
-  for (float x : logits) sum += std::exp(static_cast<double>(x) - max);
-  const double log_sum = std::log(sum) + max;
+  const double log_sum = ops::LogSumExp(logits.data(), static_cast<int64_t>(logits.size()));
   std::vector<float> out(logits.size());
   for (size_t i = 0; i < logits.size(); ++i)
     out[i] = static_cast<float>(static_cast<double>(logits[i]) - log_sum);

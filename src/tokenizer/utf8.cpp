@@ -120,4 +120,10 @@ std::string Utf8StreamDecoder::Flush() {
   return out;
 }
 
+std::string ReplaceInvalidUtf8(std::string_view bytes) {
+  Utf8StreamDecoder decoder;
+  std::string text = decoder.Feed(bytes);
+  return text + decoder.Flush();  // Flush strictly after Feed.
+}
+
 }  // namespace talkie::tokenizer

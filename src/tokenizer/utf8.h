@@ -66,4 +66,8 @@ class Utf8StreamDecoder {
   unsigned upper_ = 0xBF;
 };
 
+// The whole of `bytes` through a Utf8StreamDecoder: each maximal ill-formed
+// subsequence becomes one U+FFFD (e.g. for JSON output, which must be UTF-8).
+std::string ReplaceInvalidUtf8(std::string_view bytes);
+
 }  // namespace talkie::tokenizer
