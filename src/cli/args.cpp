@@ -52,8 +52,16 @@ std::string ResolveModelPath(const std::string& given) {
       "talkie-lm/talkie-1930-13b-it, or set TALKIE_MODEL.");
 }
 
-std::unique_ptr<model::Model> LoadModel(const std::string& given) {
+ops::Precision ParsePolicy(const std::string& policy) {
+  if (policy == "exact") return ops::Precision::kExact;
+  if (policy == "fast") return ops::Precision::kFast;
+  throw Error("--policy must be 'exact' or 'fast', got '" + policy + "'");
+}
+
+std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::string& policy) {
+  const ops::Precision precision = ParsePolicy(policy);
   auto model = model::Model::Load(ResolveModelPath(given));
+  model->SetPrecision(precision);
   const auto& unknown = model->info().unknown_tensors;
   if (!unknown.empty()) {
     std::fprintf(stderr,

@@ -18,8 +18,13 @@ std::vector<int32_t> ParseIdList(const std::string& text, const std::string& wha
 // The model path to use: the given one, else the project's default model.
 std::string ResolveModelPath(const std::string& given);
 
+// "exact" / "fast" (--policy) -> the precision policy; throws naming the flag.
+ops::Precision ParsePolicy(const std::string& policy);
+
 // Loads the model at ResolveModelPath(given), warning on stderr about tensors
-// the checkpoint holds but Talkie does not use.
-std::unique_ptr<model::Model> LoadModel(const std::string& given);
+// the checkpoint holds but Talkie does not use, and prepares it for the
+// precision policy ("exact" / "fast").
+std::unique_ptr<model::Model> LoadModel(const std::string& given,
+                                        const std::string& policy = "exact");
 
 }  // namespace talkie::cli

@@ -59,6 +59,7 @@ void RegisterPerplexityCommand(CLI::App& app) {
   cmd->add_option("--stride", a->stride,
                   "window step (default: the window; smaller = overlapping windows)");
   cmd->add_option("--threads", a->gen.threads, "threads (default: all cores)");
+  AddPolicyOption(cmd, &a->gen.policy);
   cmd->add_flag("--json", a->json, "print {\"perplexity\": x, \"tokens\": n}");
   cmd->callback([a] { RunPerplexity(*a); });
 }

@@ -30,6 +30,7 @@ struct ServeArgs {
   int64_t prefill_chunk = 256;
   size_t max_body = 1 << 20;
   int threads = 0;
+  std::string policy = "exact";
 };
 
 std::string ModelName(const model::Model& m) {
@@ -59,6 +60,7 @@ void RunServe(const ServeArgs& a) {
   GenerationArgs gen;
   gen.model = a.model;
   gen.tokenizer = a.tokenizer;
+  gen.policy = a.policy;
   const LoadedModel m = LoadModelAndTokenizer(gen);
 
   server::ServerOptions o;
@@ -120,6 +122,7 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--max-body", a->max_body, "largest request body in bytes (beyond: 413)")
       ->capture_default_str();
   cmd->add_option("--threads", a->threads, "kernel threads (default: all cores)");
+  AddPolicyOption(cmd, &a->policy);
   cmd->callback([a] { RunServe(*a); });
 }
 

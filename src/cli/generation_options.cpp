@@ -31,7 +31,15 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   cmd->add_option("--seed", a->seed, "random seed (default: random, printed on stderr)");
   cmd->add_option("--stop", a->stop, "stop string (repeatable); the text ends just before it");
   cmd->add_option("--threads", a->threads, "threads (default: all cores)");
+  AddPolicyOption(cmd, &a->policy);
   cmd->add_flag("-q,--quiet", a->quiet, "no speed report on stderr");
+}
+
+void AddPolicyOption(CLI::App* cmd, std::string* policy) {
+  cmd->add_option("--policy", *policy,
+                  "precision: exact (float32 activations, matches the reference) or fast "
+                  "(activations rounded to bf16 / int8 inside the matmuls)")
+      ->capture_default_str();
 }
 
 generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
@@ -67,7 +75,7 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
 
 LoadedModel LoadModelAndTokenizer(const GenerationArgs& a) {
   LoadedModel out;
-  out.model = LoadModel(a.model);
+  out.model = LoadModel(a.model, a.policy);
   const std::string tokenizer_path = a.tokenizer.empty() ? out.model->directory() : a.tokenizer;
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, out.model->config().vocab_size));

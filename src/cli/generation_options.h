@@ -26,10 +26,13 @@ struct GenerationArgs {
   int64_t seed = -1;  // -1: random, printed so the run can be repeated
   std::vector<std::string> stop;
   int threads = 0;
+  std::string policy = "exact";
   bool quiet = false;
 };
 
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
+// --policy exact|fast (ops/weights.h).
+void AddPolicyOption(CLI::App* cmd, std::string* policy);
 
 // Validates the options and makes the generation config (resolving a random
 // seed into a concrete one).

@@ -58,7 +58,18 @@ class Model {
   const LoadInfo& info() const { return info_; }
   const std::string& directory() const { return directory_; }
 
+  // Prepares every matmul weight (not the embedding) for a precision policy
+  // (ops/weights.h). kFast repacks q8 / q4 matrices for the int8 kernels
+  // (matmul_lowp.h, same size as the originals) and hands the checkpoint's
+  // pages for them back to the OS; kExact frees the copies again.
+  void SetPrecision(ops::Precision precision);
+  ops::Precision precision() const { return precision_; }
+
  private:
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  std::vector<ops::WeightMatrix*> MatMulWeights();
   Model() = default;
   io::TensorStore store_;
   ModelConfig config_;
@@ -66,6 +77,8 @@ class Model {
   ops::RopeTable rope_;
   LoadInfo info_;
   std::string directory_;  // folder holding the checkpoint (tokenizer lookup)
+  ops::Precision precision_ = ops::Precision::kExact;
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;  // kFast q8 / q4 copies
 };
 
 }  // namespace talkie::model

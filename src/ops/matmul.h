@@ -8,7 +8,8 @@
 namespace talkie::ops {
 
 // x: [m, w.cols] float32, y: [m, w.rows] float32. The SIMD kernel for the
-// CPU (runtime dispatch; matmul_fast.cpp).
+// CPU (runtime dispatch; matmul_fast.cpp); matrices marked Precision::kFast
+// go to the fast policy's kernels (matmul_lowp.h).
 // Determinism: y[i][j] is a dot product summed over k in one fixed order that
 // does not depend on m, on which rows are in flight, or on the thread count.
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/tensor.h"
+#include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -335,6 +336,7 @@ namespace talkie::ops {
 HWY_EXPORT(MatMulFastImpl);
 
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y) {
+  if (w.precision == Precision::kFast) return MatMulLowPrecision(x, m, w, y);
   HWY_DYNAMIC_DISPATCH(MatMulFastImpl)(x, m, w, y);
 }
 

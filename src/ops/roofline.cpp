@@ -13,6 +13,8 @@
 
 #include <omp.h>
 
+#include "ops/matmul_lowp_kernels.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
 namespace HWY_NAMESPACE {
@@ -88,6 +90,19 @@ double MeasureReadBandwidth(int threads, int64_t bytes, int reps) {
     best = std::max(best, static_cast<double>(bytes) / (Now() - t0) / 1e9);
   }
   return best;
+}
+
+double MeasureLowPrecisionPeak(WeightType type, int threads) {
+  const bool bf16 = type == WeightType::kBF16;
+  if (type != WeightType::kBF16 && type != WeightType::kQ8 && type != WeightType::kQ4) return 0.0;
+  if (bf16 ? !lowp::CpuHasAvx512Bf16() : !lowp::CpuHasAvx512Vnni()) return 0.0;
+  const int64_t iterations = 20'000'000;
+  double ops = 0.0;
+  float sinks[256] = {};
+  const double t0 = Now();
+#pragma omp parallel num_threads(threads) reduction(+ : ops)
+  ops += lowp::DotLoopAvx512(bf16, iterations, &sinks[omp_get_thread_num() % 256]);
+  return ops / (Now() - t0) / 1e9;
 }
 
 double MeasureFmaPeak(int threads) {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "ops/weights.h"
+
 namespace talkie::ops {
 
 // Memory read bandwidth in GB/s: `threads` threads summing a buffer of
@@ -13,5 +15,10 @@ double MeasureReadBandwidth(int threads, int64_t bytes = int64_t{1} << 30, int r
 // Float32 fused multiply-add throughput in GFLOP/s (2 flops per lane per FMA)
 // with the SIMD target the kernels use, over `threads` threads.
 double MeasureFmaPeak(int threads);
+
+// The fast policy's dot-product peak in GOP/s (2 ops per multiply-add) for
+// the kernel that `type` (kBF16: VDPBF16PS; kQ8 / kQ4: VPDPBUSD) uses on this
+// CPU; 0 when the CPU lacks the instruction.
+double MeasureLowPrecisionPeak(WeightType type, int threads);
 
 }  // namespace talkie::ops

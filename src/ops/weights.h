@@ -12,6 +12,14 @@ namespace talkie::ops {
 
 enum class WeightType { kF32, kF16, kBF16, kQ8, kQ4 };
 
+// Precision policy, chosen per run (Model::SetPrecision):
+//   kExact: float32 activations; matches the reference implementation.
+//   kFast: activations rounded per row inside the matmul (bf16 for bf16
+//          weights, int8 per group of 32 for q8 / q4 weights) so the dot
+//          products run on AVX512-BF16 / AVX512-VNNI (matmul_lowp.h).
+// Both keep every output's reduction order independent of the batch.
+enum class Precision { kExact, kFast };
+
 // Group-wise quantized formats: each row is cut into groups of 32 values along
 // cols (cols must be a multiple of 32), each with one f16 scale d.
 //   q8: int8 q, value = q * d                    (8.5 bits per weight)
@@ -28,6 +36,8 @@ struct WeightMatrix {
   float scale = 1.0f;
   bool has_scale = false;
   const uint16_t* group_scales = nullptr;  // q8 / q4: f16 [rows, cols / 32]
+  Precision precision = Precision::kExact;
+  const uint8_t* packed = nullptr;  // kFast q8 / q4: PackForLowPrecision's copy
 };
 
 // Bytes of the stored matrix (scales included).

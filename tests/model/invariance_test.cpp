@@ -1,6 +1,7 @@
 // Tier 3: the inference contract's guarantees (spec §5, issue 3), bitwise:
 // cache / chunking, padding / batch composition and thread count never change
 // a single byte of a sequence's logits, hidden states or attention rows.
+// "<model>@fast" runs the same checks under the fast precision policy.
 #include <random>
 
 #include "fixtures.h"
@@ -11,13 +12,18 @@
 namespace talkie {
 namespace {
 
-const std::vector<std::string> kModels = {"tiny",  "tiny-folded",  "tiny-raw",
-                                          "small", "small-native", "wide-head"};
+const std::vector<std::string> kModels = {"tiny",       "tiny-folded", "tiny-raw",
+                                          "small",      "small-native", "wide-head",
+                                          "tiny@fast",  "small@fast",   "wide-head@fast"};
 
 const model::Model& Fixture(const std::string& name) {
   static std::map<std::string, std::unique_ptr<model::Model>> cache;
   auto& slot = cache[name];
-  if (!slot) slot = model::Model::Load(testing::ModelFixtureDir() + "/models/" + name);
+  if (!slot) {
+    const size_t at = name.find('@');
+    slot = model::Model::Load(testing::ModelFixtureDir() + "/models/" + name.substr(0, at));
+    if (at != std::string::npos) slot->SetPrecision(ops::Precision::kFast);
+  }
   return *slot;
 }
 
@@ -133,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(EveryFixtureModel, InvarianceTest, ::testing::ValuesIn(
                          [](const auto& info) {
                            std::string s = info.param;
                            for (char& ch : s)
-                             if (ch == '-') ch = '_';
+                             if (ch == '-' || ch == '@') ch = '_';
                            return s;
                          });
 

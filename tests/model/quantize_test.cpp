@@ -52,9 +52,38 @@ TEST(QuantizeTest, QuantizedModelsLoadAndStayCloseToTheOriginal) {
   }
 }
 
+// The fast policy (int8 / bf16 activations) against the exact policy of the
+// same weights. Bounds: int8 rounding of activations costs about what q8
+// weights cost; bf16 activations (8 significant bits) a little less.
+TEST(QuantizeTest, FastPolicyStaysCloseToExact) {
+  for (const char* type : {"bf16", "q8", "q4"}) {
+    const std::string dir = std::string(type) == "bf16"
+                                ? testing::ModelFixtureDir() + "/models/wide-head"
+                                : QuantizedDir("wide-head", type);
+    const auto exact = model::Model::Load(dir);
+    auto fast = model::Model::Load(dir);
+    fast->SetPrecision(ops::Precision::kFast);
+    const auto ids = RandomIds(100, exact->config().vocab_size);
+    const model::QualityReport r = model::CompareLogits(*exact, *fast, ids);
+    std::printf("%s fast vs exact: mean KL %.6f, top-1 %.3f, max |dlogit| %.4f\n", type,
+                r.mean_kl, r.top1_agreement, r.max_abs_logit_diff);
+    EXPECT_TRUE(r.finite) << type;
+    EXPECT_LT(r.mean_kl, 1e-3) << type;
+    // Random-weight q4 logits have near ties that any rounding can flip.
+    EXPECT_GE(r.top1_agreement, std::string(type) == "q4" ? 0.9 : 0.95) << type;
+    // Back to exact: the same bytes as a model that never left it.
+    fast->SetPrecision(ops::Precision::kExact);
+    const model::QualityReport back = model::CompareLogits(*exact, *fast, ids);
+    EXPECT_EQ(back.max_abs_logit_diff, 0.0) << type;
+  }
+}
+
 TEST(QuantizeTest, QuantizedModelsKeepBitwiseInvariance) {
-  for (const char* type : {"q8", "q4"}) {
+  for (const char* variant : {"q8", "q4", "q8@fast", "q4@fast"}) {
+    const std::string type = std::string(variant).substr(0, 2);
     const auto q = model::Model::Load(QuantizedDir("small", type));
+    if (std::string(variant).find("@fast") != std::string::npos)
+      q->SetPrecision(ops::Precision::kFast);
     const int64_t vocab = q->config().vocab_size;
     const std::vector<std::vector<int32_t>> prompts = {RandomIds(9, vocab), RandomIds(3, vocab)};
     model::PromptRunOptions whole, chunked;
@@ -63,10 +92,10 @@ TEST(QuantizeTest, QuantizedModelsKeepBitwiseInvariance) {
     chunked.pad_id = 3;
     const auto a = model::RunPrompts(*q, {prompts[0]}, whole);
     const auto b = model::RunPrompts(*q, prompts, chunked);
-    EXPECT_TRUE(testing::BytesEqual(a[0].logits, b[0].logits)) << type;
+    EXPECT_TRUE(testing::BytesEqual(a[0].logits, b[0].logits)) << variant;
     for (size_t i = 0; i < a[0].hidden_states.size(); ++i)
       EXPECT_TRUE(testing::BytesEqual(a[0].hidden_states[i], b[0].hidden_states[i]))
-          << type << " " << i;
+          << variant << " " << i;
   }
 }
 

@@ -1,0 +1,248 @@
+// Fast-policy matmul driver: rounds the activation rows, picks the kernel for
+// this CPU (matmul_lowp_avx512.cpp or the portable twins below) and splits the
+// output columns over threads. Also the q8 / q4 repacking (layout in
+// matmul_lowp.h).
+#include "ops/matmul_lowp.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "io/tensor.h"
+#include "ops/matmul.h"
+#include "ops/matmul_lowp_kernels.h"
+#include "ops/parallel.h"
+
+namespace talkie::ops {
+namespace lowp {
+namespace {
+
+std::atomic<bool> force_portable{false};
+
+bool UseAvx512Vnni() { return !force_portable && CpuHasAvx512Vnni(); }
+bool UseAvx512Bf16() { return !force_portable && CpuHasAvx512Bf16(); }
+
+// Code of column c (within its block) at k = 32g + t, as stored (0..255 / 0..15).
+int StoredCode(const uint8_t* record, bool q4, int64_t c, int64_t t) {
+  if (!q4) return record[64 * (t / 4) + 4 * c + t % 4];
+  const int64_t p = t / 8, r = t % 8;
+  const uint8_t byte = record[64 * p + 4 * c + r % 4];
+  return r < 4 ? (byte & 15) : (byte >> 4);
+}
+
+// Quantizes one activation row per group of 32: d = amax / 127, codes
+// nearest(x / d) in [-127, 127]. A group holding inf / NaN gets d = NaN so the
+// outputs it feeds become NaN, as in the exact policy.
+void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* d, int32_t* sum) {
+  for (int64_t g = 0; g < k / 32; ++g) {
+    const float* v = x + 32 * g;
+    float amax = 0.0f;
+    for (int t = 0; t < 32; ++t) amax = std::max(amax, std::fabs(v[t]));
+    int32_t s = 0;
+    if (!std::isfinite(amax) || std::isnan(amax)) {
+      d[g] = std::numeric_limits<float>::quiet_NaN();
+      std::memset(q + 32 * g, 0, 32);
+    } else {
+      d[g] = amax / 127.0f;
+      const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+      for (int t = 0; t < 32; ++t) {
+        const float code = std::clamp(std::nearbyint(v[t] * inv), -127.0f, 127.0f);
+        q[32 * g + t] = static_cast<int8_t>(code);
+        s += static_cast<int32_t>(code);
+      }
+    }
+    sum[g] = s;
+  }
+}
+
+}  // namespace
+
+void Int8RowsPortable(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+  const int64_t k = job.x.k, groups = k / 32;
+  const int64_t code_bytes = job.q4 ? kQ4CodeBytes : kQ8CodeBytes;
+  const int32_t offset = job.q4 ? 8 : 128;
+  for (int64_t b = b0; b < b1; ++b) {
+    const uint8_t* codes = job.packed + b * PackedBlockBytes(job.q4, k);
+    const auto* scales = reinterpret_cast<const uint16_t*>(codes + groups * code_bytes);
+    for (int64_t c = 0; c < kBlockCols && b * kBlockCols + c < job.n; ++c) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int8_t* xq = job.x.q + i * k;
+        float acc = 0.0f;
+        for (int64_t g = 0; g < groups; ++g) {
+          int32_t dot = 0;
+          for (int64_t t = 0; t < 32; ++t)
+            dot += StoredCode(codes + g * code_bytes, job.q4, c, t) * xq[32 * g + t];
+          dot -= offset * job.x.sum[i * groups + g];
+          const float scale = io::F16ToFloat(scales[g * kBlockCols + c]) * job.x.d[i * groups + g];
+          acc = std::fma(static_cast<float>(dot), scale, acc);
+        }
+        job.y[i * job.n + b * kBlockCols + c] = job.scaled ? acc * job.scale : acc;
+      }
+    }
+  }
+}
+
+// Follows VDPBF16PS as documented: per lane l and step of 32, add the odd
+// pair's product, then the even one's (bf16 products are exact in float).
+void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint16_t* w = job.w + j * job.k;
+    for (int64_t i = i0; i < i1; ++i) {
+      const uint16_t* x = job.x + i * job.kp;
+      float lanes[16] = {};
+      for (int64_t kk = 0; kk < job.k; kk += 32) {
+        for (int l = 0; l < 16; ++l) {
+          for (int64_t t : {kk + 2 * l + 1, kk + 2 * l}) {
+            if (t >= job.k) continue;
+            lanes[l] += io::Bf16ToFloat(x[t]) * io::Bf16ToFloat(w[t]);
+          }
+        }
+      }
+      float s = lanes[0];
+      for (int l = 1; l < 16; ++l) s += lanes[l];
+      job.y[i * job.n + j] = job.scaled ? s * job.scale : s;
+    }
+  }
+}
+
+}  // namespace lowp
+
+using namespace lowp;
+
+int64_t PackedBytes(const WeightMatrix& w) {
+  const int64_t blocks = (w.rows + kBlockCols - 1) / kBlockCols;
+  return blocks * PackedBlockBytes(w.type == WeightType::kQ4, w.cols);
+}
+
+void PackForLowPrecision(const WeightMatrix& w, uint8_t* out) {
+  const bool q4 = w.type == WeightType::kQ4;
+  const int64_t k = w.cols, groups = k / 32, n = w.rows;
+  const int64_t code_bytes = q4 ? kQ4CodeBytes : kQ8CodeBytes;
+  const int64_t blocks = (n + kBlockCols - 1) / kBlockCols;
+#pragma omp parallel for schedule(static) num_threads(NumThreads())
+  for (int64_t b = 0; b < blocks; ++b) {
+    uint8_t* codes = out + b * PackedBlockBytes(q4, k);
+    auto* scales = reinterpret_cast<uint16_t*>(codes + groups * code_bytes);
+    // Padding columns: the code that means zero, scale zero.
+    std::memset(codes, q4 ? 0x88 : 0x80, static_cast<size_t>(groups * code_bytes));
+    std::memset(scales, 0, static_cast<size_t>(groups * kScaleBytes));
+    for (int64_t c = 0; c < kBlockCols && b * kBlockCols + c < n; ++c) {
+      const int64_t row = b * kBlockCols + c;
+      for (int64_t g = 0; g < groups; ++g) {
+        scales[g * kBlockCols + c] = w.group_scales[row * groups + g];
+        uint8_t* record = codes + g * code_bytes;
+        for (int64_t t = 0; t < 32; ++t) {
+          if (!q4) {
+            const int8_t q = static_cast<const int8_t*>(w.data)[row * k + 32 * g + t];
+            record[64 * (t / 4) + 4 * c + t % 4] = static_cast<uint8_t>(q + 128);
+            continue;
+          }
+          // Source q4: element t of a group in byte t % 16, high nibble for t >= 16.
+          const uint8_t byte = static_cast<const uint8_t*>(w.data)[row * (k / 2) + 16 * g + t % 16];
+          const uint8_t code = t < 16 ? (byte & 15) : (byte >> 4);
+          const int64_t p = t / 8, r = t % 8;
+          uint8_t& dst = record[64 * p + 4 * c + r % 4];
+          dst = r < 4 ? static_cast<uint8_t>((dst & 0xf0) | code)
+                      : static_cast<uint8_t>((dst & 0x0f) | (code << 4));
+        }
+      }
+    }
+  }
+}
+
+const char* LowPrecisionPath(WeightType type) {
+  switch (type) {
+    case WeightType::kQ8:
+    case WeightType::kQ4:
+      return UseAvx512Vnni() ? "AVX512-VNNI" : "portable";
+    case WeightType::kBF16:
+      return UseAvx512Bf16() ? "AVX512-BF16" : "portable";
+    default:
+      return "exact";
+  }
+}
+
+void ForcePortableLowPrecision(bool portable) { force_portable = portable; }
+
+namespace {
+
+// Activation rows per block: a block's rounded rows stay in L2 while every
+// weight column streams past once.
+int64_t RowsPerBlock(int64_t row_bytes) {
+  return std::max<int64_t>(4, (256 * 1024) / std::max<int64_t>(row_bytes, 1) / 4 * 4);
+}
+
+void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
+  const int64_t k = w.cols, groups = k / 32;
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d;
+  thread_local std::vector<int32_t> sum;
+  q.resize(static_cast<size_t>(m * k));
+  d.resize(static_cast<size_t>(m * groups));
+  sum.resize(static_cast<size_t>(m * groups));
+  int8_t* qp = q.data();
+  float* dp = d.data();
+  int32_t* sp = sum.data();
+#pragma omp parallel for schedule(static) num_threads(NumThreads()) if (m > 1)
+  for (int64_t i = 0; i < m; ++i)
+    QuantizeActivationRow(x + i * k, k, qp + i * k, dp + i * groups, sp + i * groups);
+
+  const Int8Job job{{qp, dp, sp, k}, w.packed, w.type == WeightType::kQ4, w.rows, w.scale,
+                    w.has_scale, y};
+  const auto kernel = UseAvx512Vnni() ? Int8RowsAvx512 : Int8RowsPortable;
+  const int64_t blocks = (w.rows + kBlockCols - 1) / kBlockCols;
+  const int64_t blocks_per_chunk = 2;
+  const int64_t chunks = (blocks + blocks_per_chunk - 1) / blocks_per_chunk;
+  const int64_t rows_per_block = RowsPerBlock(k);
+  for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {
+    const int64_t i1 = std::min(m, i0 + rows_per_block);
+#pragma omp parallel for schedule(static) num_threads(NumThreads())
+    for (int64_t c = 0; c < chunks; ++c)
+      kernel(job, i0, i1, c * blocks_per_chunk, std::min(blocks, (c + 1) * blocks_per_chunk));
+  }
+}
+
+void MatMulBf16(const float* x, int64_t m, const WeightMatrix& w, float* y) {
+  const int64_t k = w.cols, kp = (k + 31) / 32 * 32;
+  thread_local std::vector<uint16_t> xb;
+  xb.assign(static_cast<size_t>(m * kp), 0);
+  uint16_t* xp = xb.data();
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t t = 0; t < k; ++t) xp[i * kp + t] = io::FloatToBf16(x[i * k + t]);
+
+  const Bf16Job job{xp, kp, static_cast<const uint16_t*>(w.data), k, w.rows, w.scale,
+                    w.has_scale, y};
+  const auto kernel = UseAvx512Bf16() ? Bf16RowsAvx512 : Bf16RowsPortable;
+  const int64_t n = w.rows, col_chunk = 16, chunks = (n + col_chunk - 1) / col_chunk;
+  const int64_t rows_per_block = RowsPerBlock(kp * 2);
+  for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {
+    const int64_t i1 = std::min(m, i0 + rows_per_block);
+#pragma omp parallel for schedule(static) num_threads(NumThreads())
+    for (int64_t c = 0; c < chunks; ++c)
+      kernel(job, i0, i1, c * col_chunk, std::min(n, (c + 1) * col_chunk));
+  }
+}
+
+}  // namespace
+
+void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float* y) {
+  if (m <= 0) return;
+  switch (w.type) {
+    case WeightType::kQ8:
+    case WeightType::kQ4:
+      if (w.packed != nullptr && w.cols % 32 == 0) return MatMulInt8(x, m, w, y);
+      break;
+    case WeightType::kBF16:
+      return MatMulBf16(x, m, w, y);
+    default:
+      break;
+  }
+  WeightMatrix exact = w;
+  exact.precision = Precision::kExact;
+  MatMul(x, m, exact, y);
+}
+
+}  // namespace talkie::ops

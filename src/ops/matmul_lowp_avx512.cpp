@@ -1,0 +1,222 @@
+// Fast-policy kernels for CPUs with AVX512-VNNI / AVX512-BF16 (Zen 4/5,
+// Sapphire Rapids and later). Debian's Highway has no target for these
+// instructions, so this file uses intrinsics in functions compiled for them;
+// matmul_lowp.cpp calls them only after checking the CPU. No standard-library
+// code is instantiated here, so nothing built for AVX-512 can leak into the
+// rest of the program through the linker.
+// GCC 12's own _mm512_undefined_ps trips -Wmaybe-uninitialized when inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include "ops/matmul_lowp_kernels.h"
+
+#define TALKIE_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,f16c,fma")))
+
+namespace talkie::ops::lowp {
+namespace {
+
+TALKIE_AVX512 inline __m512i Broadcast4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
+}
+
+// Adds 16 lanes in index order (the same order the portable path uses).
+TALKIE_AVX512 inline float SumLanesInOrder(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float s = lanes[0];
+  for (int l = 1; l < 16; ++l) s += lanes[l];
+  return s;
+}
+
+// MR activation rows x NB packed blocks (16 columns each). Per group: exact
+// int32 dot products of the codes, minus the code offset times the
+// activation code sum, then acc += float(dot) * (wscale * xscale).
+template <int MR, int NB, bool kQ4>
+TALKIE_AVX512 void Int8Tile(const Int8Job& job, int64_t i0, int64_t b0) {
+  const int64_t k = job.x.k, groups = k / 32;
+  const int64_t code_bytes = kQ4 ? kQ4CodeBytes : kQ8CodeBytes;
+  const int32_t offset = kQ4 ? 8 : 128;
+  const int64_t block_bytes = PackedBlockBytes(kQ4, k);
+  const uint8_t* codes[NB];
+  const uint8_t* scales[NB];
+  for (int b = 0; b < NB; ++b) {
+    codes[b] = job.packed + (b0 + b) * block_bytes;
+    scales[b] = codes[b] + groups * code_bytes;
+  }
+  const int8_t* xq[MR];
+  for (int i = 0; i < MR; ++i) xq[i] = job.x.q + (i0 + i) * k;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
+
+  __m512 acc[MR][NB];
+  for (int i = 0; i < MR; ++i)
+    for (int b = 0; b < NB; ++b) acc[i][b] = _mm512_setzero_ps();
+
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512i dot[MR][NB];
+    for (int i = 0; i < MR; ++i)
+      for (int b = 0; b < NB; ++b) dot[i][b] = _mm512_setzero_si512();
+    if constexpr (!kQ4) {
+      for (int v = 0; v < 8; ++v) {
+        __m512i w[NB];
+        for (int b = 0; b < NB; ++b) w[b] = _mm512_loadu_si512(codes[b] + g * code_bytes + 64 * v);
+        for (int i = 0; i < MR; ++i) {
+          const __m512i xv = Broadcast4(xq[i] + 32 * g + 4 * v);
+          for (int b = 0; b < NB; ++b) dot[i][b] = _mm512_dpbusd_epi32(dot[i][b], w[b], xv);
+        }
+      }
+    } else {
+      for (int p = 0; p < 4; ++p) {
+        __m512i lo[NB], hi[NB];
+        for (int b = 0; b < NB; ++b) {
+          const __m512i raw = _mm512_loadu_si512(codes[b] + g * code_bytes + 64 * p);
+          lo[b] = _mm512_and_si512(raw, low_nibbles);
+          hi[b] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_nibbles);
+        }
+        for (int i = 0; i < MR; ++i) {
+          const __m512i xlo = Broadcast4(xq[i] + 32 * g + 8 * p);
+          const __m512i xhi = Broadcast4(xq[i] + 32 * g + 8 * p + 4);
+          for (int b = 0; b < NB; ++b) {
+            dot[i][b] = _mm512_dpbusd_epi32(dot[i][b], lo[b], xlo);
+            dot[i][b] = _mm512_dpbusd_epi32(dot[i][b], hi[b], xhi);
+          }
+        }
+      }
+    }
+    __m512 wscale[NB];
+    for (int b = 0; b < NB; ++b)
+      wscale[b] = _mm512_cvtph_ps(_mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(scales[b] + g * kScaleBytes)));
+    for (int i = 0; i < MR; ++i) {
+      const int64_t xg = (i0 + i) * groups + g;
+      const __m512i correction = _mm512_set1_epi32(offset * job.x.sum[xg]);
+      const __m512 xscale = _mm512_set1_ps(job.x.d[xg]);
+      for (int b = 0; b < NB; ++b) {
+        const __m512 exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i][b], correction));
+        acc[i][b] = _mm512_fmadd_ps(exact, _mm512_mul_ps(wscale[b], xscale), acc[i][b]);
+      }
+    }
+  }
+
+  for (int i = 0; i < MR; ++i) {
+    for (int b = 0; b < NB; ++b) {
+      __m512 out = acc[i][b];
+      if (job.scaled) out = _mm512_mul_ps(out, _mm512_set1_ps(job.scale));
+      const int64_t col0 = (b0 + b) * kBlockCols;
+      const int64_t cols = job.n - col0 < kBlockCols ? job.n - col0 : kBlockCols;
+      _mm512_mask_storeu_ps(job.y + (i0 + i) * job.n + col0,
+                            static_cast<__mmask16>((1u << cols) - 1u), out);
+    }
+  }
+}
+
+template <int MR, bool kQ4>
+TALKIE_AVX512 void Int8RowBlocks(const Int8Job& job, int64_t i0, int64_t b0, int64_t b1) {
+  constexpr int kNB = MR == 1 ? 4 : 2;
+  int64_t b = b0;
+  for (; b + kNB <= b1; b += kNB) Int8Tile<MR, kNB, kQ4>(job, i0, b);
+  for (; b < b1; ++b) Int8Tile<MR, 1, kQ4>(job, i0, b);
+}
+
+template <bool kQ4>
+TALKIE_AVX512 void Int8RowRange(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+  int64_t i = i0;
+  for (; i + 4 <= i1; i += 4) Int8RowBlocks<4, kQ4>(job, i, b0, b1);
+  for (; i < i1; ++i) Int8RowBlocks<1, kQ4>(job, i, b0, b1);
+}
+
+// MR activation rows x NR weight rows, row-major bf16. Lane l of each output's
+// accumulator takes the pairs k = 32s + 2l, 32s + 2l + 1 of every step s; the
+// k tail is loaded with a mask (zeros add nothing); lanes are summed in order.
+template <int MR, int NR>
+TALKIE_AVX512 void Bf16Tile(const Bf16Job& job, int64_t i0, int64_t j0) {
+  const int64_t k = job.k;
+  __m512 acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  const uint16_t* w[NR];
+  for (int j = 0; j < NR; ++j) w[j] = job.w + (j0 + j) * k;
+  const uint16_t* x[MR];
+  for (int i = 0; i < MR; ++i) x[i] = job.x + (i0 + i) * job.kp;
+  for (int64_t kk = 0; kk < k; kk += 32) {
+    __m512bh wv[NR];
+    const int64_t left = k - kk;
+    const __mmask32 mask = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
+    for (int j = 0; j < NR; ++j) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(mask, w[j] + kk);
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512(x[i] + kk);
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) {
+      float s = SumLanesInOrder(acc[i][j]);
+      if (job.scaled) s *= job.scale;
+      job.y[(i0 + i) * job.n + j0 + j] = s;
+    }
+}
+
+template <int MR>
+TALKIE_AVX512 void Bf16RowCols(const Bf16Job& job, int64_t i0, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) Bf16Tile<MR, 4>(job, i0, j);
+  for (; j < j1; ++j) Bf16Tile<MR, 1>(job, i0, j);
+}
+
+}  // namespace
+
+TALKIE_AVX512 void Int8RowsAvx512(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0,
+                                  int64_t b1) {
+  if (job.q4) return Int8RowRange<true>(job, i0, i1, b0, b1);
+  Int8RowRange<false>(job, i0, i1, b0, b1);
+}
+
+TALKIE_AVX512 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0,
+                                  int64_t j1) {
+  int64_t i = i0;
+  for (; i + 4 <= i1; i += 4) Bf16RowCols<4>(job, i, j0, j1);
+  for (; i < i1; ++i) Bf16RowCols<1>(job, i, j0, j1);
+}
+
+TALKIE_AVX512 double DotLoopAvx512(bool bf16, int64_t iterations, float* sink) {
+  constexpr int kChains = 12;
+  __m512 facc[kChains];
+  __m512i iacc[kChains];
+  for (int c = 0; c < kChains; ++c) {
+    facc[c] = _mm512_set1_ps(static_cast<float>(c));
+    iacc[c] = _mm512_set1_epi32(c);
+  }
+  const __m512i a = _mm512_set1_epi16(0x3f80), b = _mm512_set1_epi16(0x3f81);
+  for (int64_t it = 0; it < iterations; ++it) {
+    if (bf16) {
+      for (int c = 0; c < kChains; ++c) facc[c] = _mm512_dpbf16_ps(facc[c], (__m512bh)a, (__m512bh)b);
+    } else {
+      for (int c = 0; c < kChains; ++c) iacc[c] = _mm512_dpbusd_epi32(iacc[c], a, b);
+    }
+    // Keeps the compiler from collapsing the loop.
+    __asm__ volatile("" : "+v"(facc[0]), "+v"(iacc[0]));
+  }
+  float total = 0.0f;
+  for (int c = 0; c < kChains; ++c)
+    total += _mm512_reduce_add_ps(facc[c]) + static_cast<float>(_mm512_reduce_add_epi32(iacc[c]));
+  *sink = total;
+  // bf16: 32 multiply-adds per instruction; int8: 64.
+  return static_cast<double>(iterations) * kChains * (bf16 ? 64.0 : 128.0);
+}
+
+bool CpuHasAvx512Vnni() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+
+bool CpuHasAvx512Bf16() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512bf16");
+}
+
+}  // namespace talkie::ops::lowp

@@ -1,0 +1,63 @@
+// Internal to the fast policy (matmul_lowp*.cpp): the row-block kernels each
+// path implements. A kernel computes y for activation rows [i0, i1) and a
+// range of output columns; matmul_lowp.cpp rounds the activations and splits
+// the work over threads.
+#pragma once
+
+#include <cstdint>
+
+namespace talkie::ops::lowp {
+
+inline constexpr int64_t kBlockCols = 16;  // output columns per packed block
+inline constexpr int64_t kQ8CodeBytes = 512, kQ4CodeBytes = 256, kScaleBytes = 32;
+
+// Activations quantized per group of 32: codes, scale (amax / 127) and the
+// sum of the codes (to remove the weights' code offset).
+struct Int8Rows {
+  const int8_t* q;    // [m, k]
+  const float* d;     // [m, k / 32]
+  const int32_t* sum; // [m, k / 32]
+  int64_t k;
+};
+
+struct Int8Job {
+  Int8Rows x;
+  const uint8_t* packed;
+  bool q4;
+  int64_t n;  // output columns (y's row stride)
+  float scale;
+  bool scaled;
+  float* y;
+};
+
+// Bytes of one packed block: its groups' code records, then their scales.
+inline int64_t PackedBlockBytes(bool q4, int64_t k) {
+  return (k / 32) * ((q4 ? kQ4CodeBytes : kQ8CodeBytes) + kScaleBytes);
+}
+
+struct Bf16Job {
+  const uint16_t* x;  // [m, kp] bf16, zero-padded to kp = k rounded up to 32
+  int64_t kp;
+  const uint16_t* w;  // [n, k] bf16
+  int64_t k, n;
+  float scale;
+  bool scaled;
+  float* y;
+};
+
+// Rows [i0, i1) x packed blocks [b0, b1).
+void Int8RowsPortable(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+void Int8RowsAvx512(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+// Rows [i0, i1) x columns [j0, j1).
+void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+
+// Peak loop for the roofline: `iterations` rounds of 12 independent
+// VDPBF16PS (bf16) or VPDPBUSD (int8) chains; returns the operations done
+// (2 per multiply-add).
+double DotLoopAvx512(bool bf16, int64_t iterations, float* sink);
+
+bool CpuHasAvx512Vnni();
+bool CpuHasAvx512Bf16();
+
+}  // namespace talkie::ops::lowp
