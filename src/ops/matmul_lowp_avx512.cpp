@@ -143,16 +143,19 @@ TALKIE_AVX512 void Bf16Tile(const Bf16Job& job, int64_t i0, int64_t j0) {
   for (int j = 0; j < NR; ++j) w[j] = job.w + (j0 + j) * k;
   const uint16_t* x[MR];
   for (int i = 0; i < MR; ++i) x[i] = job.x + (i0 + i) * job.kp;
-  for (int64_t kk = 0; kk < k; kk += 32) {
+  auto step = [&](int64_t kk, __mmask32 mask) TALKIE_AVX512 {
     __m512bh wv[NR];
-    const int64_t left = k - kk;
-    const __mmask32 mask = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
-    for (int j = 0; j < NR; ++j) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(mask, w[j] + kk);
+    for (int j = 0; j < NR; ++j)
+      wv[j] = (__m512bh)(mask == ~__mmask32{0} ? _mm512_loadu_si512(w[j] + kk)
+                                               : _mm512_maskz_loadu_epi16(mask, w[j] + kk));
     for (int i = 0; i < MR; ++i) {
       const __m512bh xv = (__m512bh)_mm512_loadu_si512(x[i] + kk);
       for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
     }
-  }
+  };
+  int64_t kk = 0;
+  for (; kk + 32 <= k; kk += 32) step(kk, ~__mmask32{0});
+  if (kk < k) step(kk, static_cast<__mmask32>((1u << (k - kk)) - 1u));
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) {
       float s = SumLanesInOrder(acc[i][j]);
