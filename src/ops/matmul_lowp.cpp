@@ -101,8 +101,10 @@ void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, in
           }
         }
       }
-      float s = lanes[0];
-      for (int l = 1; l < 16; ++l) s += lanes[l];
+      // The SIMD path's lane tree: l + (l + 8), then + 4, + 2, + 1.
+      for (int width = 8; width >= 1; width /= 2)
+        for (int l = 0; l < width; ++l) lanes[l] += lanes[l + width];
+      const float s = lanes[0];
       job.y[i * job.n + j] = job.scaled ? s * job.scale : s;
     }
   }

@@ -25,13 +25,13 @@ TALKIE_AVX512 inline __m512i Broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// Adds 16 lanes in index order (the same order the portable path uses).
-TALKIE_AVX512 inline float SumLanesInOrder(__m512 v) {
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, v);
-  float s = lanes[0];
-  for (int l = 1; l < 16; ++l) s += lanes[l];
-  return s;
+// Adds 16 lanes as a fixed tree: l + (l + 8), then + 4, + 2, + 1 (the
+// portable path adds in the same order).
+TALKIE_AVX512 inline float SumLanesTree(__m512 v) {
+  const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
 // MR activation rows x NB packed blocks (16 columns each). Per group: exact
@@ -132,7 +132,7 @@ TALKIE_AVX512 void Int8RowRange(const Int8Job& job, int64_t i0, int64_t i1, int6
 
 // MR activation rows x NR weight rows, row-major bf16. Lane l of each output's
 // accumulator takes the pairs k = 32s + 2l, 32s + 2l + 1 of every step s; the
-// k tail is loaded with a mask (zeros add nothing); lanes are summed in order.
+// k tail is loaded with a mask (zeros add nothing); lanes are summed as a tree.
 template <int MR, int NR>
 TALKIE_AVX512 void Bf16Tile(const Bf16Job& job, int64_t i0, int64_t j0) {
   const int64_t k = job.k;
@@ -158,7 +158,7 @@ TALKIE_AVX512 void Bf16Tile(const Bf16Job& job, int64_t i0, int64_t j0) {
   if (kk < k) step(kk, static_cast<__mmask32>((1u << (k - kk)) - 1u));
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) {
-      float s = SumLanesInOrder(acc[i][j]);
+      float s = SumLanesTree(acc[i][j]);
       if (job.scaled) s *= job.scale;
       job.y[(i0 + i) * job.n + j0 + j] = s;
     }

@@ -234,6 +234,23 @@ TEST(MatMulLowPrecisionTest, Bf16AgreesWithExactWithinTheRoundingBound) {
   }
 }
 
+// Not a guarantee (the instruction's rounding is the CPU's), but worth
+// knowing: does this CPU's VDPBF16PS follow the documented order bit for bit?
+TEST(MatMulLowPrecisionTest, Bf16SimdAgainstPortableBits) {
+  const Bf16Problem p = MakeBf16(33, 300, 11, false);
+  const std::vector<float> x = RandomRows(5, 300, 12);
+  const std::vector<float> simd = MatMulRows(x, 5, p.w);
+  std::vector<float> portable;
+  {
+    PortableGuard guard(true);
+    portable = MatMulRows(x, 5, p.w);
+  }
+  int differing = 0;
+  for (size_t i = 0; i < simd.size(); ++i) differing += simd[i] != portable[i];
+  std::printf("bf16 path %s: %d of %zu outputs differ from the portable twin\n",
+              LowPrecisionPath(WeightType::kBF16), differing, simd.size());
+}
+
 TEST(MatMulLowPrecisionTest, Bf16IsBitwiseInvariantToRowsAndThreads) {
   for (bool portable : {false, true}) {
     PortableGuard guard(portable);
