@@ -5,7 +5,7 @@
 
 namespace talkie::ops {
 
-void RmsNormRows(const float* x, int64_t rows, int64_t n, float* y) {
+void RmsNormRowsReference(const float* x, int64_t rows, int64_t n, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
