@@ -16,6 +16,7 @@ void RegisterPerplexityCommand(CLI::App& app);
 void RegisterSynthCommand(CLI::App& app);
 void RegisterBenchCommand(CLI::App& app);
 void RegisterQuantizeCommand(CLI::App& app);
+void RegisterCompareCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
 
 }  // namespace talkie::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   talkie::cli::RegisterSynthCommand(app);
   talkie::cli::RegisterBenchCommand(app);
   talkie::cli::RegisterQuantizeCommand(app);
+  talkie::cli::RegisterCompareCommand(app);
   talkie::cli::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "io/tensor_store.h"
 #include "model/forward.h"
+#include "ops/parallel.h"
 #include "ops/softmax.h"
 
 namespace talkie::model {
@@ -82,6 +83,10 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
   for (const Item& item : items) specs.push_back(item.spec);
   const std::map<std::string, std::string> metadata = {
       {"format", "pt"}, {"producer", "talkie quantize"}, {"talkie_quantization", q8 ? "q8" : "q4"}};
+  // A matrix's scales come out of the same pass as its values and are kept
+  // for the item that follows.
+  std::vector<std::byte> pending_scales;
+  const ops::WeightMatrix* scales_of = nullptr;
   io::WriteSafetensorsStreamed(
       out_dir + "/model.safetensors", specs, metadata, [&](size_t i, std::vector<std::byte>& out) {
         const Item& item = items[i];
@@ -93,30 +98,45 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
         ops::WeightMatrix m = *item.matrix;
         m.has_scale = false;  // the lm_head gain stays a separate tensor
         const int64_t groups = m.cols / ops::kQuantGroup;
+        if (item.part == Item::Part::kScales && scales_of == item.matrix) {
+          out.swap(pending_scales);  // computed with the values just before
+          scales_of = nullptr;
+          return;
+        }
         const size_t row_bytes = item.part == Item::Part::kFloatMatrix ? m.cols * 4
                                  : item.part == Item::Part::kScales    ? groups * 2
                                  : q8                                  ? m.cols
                                                                        : m.cols / 2;
+        const size_t scale_bytes = static_cast<size_t>(groups) * 2;
         out.resize(row_bytes * static_cast<size_t>(m.rows));
-        std::vector<float> row(static_cast<size_t>(m.cols));
-        std::vector<std::byte> values(static_cast<size_t>(m.cols)),
-            scales(static_cast<size_t>(groups) * 2);
-        for (int64_t r = 0; r < m.rows; ++r) {
-          ops::WeightRowToFloat(m, r, row.data());
-          std::byte* dst = &out[r * row_bytes];
-          if (item.part == Item::Part::kFloatMatrix) {
-            std::memcpy(dst, row.data(), row_bytes);
-            continue;
+        if (item.part == Item::Part::kValues)
+          pending_scales.resize(scale_bytes * static_cast<size_t>(m.rows));
+        // Rows are independent: threads change nothing in the output.
+#pragma omp parallel num_threads(ops::NumThreads())
+        {
+          std::vector<float> row(static_cast<size_t>(m.cols));
+          std::vector<std::byte> values(static_cast<size_t>(m.cols)), scales(scale_bytes);
+#pragma omp for schedule(static)
+          for (int64_t r = 0; r < m.rows; ++r) {
+            ops::WeightRowToFloat(m, r, row.data());
+            std::byte* dst = &out[r * row_bytes];
+            if (item.part == Item::Part::kFloatMatrix) {
+              std::memcpy(dst, row.data(), row_bytes);
+              continue;
+            }
+            auto* d = reinterpret_cast<uint16_t*>(scales.data());
+            if (q8) {
+              ops::QuantizeRowQ8(row.data(), m.cols, reinterpret_cast<int8_t*>(values.data()), d);
+            } else {
+              ops::QuantizeRowQ4(row.data(), m.cols, reinterpret_cast<uint8_t*>(values.data()), d);
+            }
+            std::memcpy(dst, item.part == Item::Part::kScales ? scales.data() : values.data(),
+                        row_bytes);
+            if (item.part == Item::Part::kValues)
+              std::memcpy(&pending_scales[r * scale_bytes], scales.data(), scale_bytes);
           }
-          auto* d = reinterpret_cast<uint16_t*>(scales.data());
-          if (q8) {
-            ops::QuantizeRowQ8(row.data(), m.cols, reinterpret_cast<int8_t*>(values.data()), d);
-          } else {
-            ops::QuantizeRowQ4(row.data(), m.cols, reinterpret_cast<uint8_t*>(values.data()), d);
-          }
-          std::memcpy(dst, item.part == Item::Part::kScales ? scales.data() : values.data(),
-                      row_bytes);
         }
+        if (item.part == Item::Part::kValues) scales_of = item.matrix;
       });
   WriteConfigFile(out_dir + "/config.json", c, q8 ? "int8" : "int4");
   for (const char* name : {"vocab.txt", "tokenizer.json"}) {

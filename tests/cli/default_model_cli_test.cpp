@@ -50,6 +50,24 @@ TEST(DefaultModelCliTest, GreedyChatReplyEndsAtTheEndMarker) {
   EXPECT_FALSE(j["text"].get<std::string>().empty());
 }
 
+// The fast policy on the bundled model: same greedy text is not promised,
+// but generation runs, and `compare` reports it close to the exact policy.
+TEST(DefaultModelCliTest, FastPolicyGeneratesAndComparesCloseToExact) {
+  const auto g = RunTalkie("generate 'And it came to pass' -n 16 -t 0 --policy fast --json --quiet");
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  EXPECT_EQ(JsonLine(g.output)["ids"].size(), 16u) << g.output;
+  const auto c =
+      RunTalkie("compare --policy fast -f " + std::string(TALKIE_TEST_DATA_DIR) + "/tiny1930/heldout.txt");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const size_t at = c.output.find("mean KL ");
+  ASSERT_NE(at, std::string::npos) << c.output;
+  EXPECT_LT(std::stod(c.output.substr(at + 8)), 1e-3) << c.output;
+  const auto bad = RunTalkie("generate hi --policy quick");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--policy must be 'exact' or 'fast', got 'quick'"), std::string::npos)
+      << bad.output;
+}
+
 TEST(DefaultModelCliTest, PerplexityOfHeldOutText) {
   const auto r = RunTalkie("perplexity --file " + std::string(TALKIE_TEST_DATA_DIR) +
                            "/tiny1930/heldout.txt --json");

@@ -1,0 +1,33 @@
+// Logit quality report (see quality.h).
+#include "cli/quality.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+#include "model/quantize.h"
+#include "tokenizer/tokenizer.h"
+
+namespace talkie::cli {
+
+bool PrintLogitQuality(const model::Model& reference, const model::Model& candidate,
+                       const std::string& text_file, const std::string& label,
+                       const std::string& against) {
+  std::ifstream in(text_file, std::ios::binary);
+  Check(static_cast<bool>(in), text_file + ": cannot open text file");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto tok = tokenizer::Tokenizer::FromPath(reference.directory(), std::nullopt,
+                                                  reference.config().vocab_size);
+  const std::vector<int32_t> ids = tok.Encode(text.str(), false);
+  const model::QualityReport r = model::CompareLogits(reference, candidate, ids);
+  std::printf(
+      "%s vs %s on %lld positions: mean KL %.6f nats (max %.4f), top-1 agreement %.2f%%, "
+      "max |logit diff| %.4f, finite: %s\n",
+      label.c_str(), against.c_str(), static_cast<long long>(r.positions), r.mean_kl, r.max_kl,
+      100.0 * r.top1_agreement, r.max_abs_logit_diff, r.finite ? "yes" : "NO");
+  return r.finite;
+}
+
+}  // namespace talkie::cli
