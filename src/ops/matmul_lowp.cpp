@@ -196,7 +196,7 @@ void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
                     w.has_scale, y};
   const auto kernel = UseAvx512Vnni() ? Int8RowsAvx512 : Int8RowsPortable;
   const int64_t blocks = (w.rows + kBlockCols - 1) / kBlockCols;
-  const int64_t blocks_per_chunk = 2;
+  const int64_t blocks_per_chunk = 4;  // decode tiles take 4 blocks at once
   const int64_t chunks = (blocks + blocks_per_chunk - 1) / blocks_per_chunk;
   const int64_t rows_per_block = RowsPerBlock(k);
   for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {
