@@ -52,7 +52,7 @@ void Int8RowsAvx512(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int6
 void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 
-// Peak loop for the roofline: `iterations` rounds of 12 independent
+// Peak loop for the roofline: `iterations` rounds of 28 independent
 // VDPBF16PS (bf16) or VPDPBUSD (int8) chains; returns the operations done
 // (2 per multiply-add).
 double DotLoopAvx512(bool bf16, int64_t iterations, float* sink);
