@@ -1,6 +1,7 @@
 // Matmul kernel speed at talkie-1b shapes: decode (M = 1, bandwidth-bound;
 // reported as GB/s of weights) and prefill tiles (M = 64, compute-bound;
-// reported as GFLOP/s), for bf16, q8 and q4 weights and the plain reference.
+// reported as GFLOP/s), for bf16, q8 and q4 weights under the exact and the
+// fast policy (matmul_lowp.h), and the plain reference.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -8,6 +9,7 @@
 
 #include "io/tensor.h"
 #include "ops/matmul.h"
+#include "ops/matmul_lowp.h"
 
 namespace {
 
@@ -19,6 +21,7 @@ struct Weights {
   std::vector<int8_t> q8;
   std::vector<uint8_t> q4;
   std::vector<uint16_t> s8, s4;
+  std::vector<uint8_t> packed8, packed4;
   ops::WeightMatrix matrix, q8_matrix, q4_matrix;
   Weights(int64_t n, int64_t k)
       : data(static_cast<size_t>(n * k)), q8(n * k), q4(n * k / 2), s8(n * k / 32), s4(n * k / 32) {
@@ -34,12 +37,16 @@ struct Weights {
     matrix = {ops::WeightType::kBF16, data.data(), n, k};
     q8_matrix = {ops::WeightType::kQ8, q8.data(), n, k, 1.0f, false, s8.data()};
     q4_matrix = {ops::WeightType::kQ4, q4.data(), n, k, 1.0f, false, s4.data()};
+    packed8.resize(static_cast<size_t>(ops::PackedBytes(q8_matrix)));
+    packed4.resize(static_cast<size_t>(ops::PackedBytes(q4_matrix)));
+    ops::PackForLowPrecision(q8_matrix, packed8.data());
+    ops::PackForLowPrecision(q4_matrix, packed4.data());
   }
 };
 
 void Run(benchmark::State& state,
          void (*fn)(const float*, int64_t, const ops::WeightMatrix&, float*),
-         ops::WeightType type = ops::WeightType::kBF16) {
+         ops::WeightType type = ops::WeightType::kBF16, bool fast = false) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   static Weights* w = nullptr;
   if (!w || w->matrix.rows != n || w->matrix.cols != k) {
@@ -47,9 +54,14 @@ void Run(benchmark::State& state,
     w = new Weights(n, k);
   }
   std::vector<float> x(static_cast<size_t>(m * k), 0.5f), y(static_cast<size_t>(m * n));
-  const ops::WeightMatrix& matrix = type == ops::WeightType::kQ8   ? w->q8_matrix
-                                    : type == ops::WeightType::kQ4 ? w->q4_matrix
-                                                                   : w->matrix;
+  ops::WeightMatrix matrix = type == ops::WeightType::kQ8   ? w->q8_matrix
+                             : type == ops::WeightType::kQ4 ? w->q4_matrix
+                                                            : w->matrix;
+  if (fast) {
+    matrix.precision = ops::Precision::kFast;
+    if (type == ops::WeightType::kQ8) matrix.packed = w->packed8.data();
+    if (type == ops::WeightType::kQ4) matrix.packed = w->packed4.data();
+  }
   for (auto _ : state) {
     fn(x.data(), m, matrix, y.data());
     benchmark::DoNotOptimize(y.data());
@@ -65,6 +77,15 @@ void BM_MatMulFast(benchmark::State& state) { Run(state, ops::MatMul); }
 void BM_MatMulReference(benchmark::State& state) { Run(state, ops::MatMulReference); }
 void BM_MatMulQ8(benchmark::State& state) { Run(state, ops::MatMul, ops::WeightType::kQ8); }
 void BM_MatMulQ4(benchmark::State& state) { Run(state, ops::MatMul, ops::WeightType::kQ4); }
+void BM_MatMulFastPolicyBf16(benchmark::State& state) {
+  Run(state, ops::MatMul, ops::WeightType::kBF16, true);
+}
+void BM_MatMulFastPolicyQ8(benchmark::State& state) {
+  Run(state, ops::MatMul, ops::WeightType::kQ8, true);
+}
+void BM_MatMulFastPolicyQ4(benchmark::State& state) {
+  Run(state, ops::MatMul, ops::WeightType::kQ4, true);
+}
 
 BENCHMARK(BM_MatMulFast)
     ->Args({1, 5504, 2048})
@@ -77,6 +98,21 @@ BENCHMARK(BM_MatMulQ8)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMulQ4)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulFastPolicyBf16)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulFastPolicyQ8)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulFastPolicyQ4)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()
