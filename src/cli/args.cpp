@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "ops/matmul_lowp.h"
 
 namespace talkie::cli {
 
@@ -62,6 +63,11 @@ std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::str
   const ops::Precision precision = ParsePolicy(policy);
   auto model = model::Model::Load(ResolveModelPath(given));
   model->SetPrecision(precision);
+  const ops::WeightType type = model->weights().lm_head.type;
+  if (precision == ops::Precision::kFast && std::string(ops::LowPrecisionPath(type)) == "portable")
+    std::fprintf(stderr,
+                 "talkie: warning: this CPU lacks the AVX-512 dot-product instructions the fast "
+                 "policy uses; it runs portable kernels, slower than --policy exact\n");
   const auto& unknown = model->info().unknown_tensors;
   if (!unknown.empty()) {
     std::fprintf(stderr,

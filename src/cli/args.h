@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "ops/weights.h"
 
 namespace talkie::cli {
 
