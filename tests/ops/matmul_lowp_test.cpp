@@ -71,9 +71,15 @@ bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// Rows one at a time must give the same bits as all rows together.
-void ExpectRowInvariant(const std::vector<float>& x, int64_t m, const WeightMatrix& w,
-                        const std::vector<float>& together) {
+// 1 and 2 threads, and rows one at a time, must give the same bits as all
+// rows together.
+void ExpectThreadAndRowInvariant(const std::vector<float>& x, int64_t m, const WeightMatrix& w) {
+  SetNumThreads(1);
+  const std::vector<float> one = MatMulRows(x, m, w);
+  SetNumThreads(2);
+  const std::vector<float> together = MatMulRows(x, m, w);
+  SetNumThreads(0);
+  EXPECT_TRUE(BitwiseEqual(one, together));
   for (int64_t i = 0; i < m; ++i) {
     const std::vector<float> xi(x.begin() + i * w.cols, x.begin() + (i + 1) * w.cols);
     const std::vector<float> alone = MatMulRows(xi, 1, w);
@@ -160,14 +166,7 @@ TEST(MatMulLowPrecisionTest, Int8IsBitwiseInvariantToRowsAndThreads) {
     for (WeightType type : {WeightType::kQ8, WeightType::kQ4}) {
       const int64_t m = 11, n = 37, k = 224;
       const Quantized q = MakeQuantized(type, n, k, 5, true);
-      const std::vector<float> x = RandomRows(m, k, 6);
-      SetNumThreads(1);
-      const std::vector<float> one = MatMulRows(x, m, q.w);
-      SetNumThreads(2);
-      const std::vector<float> two = MatMulRows(x, m, q.w);
-      SetNumThreads(0);
-      EXPECT_TRUE(BitwiseEqual(one, two));
-      ExpectRowInvariant(x, m, q.w, two);
+      ExpectThreadAndRowInvariant(RandomRows(m, k, 6), m, q.w);
     }
   }
 }
@@ -256,14 +255,7 @@ TEST(MatMulLowPrecisionTest, Bf16IsBitwiseInvariantToRowsAndThreads) {
     PortableGuard guard(portable);
     const int64_t m = 9, n = 21, k = 75;
     const Bf16Problem p = MakeBf16(n, k, 3, true);
-    const std::vector<float> x = RandomRows(m, k, 4);
-    SetNumThreads(1);
-    const std::vector<float> one = MatMulRows(x, m, p.w);
-    SetNumThreads(2);
-    const std::vector<float> two = MatMulRows(x, m, p.w);
-    SetNumThreads(0);
-    EXPECT_TRUE(BitwiseEqual(one, two));
-    ExpectRowInvariant(x, m, p.w, two);
+    ExpectThreadAndRowInvariant(RandomRows(m, k, 4), m, p.w);
   }
 }
 
