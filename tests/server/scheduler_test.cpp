@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "generate/generator.h"
+#include "model/quantize.h"
 #include "server_test_util.h"
 
 namespace talkie::server {
@@ -71,13 +72,12 @@ generate::GenerationConfig ConfigFor(size_t i) {
   return c;
 }
 
-TEST(SchedulerTest, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
-  TALKIE_REQUIRE_DEFAULT_MODEL();
-  const auto& m = DefaultModel();
+void ExpectConcurrentRequestsGiveTheirAloneTokens(const model::Model& model,
+                                                  const tokenizer::Tokenizer& tokenizer) {
   const auto prompts = Prompts();
   // Alone: the batch Generator, one prompt at a time.
   std::vector<generate::SequenceResult> alone;
-  generate::Generator gen(*m.model, *m.tokenizer);
+  generate::Generator gen(model, tokenizer);
   for (size_t i = 0; i < prompts.size(); ++i)
     alone.push_back(gen.Generate({prompts[i]}, {ConfigFor(i)})[0]);
 
@@ -85,7 +85,7 @@ TEST(SchedulerTest, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
   SchedulerOptions o;
   o.max_batch = 5;  // fewer slots than requests: some wait and join later
   o.prefill_chunk = 3;
-  Scheduler s(*m.model, *m.tokenizer, o);
+  Scheduler s(model, tokenizer, o);
   std::vector<std::shared_ptr<Request>> reqs;
   for (size_t i = 0; i < prompts.size(); ++i) {
     reqs.push_back(s.TrySubmit(prompts[i], {ConfigFor(i)}));
@@ -100,6 +100,28 @@ TEST(SchedulerTest, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
   EXPECT_GE(s.stats().peak_active_sequences, 2);
   EXPECT_LE(s.stats().peak_active_sequences, 5);
   EXPECT_EQ(s.stats().active_sequences, 0);
+}
+
+TEST(SchedulerTest, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  ExpectConcurrentRequestsGiveTheirAloneTokens(*m.model, *m.tokenizer);
+}
+
+// The same guarantee under the fast policy: bf16 weights (AVX512-BF16 path)
+// and a q8 copy (int8 path).
+TEST(SchedulerTest, FastPolicyKeepsConcurrentRequestsIdenticalToAlone) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  auto fast = model::Model::Load(testing::DefaultModelDir());
+  fast->SetPrecision(ops::Precision::kFast);
+  ExpectConcurrentRequestsGiveTheirAloneTokens(*fast, *m.tokenizer);
+  const std::string q8_dir =
+      (std::filesystem::temp_directory_path() / "talkie_scheduler_q8").string();
+  model::QuantizeModel(*m.model, ops::WeightType::kQ8, q8_dir);
+  auto q8 = model::Model::Load(q8_dir);
+  q8->SetPrecision(ops::Precision::kFast);
+  ExpectConcurrentRequestsGiveTheirAloneTokens(*q8, *m.tokenizer);
 }
 
 TEST(SchedulerTest, NChoicesUseConsecutiveSeeds) {
