@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "io/tensor.h"
 #include "model/batch_plan.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
@@ -45,6 +46,12 @@ Rows Linear(const Rows& x, const ops::WeightMatrix& w) {
   Rows y(static_cast<size_t>(m * w.rows));
   ops::MatMul(x.data(), m, w, y.data());
   return y;
+}
+
+// The cache stores K/V as the model's policy wants (fast: bf16); a cache
+// still holding tokens of the other type is refused by SetType.
+void MatchCacheType(const Model& model, KvCache& cache) {
+  cache.SetType(model.precision() == ops::Precision::kFast ? KvType::kBF16 : KvType::kF32);
 }
 
 // x += gain * y
@@ -94,11 +101,20 @@ Rows Attention(const Model& model, int64_t layer, const Rows& h,
 
   // Write the new keys/values first, then attend over the cache alone, so
   // cached and fresh keys go through one code path.
+  // A bf16 cache (fast policy) rounds each element as it is stored.
   for (const SequenceSlice& s : seqs) {
-    std::copy_n(&k[s.first_row * n_embd], s.q_len * n_embd,
-                s.cache->keys(layer, s.cache_row) + s.past * n_embd);
-    std::copy_n(&v[s.first_row * n_embd], s.q_len * n_embd,
-                s.cache->values(layer, s.cache_row) + s.past * n_embd);
+    const size_t first = s.first_row * n_embd, n = s.q_len * n_embd, at = s.past * n_embd;
+    if (s.cache->type() == KvType::kF32) {
+      std::copy_n(&k[first], n, s.cache->keys(layer, s.cache_row) + at);
+      std::copy_n(&v[first], n, s.cache->values(layer, s.cache_row) + at);
+    } else {
+      uint16_t* kc = s.cache->keys_bf16(layer, s.cache_row) + at;
+      uint16_t* vc = s.cache->values_bf16(layer, s.cache_row) + at;
+      for (size_t i = 0; i < n; ++i) {
+        kc[i] = io::FloatToBf16(k[first + i]);
+        vc[i] = io::FloatToBf16(v[first + i]);
+      }
+    }
   }
 
   // One task per (sequence, head, query); a query in cache slot past + t sees
@@ -126,10 +142,17 @@ Rows Attention(const Model& model, int64_t layer, const Rows& h,
       const int64_t hd = tasks[i].head, t = tasks[i].t;
       for (int64_t j = 0; j < s.kv_len; ++j) visible[j] = j <= s.past + t && s.mask[j] != 0;
       const int64_t row = s.first_row + t;
-      ops::AttendOneQuery(
-          &q[row * n_embd + hd * head_dim], s.cache->keys(layer, s.cache_row) + hd * head_dim,
-          s.cache->values(layer, s.cache_row) + hd * head_dim, n_embd, s.kv_len, head_dim,
-          visible.data(), scale, probs.data(), &y[row * n_embd + hd * head_dim]);
+      const float* qh = &q[row * n_embd + hd * head_dim];
+      float* out = &y[row * n_embd + hd * head_dim];
+      const int64_t col = hd * head_dim;
+      if (s.cache->type() == KvType::kF32)
+        ops::AttendOneQuery(qh, s.cache->keys(layer, s.cache_row) + col,
+                            s.cache->values(layer, s.cache_row) + col, n_embd, s.kv_len, head_dim,
+                            visible.data(), scale, probs.data(), out);
+      else
+        ops::AttendOneQueryBf16(qh, s.cache->keys_bf16(layer, s.cache_row) + col,
+                                s.cache->values_bf16(layer, s.cache_row) + col, n_embd, s.kv_len,
+                                head_dim, visible.data(), scale, probs.data(), out);
       if (attention_out) {
         std::copy_n(probs.begin(), s.kv_len,
                     attention_out->begin() + s.attention_offset + (hd * s.q_len + t) * s.kv_len);
@@ -189,6 +212,7 @@ Rows Logits(const Model& model, const Rows& x, const std::vector<int64_t>& rows)
 
 ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& input) {
   const BatchPlan plan = PlanBatch(model, cache, input);  // validates everything first
+  MatchCacheType(model, cache);
   const ModelConfig& c = model.config();
   cache.Grow(plan.q_len);
 
@@ -233,6 +257,11 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model,
     const std::string who = "sequence " + std::to_string(i) + ": ";
     Check(st.cache != nullptr && st.cache->batch() == 1, who + "needs its own batch-1 kv cache");
     Check(st.cache->n_embd() == c.n_embd, who + "kv cache made for a model of another width");
+    try {
+      MatchCacheType(model, *st.cache);
+    } catch (const Error& e) {
+      throw Error(who + e.what());
+    }
     Check(!st.ids.empty(), who + "empty id list");
     for (int32_t id : st.ids)
       Check(id >= 0 && id < c.vocab_size, who + "token id " + std::to_string(id) +

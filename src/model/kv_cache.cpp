@@ -18,14 +18,34 @@ KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t capacity)
             std::to_string(config.max_position_embeddings));
   k_.resize(static_cast<size_t>(n_layer_ * batch_));
   v_.resize(k_.size());
+  k16_.resize(k_.size());
+  v16_.resize(k_.size());
+}
+
+void KvCache::SetType(KvType type) {
+  if (type == type_) return;
+  Check(length_ == 0, "kv cache: holds " + std::to_string(length_) +
+                          " tokens of the other element type (filled under the other precision "
+                          "policy); clear it first");
+  type_ = type;
+}
+
+void KvCache::Resize(int64_t n) {
+  const auto size = static_cast<size_t>(n * n_embd_);
+  if (type_ == KvType::kF32) {
+    for (auto& k : k_) k.resize(size);
+    for (auto& v : v_) v.resize(size);
+  } else {
+    for (auto& k : k16_) k.resize(size);
+    for (auto& v : v16_) v.resize(size);
+  }
 }
 
 void KvCache::Truncate(int64_t n) {
   Check(n >= 0 && n <= length_, "kv cache: cannot truncate to " + std::to_string(n) +
                                     " tokens, it holds " + std::to_string(length_));
   length_ = n;
-  for (auto& k : k_) k.resize(static_cast<size_t>(n * n_embd_));
-  for (auto& v : v_) v.resize(static_cast<size_t>(n * n_embd_));
+  Resize(n);
 }
 
 void KvCache::Grow(int64_t extra) {
@@ -34,8 +54,7 @@ void KvCache::Grow(int64_t extra) {
     throw Error("context full: " + std::to_string(length_) + " cached + " + std::to_string(extra) +
                 " new tokens exceed the context limit of " + std::to_string(capacity_));
   length_ += extra;
-  for (auto& k : k_) k.resize(static_cast<size_t>(length_ * n_embd_));
-  for (auto& v : v_) v.resize(static_cast<size_t>(length_ * n_embd_));
+  Resize(length_);
 }
 
 KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {
@@ -46,15 +65,21 @@ KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {
   out.n_embd_ = n_embd_;
   out.capacity_ = capacity_;
   out.length_ = length_;
+  out.type_ = type_;
   out.k_.resize(static_cast<size_t>(n_layer_ * out.batch_));
   out.v_.resize(out.k_.size());
+  out.k16_.resize(out.k_.size());
+  out.v16_.resize(out.k_.size());
   for (int64_t l = 0; l < n_layer_; ++l) {
     for (size_t i = 0; i < rows.size(); ++i) {
       Check(rows[i] >= 0 && rows[i] < batch_, "kv cache: row " + std::to_string(rows[i]) +
                                                   " out of range for batch " +
                                                   std::to_string(batch_));
-      out.k_[out.Slot(l, static_cast<int64_t>(i))] = k_[Slot(l, rows[i])];
-      out.v_[out.Slot(l, static_cast<int64_t>(i))] = v_[Slot(l, rows[i])];
+      const size_t to = out.Slot(l, static_cast<int64_t>(i)), from = Slot(l, rows[i]);
+      out.k_[to] = k_[from];
+      out.v_[to] = v_[from];
+      out.k16_[to] = k16_[from];
+      out.v16_[to] = v16_[from];
     }
   }
   return out;

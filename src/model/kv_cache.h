@@ -11,6 +11,10 @@
 
 namespace talkie::model {
 
+// Element type of the stored keys / values: float32 (exact policy) or bf16
+// (fast policy: half the memory and half the attention traffic).
+enum class KvType { kF32, kBF16 };
+
 class KvCache {
  public:
   KvCache() = default;
@@ -21,6 +25,11 @@ class KvCache {
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
   int64_t n_embd() const { return n_embd_; }
+  KvType type() const { return type_; }
+
+  // Chooses the element type; only while the cache is empty (Forward sets it
+  // from the model's precision policy).
+  void SetType(KvType type);
 
   // Drops everything after the first n tokens (rollback / re-feed).
   void Truncate(int64_t n);
@@ -36,14 +45,29 @@ class KvCache {
   float* values(int64_t layer, int64_t row) { return v_[Slot(layer, row)].data(); }
   const float* keys(int64_t layer, int64_t row) const { return k_[Slot(layer, row)].data(); }
   const float* values(int64_t layer, int64_t row) const { return v_[Slot(layer, row)].data(); }
+  // kBF16 storage.
+  uint16_t* keys_bf16(int64_t layer, int64_t row) { return k16_[Slot(layer, row)].data(); }
+  uint16_t* values_bf16(int64_t layer, int64_t row) { return v16_[Slot(layer, row)].data(); }
+  const uint16_t* keys_bf16(int64_t layer, int64_t row) const {
+    return k16_[Slot(layer, row)].data();
+  }
+  const uint16_t* values_bf16(int64_t layer, int64_t row) const {
+    return v16_[Slot(layer, row)].data();
+  }
 
  private:
   size_t Slot(int64_t layer, int64_t row) const {
     return static_cast<size_t>(layer * batch_ + row);
   }
 
+  // Sizes every row of the active storage for n tokens.
+  void Resize(int64_t n);
+
   int64_t batch_ = 0, n_layer_ = 0, n_embd_ = 0, capacity_ = 0, length_ = 0;
-  std::vector<std::vector<float>> k_, v_;  // [layer * batch + row] -> [pos, n_embd]
+  KvType type_ = KvType::kF32;
+  // [layer * batch + row] -> [pos, n_embd]; only the set of type_ is used.
+  std::vector<std::vector<float>> k_, v_;
+  std::vector<std::vector<uint16_t>> k16_, v16_;
 };
 
 }  // namespace talkie::model

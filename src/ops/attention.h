@@ -17,6 +17,13 @@ void AttendOneQuery(const float* q, const float* keys, const float* values, int6
                     int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
                     float* probs, float* out);
 
+// The same over keys / values stored as bf16 (the fast policy's cache). bf16
+// widens to float exactly, so this gives the bits AttendOneQuery gives on the
+// widened keys and values.
+void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* values,
+                        int64_t stride, int64_t kv_len, int64_t head_dim, const uint8_t* visible,
+                        float scale, float* probs, float* out);
+
 // The plain reference the fast kernel is tested against.
 void AttendOneQueryReference(const float* q, const float* keys, const float* values, int64_t stride,
                              int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,

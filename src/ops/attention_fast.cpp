@@ -4,7 +4,7 @@
 // order (each output element accumulates p_j * v_j[d] over j in order). The
 // q.k dot product uses one vector accumulator whose lanes are added in index
 // order, the same for every call, so results never depend on chunking,
-// padding or threads.
+// padding or threads. Keys and values may be float or bf16 (widened exactly).
 #include "ops/attention.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -22,16 +22,33 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 
+// Keys / values as stored: float, or bf16 widened exactly (the bits move to
+// the high half of a float).
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const float* p) { return hn::LoadU(df, p); }
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const uint16_t* p) {
+  const hn::Rebind<uint16_t, DF> d16;
+  const hn::RebindToUnsigned<DF> d32;
+  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p))));
+}
+HWY_INLINE float KvToFloat(float v) { return v; }
+HWY_INLINE float KvToFloat(uint16_t v) {
+  const uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 // q . k with a zero-padded tail and lanes summed in index order.
-HWY_INLINE float Dot(DF df, const float* q, const float* k, int64_t n) {
+template <class T>
+HWY_INLINE float Dot(DF df, const float* q, const T* k, int64_t n) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
   auto acc = hn::Zero(df);
   int64_t d = 0;
   for (; d + lanes <= n; d += lanes)
-    acc = hn::MulAdd(hn::LoadU(df, q + d), hn::LoadU(df, k + d), acc);
+    acc = hn::MulAdd(hn::LoadU(df, q + d), LoadKv(df, k + d), acc);
   HWY_ALIGN float tail_q[kMaxLanes] = {}, tail_k[kMaxLanes] = {};
   if (d < n) {
-    for (int64_t i = d; i < n; ++i) tail_q[i - d] = q[i], tail_k[i - d] = k[i];
+    for (int64_t i = d; i < n; ++i) tail_q[i - d] = q[i], tail_k[i - d] = KvToFloat(k[i]);
     acc = hn::MulAdd(hn::Load(df, tail_q), hn::Load(df, tail_k), acc);
   }
   HWY_ALIGN float sums[kMaxLanes];
@@ -41,9 +58,10 @@ HWY_INLINE float Dot(DF df, const float* q, const float* k, int64_t n) {
   return s;
 }
 
-void AttendOneQueryFast(const float* q, const float* keys, const float* values, int64_t stride,
-                        int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
-                        float* probs, float* out) {
+template <class T>
+HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t stride,
+                       int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
+                       float* probs, float* out) {
   const DF df;
   float max_score = -std::numeric_limits<float>::infinity();
   bool any = false;
@@ -69,12 +87,24 @@ void AttendOneQueryFast(const float* q, const float* keys, const float* values, 
   for (int64_t j = 0; j < kv_len; ++j) {
     if (!visible[j]) continue;
     probs[j] /= sum;
-    const float* v = values + j * stride;
+    const T* v = values + j * stride;
     const auto p = hn::Set(df, probs[j]);
     for (int64_t d = 0; d < full; d += lanes)
-      hn::StoreU(hn::MulAdd(p, hn::LoadU(df, v + d), hn::LoadU(df, out + d)), df, out + d);
-    for (int64_t d = full; d < head_dim; ++d) out[d] = std::fma(probs[j], v[d], out[d]);
+      hn::StoreU(hn::MulAdd(p, LoadKv(df, v + d), hn::LoadU(df, out + d)), df, out + d);
+    for (int64_t d = full; d < head_dim; ++d) out[d] = std::fma(probs[j], KvToFloat(v[d]), out[d]);
   }
+}
+
+void AttendOneQueryFast(const float* q, const float* keys, const float* values, int64_t stride,
+                        int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
+                        float* probs, float* out) {
+  Attend(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+void AttendOneQueryBf16Fast(const float* q, const uint16_t* keys, const uint16_t* values,
+                            int64_t stride, int64_t kv_len, int64_t head_dim,
+                            const uint8_t* visible, float scale, float* probs, float* out) {
+  Attend(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -85,11 +115,19 @@ HWY_AFTER_NAMESPACE();
 namespace talkie::ops {
 
 HWY_EXPORT(AttendOneQueryFast);
+HWY_EXPORT(AttendOneQueryBf16Fast);
 
 void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride,
                     int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
                     float* probs, float* out) {
   HWY_DYNAMIC_DISPATCH(AttendOneQueryFast)
+  (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* values,
+                        int64_t stride, int64_t kv_len, int64_t head_dim, const uint8_t* visible,
+                        float scale, float* probs, float* out) {
+  HWY_DYNAMIC_DISPATCH(AttendOneQueryBf16Fast)
   (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 

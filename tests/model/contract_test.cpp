@@ -20,6 +20,16 @@ const model::Model& Small() {
   return *m;
 }
 
+// The same weights under the fast policy (its cache stores bf16 K/V).
+const model::Model& SmallFast() {
+  static auto m = [] {
+    auto fast = model::Model::Load(testing::ModelFixtureDir() + "/models/small");
+    fast->SetPrecision(ops::Precision::kFast);
+    return fast;
+  }();
+  return *m;
+}
+
 std::vector<int32_t> Ids(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int32_t> ids(static_cast<size_t>(n));
@@ -61,8 +71,7 @@ TEST(ContractTest, DecodeAndRefeedRegimesMatchPrefill) {
   EXPECT_EQ(cache.length(), 12);
 }
 
-TEST(ContractTest, TruncateRollsBackAndRefeedGivesTheSameBytes) {
-  const auto& m = Small();
+void ExpectTruncateRollsBackAndRefeedGivesTheSameBytes(const model::Model& m) {
   const int64_t vocab = m.config().vocab_size;
   const auto ids = Ids(10, 2);
   KvCache cache(m.config(), 1);
@@ -83,8 +92,12 @@ TEST(ContractTest, TruncateRollsBackAndRefeedGivesTheSameBytes) {
   EXPECT_EQ(cache.length(), 0);
 }
 
-TEST(ContractTest, SelectRowsCopiesOnePrefixIntoSeveralContinuations) {
-  const auto& m = Small();
+TEST(ContractTest, TruncateRollsBackAndRefeedGivesTheSameBytes) {
+  ExpectTruncateRollsBackAndRefeedGivesTheSameBytes(Small());
+  ExpectTruncateRollsBackAndRefeedGivesTheSameBytes(SmallFast());
+}
+
+void ExpectSelectRowsCopiesOnePrefixIntoSeveralContinuations(const model::Model& m) {
   const int64_t vocab = m.config().vocab_size;
   const auto prefix = Ids(7, 3);
   KvCache cache(m.config(), 1);
@@ -103,6 +116,31 @@ TEST(ContractTest, SelectRowsCopiesOnePrefixIntoSeveralContinuations) {
     EXPECT_TRUE(testing::BytesEqual(Row(out.logits, b, vocab), Row(alone.logits, 7, vocab))) << b;
   }
   EXPECT_EQ(cache.length(), 7);  // the source is untouched
+}
+
+TEST(ContractTest, SelectRowsCopiesOnePrefixIntoSeveralContinuations) {
+  ExpectSelectRowsCopiesOnePrefixIntoSeveralContinuations(Small());
+  ExpectSelectRowsCopiesOnePrefixIntoSeveralContinuations(SmallFast());
+}
+
+TEST(ContractTest, CacheElementTypeFollowsThePolicyAndIsNotMixed) {
+  const auto ids = Ids(5, 4);
+  KvCache exact_cache(Small().config(), 1), fast_cache(Small().config(), 1);
+  model::Forward(Small(), exact_cache, One(ids));
+  model::Forward(SmallFast(), fast_cache, One(ids));
+  EXPECT_EQ(exact_cache.type(), model::KvType::kF32);
+  EXPECT_EQ(fast_cache.type(), model::KvType::kBF16);
+  // Keys filled under one policy are not read under the other.
+  try {
+    model::Forward(SmallFast(), exact_cache, One({1}));
+    ADD_FAILURE() << "mixed cache accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("other precision policy"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(exact_cache.length(), 5);  // unchanged by the refused call
+  exact_cache.Clear();
+  model::Forward(SmallFast(), exact_cache, One(ids));  // an emptied cache can switch
+  EXPECT_EQ(exact_cache.type(), model::KvType::kBF16);
 }
 
 TEST(ContractTest, ExplicitPositionIdsEqualDerivedOnes) {

@@ -124,8 +124,9 @@ TEST_P(InvarianceTest, AttentionRowsSumToOneWithZerosOnPaddedAndFutureKeys) {
           const float* row = &attn[((b * c.n_head + h) * 8 + t) * 8];
           double sum = 0;
           for (int64_t j = 0; j < 8; ++j) {
-            if (j > t || !in.attention_mask[b * 8 + j])
+            if (j > t || !in.attention_mask[b * 8 + j]) {
               EXPECT_EQ(row[j], 0.0f) << "b" << b << " t" << t << " j" << j;
+            }
             sum += row[j];
           }
           EXPECT_NEAR(sum, 1.0, 1e-6);

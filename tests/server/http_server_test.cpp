@@ -449,7 +449,9 @@ TEST(ServeCommandTest, SigtermShutsDownGracefully) {
       std::this_thread::sleep_for(50ms);
   }
   EXPECT_NE(r, nullptr);
-  if (r) EXPECT_EQ(r->status, 200);
+  if (r) {
+    EXPECT_EQ(r->status, 200);
+  }
   kill(pid, SIGTERM);  // in every case: never leave the child running
   int status = -1;
   for (int i = 0; i < 200; ++i) {
