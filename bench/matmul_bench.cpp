@@ -86,6 +86,19 @@ void BM_MatMulFastPolicyQ8(benchmark::State& state) {
 void BM_MatMulFastPolicyQ4(benchmark::State& state) {
   Run(state, ops::MatMul, ops::WeightType::kQ4, true);
 }
+// The 256-bit int8 paths other CPUs take (skipped where this one lacks them).
+void FastPolicyQ8OnPath(benchmark::State& state, const char* path) {
+  try {
+    ops::ForceLowPrecisionPath(path);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  Run(state, ops::MatMul, ops::WeightType::kQ8, true);
+  ops::ForceLowPrecisionPath("");
+}
+void BM_MatMulFastPolicyQ8AvxVnni(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX-VNNI"); }
+void BM_MatMulFastPolicyQ8Avx2(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX2"); }
 
 BENCHMARK(BM_MatMulFast)
     ->Args({1, 5504, 2048})
@@ -113,6 +126,16 @@ BENCHMARK(BM_MatMulFastPolicyQ8)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatMulFastPolicyQ4)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulFastPolicyQ8AvxVnni)
+    ->Args({1, 5504, 2048})
+    ->Args({64, 5504, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatMulFastPolicyQ8Avx2)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()

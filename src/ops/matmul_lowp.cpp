@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/error.h"
 #include "io/tensor.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp_kernels.h"
@@ -20,10 +21,34 @@ namespace talkie::ops {
 namespace lowp {
 namespace {
 
-std::atomic<bool> force_portable{false};
+using Int8Kernel = void (*)(const Int8Job&, int64_t, int64_t, int64_t, int64_t);
 
-bool UseAvx512Vnni() { return !force_portable && CpuHasAvx512Vnni(); }
-bool UseAvx512Bf16() { return !force_portable && CpuHasAvx512Bf16(); }
+struct Int8Path {
+  const char* name;
+  Int8Kernel kernel;
+  bool (*available)();
+};
+bool Always() { return true; }
+// Best first.
+constexpr Int8Path kInt8Paths[] = {{"AVX512-VNNI", Int8RowsAvx512, CpuHasAvx512Vnni},
+                                   {"AVX-VNNI", Int8RowsAvxVnni, CpuHasAvxVnni},
+                                   {"AVX2", Int8RowsAvx2, CpuHasAvx2},
+                                   {"portable", Int8RowsPortable, Always}};
+
+// Set by tests (ForceLowPrecisionPath); null = the best this CPU has.
+std::atomic<const Int8Path*> forced_int8{nullptr};
+std::atomic<bool> forced_bf16_portable{false};
+
+const Int8Path& PickInt8() {
+  if (const Int8Path* p = forced_int8.load()) return *p;
+  static const Int8Path& best = [] () -> const Int8Path& {
+    for (const Int8Path& p : kInt8Paths)
+      if (p.available()) return p;
+    return kInt8Paths[3];
+  }();
+  return best;
+}
+bool UseAvx512Bf16() { return !forced_bf16_portable && CpuHasAvx512Bf16(); }
 
 // Code of column c (within its block) at k = 32g + t, as stored (0..255 / 0..15).
 int StoredCode(const uint8_t* record, bool q4, int64_t c, int64_t t) {
@@ -159,7 +184,7 @@ const char* LowPrecisionPath(WeightType type) {
   switch (type) {
     case WeightType::kQ8:
     case WeightType::kQ4:
-      return UseAvx512Vnni() ? "AVX512-VNNI" : "portable";
+      return PickInt8().name;
     case WeightType::kBF16:
       return UseAvx512Bf16() ? "AVX512-BF16" : "portable";
     default:
@@ -167,7 +192,21 @@ const char* LowPrecisionPath(WeightType type) {
   }
 }
 
-void ForcePortableLowPrecision(bool portable) { force_portable = portable; }
+void ForceLowPrecisionPath(const std::string& path) {
+  if (path.empty()) {
+    forced_int8 = nullptr;
+    forced_bf16_portable = false;
+    return;
+  }
+  for (const Int8Path& p : kInt8Paths) {
+    if (path != p.name) continue;
+    if (!p.available()) throw Error("this CPU cannot run the " + path + " kernels");
+    forced_int8 = &p;
+    forced_bf16_portable = path != "AVX512-VNNI";  // bf16 has AVX-512 and portable only
+    return;
+  }
+  throw Error("unknown fast-policy kernel path '" + path + "'");
+}
 
 namespace {
 
@@ -194,7 +233,7 @@ void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
 
   const Int8Job job{{qp, dp, sp, k}, w.packed, w.type == WeightType::kQ4, w.rows, w.scale,
                     w.has_scale, y};
-  const auto kernel = UseAvx512Vnni() ? Int8RowsAvx512 : Int8RowsPortable;
+  const Int8Kernel kernel = PickInt8().kernel;
   const int64_t blocks = (w.rows + kBlockCols - 1) / kBlockCols;
   const int64_t blocks_per_chunk = 4;  // decode tiles take 4 blocks at once
   const int64_t chunks = (blocks + blocks_per_chunk - 1) / blocks_per_chunk;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "ops/weights.h"
 
@@ -41,11 +42,14 @@ void PackForLowPrecision(const WeightMatrix& w, uint8_t* out);
 // for the quantized ones); other types fall back to the exact MatMul.
 void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
-// Which path MatMulLowPrecision takes on this CPU for this weight type, e.g.
-// "AVX512-VNNI", "AVX512-BF16", "portable", "exact".
+// Which path MatMulLowPrecision takes on this CPU for this weight type:
+// q8 / q4 "AVX512-VNNI", "AVX-VNNI", "AVX2" or "portable"; bf16
+// "AVX512-BF16" or "portable"; other types "exact".
 const char* LowPrecisionPath(WeightType type);
 
-// Tests: route every call through the portable paths (false restores).
-void ForcePortableLowPrecision(bool portable);
+// Tests: run the int8 kernels on `path` (one of the q8 / q4 names above; the
+// bf16 kernels then run portable unless path is "AVX512-VNNI"); "" restores
+// the best this CPU has. Throws if the CPU cannot run that path.
+void ForceLowPrecisionPath(const std::string& path);
 
 }  // namespace talkie::ops

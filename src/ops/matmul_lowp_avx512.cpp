@@ -4,9 +4,11 @@
 // matmul_lowp.cpp calls them only after checking the CPU. No standard-library
 // code is instantiated here, so nothing built for AVX-512 can leak into the
 // rest of the program through the linker.
-// GCC 12's own _mm512_undefined_ps trips -Wmaybe-uninitialized when inlined.
+// GCC 12's own _mm512_undefined_* helpers trip -W(maybe-)uninitialized when
+// inlined.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <immintrin.h>

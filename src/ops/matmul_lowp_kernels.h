@@ -48,6 +48,8 @@ struct Bf16Job {
 // Rows [i0, i1) x packed blocks [b0, b1).
 void Int8RowsPortable(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
 void Int8RowsAvx512(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+void Int8RowsAvxVnni(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+void Int8RowsAvx2(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
 // Rows [i0, i1) x columns [j0, j1).
 void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
@@ -58,6 +60,8 @@ void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int6
 double DotLoopAvx512(bool bf16, int64_t iterations, float* sink);
 
 bool CpuHasAvx512Vnni();
+bool CpuHasAvxVnni();
+bool CpuHasAvx2();
 bool CpuHasAvx512Bf16();
 
 }  // namespace talkie::ops::lowp

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "io/tensor.h"
@@ -88,11 +89,29 @@ void ExpectThreadAndRowInvariant(const std::vector<float>& x, int64_t m, const W
   }
 }
 
-class PortableGuard {
+// Runs the fast kernels on one path for the guard's lifetime.
+class PathGuard {
  public:
-  explicit PortableGuard(bool portable) { ForcePortableLowPrecision(portable); }
-  ~PortableGuard() { ForcePortableLowPrecision(false); }
+  explicit PathGuard(const std::string& path) { ForceLowPrecisionPath(path); }
+  ~PathGuard() { ForceLowPrecisionPath(""); }
 };
+class PortableGuard : public PathGuard {
+ public:
+  explicit PortableGuard(bool portable) : PathGuard(portable ? "portable" : "") {}
+};
+
+// The int8 SIMD paths this CPU can run.
+std::vector<std::string> Int8SimdPaths() {
+  std::vector<std::string> out;
+  for (const char* path : {"AVX512-VNNI", "AVX-VNNI", "AVX2"}) {
+    try {
+      PathGuard guard(path);
+      out.push_back(path);
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
 
 TEST(MatMulLowPrecisionTest, PackedSizeEqualsTheOriginalWhenRowsFillBlocks) {
   for (WeightType type : {WeightType::kQ8, WeightType::kQ4}) {
@@ -142,27 +161,41 @@ TEST(MatMulLowPrecisionTest, Int8AgreesWithExactWithinTheRoundingBound) {
 }
 
 TEST(MatMulLowPrecisionTest, Int8SimdAndPortablePathsGiveTheSameBits) {
+  const std::vector<std::string> paths = Int8SimdPaths();
+  std::printf("int8 SIMD paths on this CPU:");
+  for (const std::string& p : paths) std::printf(" %s", p.c_str());
+  std::printf("\n");
   for (WeightType type : {WeightType::kQ8, WeightType::kQ4}) {
     for (int64_t m : {1, 4, 7}) {
-      for (int64_t n : {3, 16, 33, 70}) {
+      for (int64_t n : {3, 8, 16, 33, 70}) {
         const int64_t k = 128;
         const Quantized q = MakeQuantized(type, n, k, static_cast<uint32_t>(n + m), m == 4);
         const std::vector<float> x = RandomRows(m, k, static_cast<uint32_t>(n * 3));
-        const std::vector<float> simd = MatMulRows(x, m, q.w);
         std::vector<float> portable;
         {
           PortableGuard guard(true);
           portable = MatMulRows(x, m, q.w);
         }
-        EXPECT_TRUE(BitwiseEqual(simd, portable)) << "type " << int(type) << " m " << m << " n " << n;
+        for (const std::string& path : paths) {
+          PathGuard guard(path);
+          EXPECT_TRUE(BitwiseEqual(MatMulRows(x, m, q.w), portable))
+              << path << " type " << int(type) << " m " << m << " n " << n;
+        }
       }
     }
   }
 }
 
+TEST(MatMulLowPrecisionTest, UnknownOrUnavailablePathsAreRefused) {
+  EXPECT_THROW(ForceLowPrecisionPath("AVX9"), std::exception);
+  EXPECT_STRNE(LowPrecisionPath(WeightType::kQ8), "");
+}
+
 TEST(MatMulLowPrecisionTest, Int8IsBitwiseInvariantToRowsAndThreads) {
-  for (bool portable : {false, true}) {
-    PortableGuard guard(portable);
+  std::vector<std::string> paths = Int8SimdPaths();
+  paths.push_back("portable");
+  for (const std::string& path : paths) {
+    PathGuard guard(path);
     for (WeightType type : {WeightType::kQ8, WeightType::kQ4}) {
       const int64_t m = 11, n = 37, k = 224;
       const Quantized q = MakeQuantized(type, n, k, 5, true);
