@@ -1,6 +1,6 @@
 // Fast-policy matmul driver: rounds the activation rows, picks the kernel for
-// this CPU (matmul_lowp_avx512.cpp or the portable twins below) and splits the
-// output columns over threads. Also the q8 / q4 repacking (layout in
+// this CPU (matmul_lowp_avx512.cpp, matmul_lowp_avx2.cpp or the portable twins
+// below) and splits the output columns over threads. Also the q8 / q4 repacking (layout in
 // matmul_lowp.h).
 #include "ops/matmul_lowp.h"
 
@@ -65,9 +65,13 @@ void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* d, int32
   for (int64_t g = 0; g < k / 32; ++g) {
     const float* v = x + 32 * g;
     float amax = 0.0f;
-    for (int t = 0; t < 32; ++t) amax = std::max(amax, std::fabs(v[t]));
+    bool finite = true;  // std::max would step over a NaN
+    for (int t = 0; t < 32; ++t) {
+      amax = std::max(amax, std::fabs(v[t]));
+      finite = finite && std::isfinite(v[t]);
+    }
     int32_t s = 0;
-    if (!std::isfinite(amax) || std::isnan(amax)) {
+    if (!finite) {
       d[g] = std::numeric_limits<float>::quiet_NaN();
       std::memset(q + 32 * g, 0, 32);
     } else {

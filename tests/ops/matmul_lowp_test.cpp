@@ -207,11 +207,13 @@ TEST(MatMulLowPrecisionTest, Int8IsBitwiseInvariantToRowsAndThreads) {
 TEST(MatMulLowPrecisionTest, Int8PropagatesNonFiniteActivations) {
   const Quantized q = MakeQuantized(WeightType::kQ8, 5, 64, 9, false);
   std::vector<float> x = RandomRows(2, 64, 10);
-  x[3] = INFINITY;  // row 0, group 0
-  const std::vector<float> y = MatMulRows(x, 2, q.w);
-  for (int64_t j = 0; j < 5; ++j) {
-    EXPECT_TRUE(std::isnan(y[j])) << j;
-    EXPECT_TRUE(std::isfinite(y[5 + j])) << j;
+  for (float bad : {INFINITY, -INFINITY, NAN}) {
+    x[3] = bad;  // row 0, group 0
+    const std::vector<float> y = MatMulRows(x, 2, q.w);
+    for (int64_t j = 0; j < 5; ++j) {
+      EXPECT_TRUE(std::isnan(y[j])) << j << " " << bad;
+      EXPECT_TRUE(std::isfinite(y[5 + j])) << j << " " << bad;
+    }
   }
 }
 
