@@ -13,6 +13,8 @@
 
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "ops/matmul_lowp_kernels.h"
 
 #define TALKIE_AVX512 \
@@ -20,12 +22,6 @@
 
 namespace talkie::ops::lowp {
 namespace {
-
-TALKIE_AVX512 inline __m512i Broadcast4(const int8_t* p) {
-  int32_t v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return _mm512_set1_epi32(v);
-}
 
 // Adds 16 lanes as a fixed tree: l + (l + 8), then + 4, + 2, + 1 (the
 // portable path adds in the same order).
@@ -36,101 +32,44 @@ TALKIE_AVX512 inline float SumLanesTree(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
-// MR activation rows x NB packed blocks (16 columns each). Per group: exact
-// int32 dot products of the codes, minus the code offset times the
-// activation code sum, then acc += float(dot) * (wscale * xscale).
-template <int MR, int NB, bool kQ4>
-TALKIE_AVX512 void Int8Tile(const Int8Job& job, int64_t i0, int64_t b0) {
-  const int64_t k = job.x.k, groups = k / 32;
-  const int64_t code_bytes = kQ4 ? kQ4CodeBytes : kQ8CodeBytes;
-  const int32_t offset = kQ4 ? 8 : 128;
-  const int64_t block_bytes = PackedBlockBytes(kQ4, k);
-  const uint8_t* codes[NB];
-  const uint8_t* scales[NB];
-  for (int b = 0; b < NB; ++b) {
-    codes[b] = job.packed + (b0 + b) * block_bytes;
-    scales[b] = codes[b] + groups * code_bytes;
-  }
-  const int8_t* xq[MR];
-  for (int i = 0; i < MR; ++i) xq[i] = job.x.q + (i0 + i) * k;
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
-
-  __m512 acc[MR][NB];
-  for (int i = 0; i < MR; ++i)
-    for (int b = 0; b < NB; ++b) acc[i][b] = _mm512_setzero_ps();
-
-  for (int64_t g = 0; g < groups; ++g) {
-    __m512i dot[MR][NB];
-    for (int i = 0; i < MR; ++i)
-      for (int b = 0; b < NB; ++b) dot[i][b] = _mm512_setzero_si512();
-    if constexpr (!kQ4) {
-      for (int v = 0; v < 8; ++v) {
-        __m512i w[NB];
-        for (int b = 0; b < NB; ++b) w[b] = _mm512_loadu_si512(codes[b] + g * code_bytes + 64 * v);
-        for (int i = 0; i < MR; ++i) {
-          const __m512i xv = Broadcast4(xq[i] + 32 * g + 4 * v);
-          for (int b = 0; b < NB; ++b) dot[i][b] = _mm512_dpbusd_epi32(dot[i][b], w[b], xv);
-        }
-      }
-    } else {
-      for (int p = 0; p < 4; ++p) {
-        __m512i lo[NB], hi[NB];
-        for (int b = 0; b < NB; ++b) {
-          const __m512i raw = _mm512_loadu_si512(codes[b] + g * code_bytes + 64 * p);
-          lo[b] = _mm512_and_si512(raw, low_nibbles);
-          hi[b] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_nibbles);
-        }
-        for (int i = 0; i < MR; ++i) {
-          const __m512i xlo = Broadcast4(xq[i] + 32 * g + 8 * p);
-          const __m512i xhi = Broadcast4(xq[i] + 32 * g + 8 * p + 4);
-          for (int b = 0; b < NB; ++b) {
-            dot[i][b] = _mm512_dpbusd_epi32(dot[i][b], lo[b], xlo);
-            dot[i][b] = _mm512_dpbusd_epi32(dot[i][b], hi[b], xhi);
-          }
-        }
-      }
-    }
-    __m512 wscale[NB];
-    for (int b = 0; b < NB; ++b)
-      wscale[b] = _mm512_cvtph_ps(_mm256_loadu_si256(
-          reinterpret_cast<const __m256i*>(scales[b] + g * kScaleBytes)));
-    for (int i = 0; i < MR; ++i) {
-      const int64_t xg = (i0 + i) * groups + g;
-      const __m512i correction = _mm512_set1_epi32(offset * job.x.sum[xg]);
-      const __m512 xscale = _mm512_set1_ps(job.x.d[xg]);
-      for (int b = 0; b < NB; ++b) {
-        const __m512 exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i][b], correction));
-        acc[i][b] = _mm512_fmadd_ps(exact, _mm512_mul_ps(wscale[b], xscale), acc[i][b]);
-      }
-    }
-  }
-
-  for (int i = 0; i < MR; ++i) {
-    for (int b = 0; b < NB; ++b) {
-      __m512 out = acc[i][b];
-      if (job.scaled) out = _mm512_mul_ps(out, _mm512_set1_ps(job.scale));
-      const int64_t col0 = (b0 + b) * kBlockCols;
-      const int64_t cols = job.n - col0 < kBlockCols ? job.n - col0 : kBlockCols;
-      _mm512_mask_storeu_ps(job.y + (i0 + i) * job.n + col0,
-                            static_cast<__mmask16>((1u << cols) - 1u), out);
-    }
-  }
+// The 512-bit vector pieces of the shared int8 tile (matmul_lowp_int8-inl.h).
+namespace int8 {
+#define TALKIE_LOWP_TARGET TALKIE_AVX512
+using VecI = __m512i;
+using VecF = __m512;
+inline constexpr int kCols = 16;
+TALKIE_LOWP_TARGET inline VecI LoadCodes(const uint8_t* p) { return _mm512_loadu_si512(p); }
+TALKIE_LOWP_TARGET inline VecI Broadcast4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
 }
-
-template <int MR, bool kQ4>
-TALKIE_AVX512 void Int8RowBlocks(const Int8Job& job, int64_t i0, int64_t b0, int64_t b1) {
-  constexpr int kNB = MR == 1 ? 4 : 2;
-  int64_t b = b0;
-  for (; b + kNB <= b1; b += kNB) Int8Tile<MR, kNB, kQ4>(job, i0, b);
-  for (; b < b1; ++b) Int8Tile<MR, 1, kQ4>(job, i0, b);
+TALKIE_LOWP_TARGET inline VecI LowNibbles(VecI v) {
+  return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
 }
-
-template <bool kQ4>
-TALKIE_AVX512 void Int8RowRange(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
-  int64_t i = i0;
-  for (; i + 4 <= i1; i += 4) Int8RowBlocks<4, kQ4>(job, i, b0, b1);
-  for (; i < i1; ++i) Int8RowBlocks<1, kQ4>(job, i, b0, b1);
+TALKIE_LOWP_TARGET inline VecI HighNibbles(VecI v) {
+  return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f));
 }
+TALKIE_LOWP_TARGET inline VecI DotAdd(VecI acc, VecI a, VecI b) {
+  return _mm512_dpbusd_epi32(acc, a, b);
+}
+TALKIE_LOWP_TARGET inline VecI SetI(int32_t i) { return _mm512_set1_epi32(i); }
+TALKIE_LOWP_TARGET inline VecI ZeroI() { return _mm512_setzero_si512(); }
+TALKIE_LOWP_TARGET inline VecI SubI(VecI a, VecI b) { return _mm512_sub_epi32(a, b); }
+TALKIE_LOWP_TARGET inline VecF LoadScales(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+TALKIE_LOWP_TARGET inline VecF ZeroF() { return _mm512_setzero_ps(); }
+TALKIE_LOWP_TARGET inline VecF SetF(float f) { return _mm512_set1_ps(f); }
+TALKIE_LOWP_TARGET inline VecF ToFloat(VecI v) { return _mm512_cvtepi32_ps(v); }
+TALKIE_LOWP_TARGET inline VecF MulF(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
+TALKIE_LOWP_TARGET inline VecF MulAddF(VecF a, VecF b, VecF c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+TALKIE_LOWP_TARGET inline void StoreF(float* p, VecF v) { _mm512_store_ps(p, v); }
+#include "ops/matmul_lowp_int8-inl.h"
+#undef TALKIE_LOWP_TARGET
+}  // namespace int8
 
 // MR activation rows x NR weight rows, row-major bf16. Lane l of each output's
 // accumulator takes the pairs k = 32s + 2l, 32s + 2l + 1 of every step s; the
@@ -180,8 +119,8 @@ TALKIE_AVX512 void Bf16RowCols(const Bf16Job& job, int64_t i0, int64_t j0, int64
 
 TALKIE_AVX512 void Int8RowsAvx512(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0,
                                   int64_t b1) {
-  if (job.q4) return Int8RowRange<true>(job, i0, i1, b0, b1);
-  Int8RowRange<false>(job, i0, i1, b0, b1);
+  if (job.q4) return int8::RowRange<true>(job, i0, i1, b0, b1);
+  int8::RowRange<false>(job, i0, i1, b0, b1);
 }
 
 TALKIE_AVX512 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0,
