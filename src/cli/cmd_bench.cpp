@@ -66,14 +66,10 @@ void RunBench(const BenchArgs& a) {
         "--prompt + --gen exceeds the model's context");
 
   // Every matrix is streamed once per decoded token (the embedding row is not).
-  int64_t weights_bytes = ops::WeightBytes(m->weights().lm_head);
-  int64_t matmul_params = m->weights().lm_head.rows * m->weights().lm_head.cols;
-  for (const auto& b : m->weights().blocks) {
-    for (const ops::WeightMatrix* w : {&b.attn_query, &b.attn_key, &b.attn_value, &b.attn_resid,
-                                       &b.mlp_gate, &b.mlp_linear, &b.mlp_resid}) {
-      weights_bytes += ops::WeightBytes(*w);
-      matmul_params += w->rows * w->cols;
-    }
+  int64_t weights_bytes = 0, matmul_params = 0;
+  for (const ops::WeightMatrix* w : m->weights().MatMuls()) {
+    weights_bytes += ops::WeightBytes(*w);
+    matmul_params += w->rows * w->cols;
   }
 
   std::fprintf(stderr, "measuring compute peaks (%d threads)...\n", threads);

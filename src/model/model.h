@@ -29,6 +29,11 @@ struct TalkieWeights {
   ops::WeightMatrix embed;    // [vocab, n_embd]
   ops::WeightMatrix lm_head;  // [vocab, n_embd], scale = lm_head_gain
   std::vector<BlockWeights> blocks;
+
+  // The matrices every forward step multiplies by: lm_head and each block's
+  // seven (the embedding is gathered row by row, never multiplied).
+  std::vector<const ops::WeightMatrix*> MatMuls() const;
+  std::vector<ops::WeightMatrix*> MatMuls();
 };
 
 struct LoadInfo {
@@ -69,7 +74,6 @@ class Model {
   struct FreeDeleter {
     void operator()(uint8_t* p) const;
   };
-  std::vector<ops::WeightMatrix*> MatMulWeights();
   Model() = default;
   io::TensorStore store_;
   ModelConfig config_;

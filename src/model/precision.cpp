@@ -1,9 +1,12 @@
 // Model::SetPrecision: switching the matmul weights between the exact and
-// the fast policy (ops/weights.h, ops/matmul_lowp.h).
+// the fast policy (ops/weights.h, ops/matmul_lowp.h); and the list of those
+// weights.
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 #include "common/error.h"
 #include "model/model.h"
@@ -17,7 +20,7 @@ namespace {
 // again, anonymous ones would be swapped), so the exact policy can come back.
 void ReleasePages(const void* data, int64_t bytes) {
 #ifdef MADV_PAGEOUT
-  const auto page = static_cast<uintptr_t>(4096);
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
   const auto end = (reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(bytes)) & ~(page - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
@@ -31,19 +34,26 @@ void ReleasePages(const void* data, int64_t bytes) {
 
 void Model::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
 
-std::vector<ops::WeightMatrix*> Model::MatMulWeights() {
-  std::vector<ops::WeightMatrix*> out{&weights_.lm_head};
-  for (BlockWeights& b : weights_.blocks)
-    for (ops::WeightMatrix* w : {&b.attn_query, &b.attn_key, &b.attn_value, &b.attn_resid,
-                                 &b.mlp_gate, &b.mlp_linear, &b.mlp_resid})
+std::vector<const ops::WeightMatrix*> TalkieWeights::MatMuls() const {
+  std::vector<const ops::WeightMatrix*> out{&lm_head};
+  for (const BlockWeights& b : blocks)
+    for (const ops::WeightMatrix* w : {&b.attn_query, &b.attn_key, &b.attn_value, &b.attn_resid,
+                                       &b.mlp_gate, &b.mlp_linear, &b.mlp_resid})
       out.push_back(w);
+  return out;
+}
+
+std::vector<ops::WeightMatrix*> TalkieWeights::MatMuls() {
+  std::vector<ops::WeightMatrix*> out;
+  for (const ops::WeightMatrix* w : std::as_const(*this).MatMuls())
+    out.push_back(const_cast<ops::WeightMatrix*>(w));  // *this is not const
   return out;
 }
 
 void Model::SetPrecision(ops::Precision precision) {
   if (precision == precision_) return;
   packed_.clear();
-  for (ops::WeightMatrix* w : MatMulWeights()) {
+  for (ops::WeightMatrix* w : weights_.MatMuls()) {
     w->precision = precision;
     w->packed = nullptr;
     const bool quantized = w->type == ops::WeightType::kQ8 || w->type == ops::WeightType::kQ4;

@@ -15,6 +15,8 @@
 #include <cmath>
 #include <limits>
 
+#include "io/tensor.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
 namespace HWY_NAMESPACE {
@@ -31,12 +33,7 @@ HWY_INLINE hn::Vec<DF> LoadKv(DF df, const uint16_t* p) {
   return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p))));
 }
 HWY_INLINE float KvToFloat(float v) { return v; }
-HWY_INLINE float KvToFloat(uint16_t v) {
-  const uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  __builtin_memcpy(&f, &bits, sizeof f);
-  return f;
-}
+HWY_INLINE float KvToFloat(uint16_t v) { return io::Bf16ToFloat(v); }
 
 // q . k with a zero-padded tail and lanes summed in index order.
 template <class T>

@@ -18,6 +18,14 @@ void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y);
 // row, then one float sum per output in index order.
 void MatMulReference(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
+// Activation rows per block in the matmul kernels (exact and fast): a block
+// of rows of row_bytes each stays in L2 while every weight row streams past
+// once. Blocking never changes a result, only the speed.
+inline int64_t MatMulRowsPerBlock(int64_t row_bytes) {
+  const int64_t rows = (256 * 1024) / (row_bytes > 0 ? row_bytes : 1) / 4 * 4;
+  return rows > 4 ? rows : 4;
+}
+
 // Name of the SIMD target MatMul dispatches to (e.g. "AVX3", "AVX2").
 const char* MatMulTarget();
 

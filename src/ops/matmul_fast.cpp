@@ -261,7 +261,7 @@ void MatMulRows(const float* x, int64_t m, const Rows& rows, const WeightMatrix&
   const int64_t n = w.rows, k = w.cols;
   // Activation rows in blocks that stay in L2 while every weight row streams
   // past once; threads split the weight rows (output columns) of each block.
-  const int64_t rows_per_block = std::max<int64_t>(4, (256 * 1024) / (k * 4) / 4 * 4);
+  const int64_t rows_per_block = MatMulRowsPerBlock(k * 4);
   const int64_t col_chunk = 16;
   const int64_t chunks = (n + col_chunk - 1) / col_chunk;
   for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {

@@ -214,12 +214,6 @@ void ForceLowPrecisionPath(const std::string& path) {
 
 namespace {
 
-// Activation rows per block: a block's rounded rows stay in L2 while every
-// weight column streams past once.
-int64_t RowsPerBlock(int64_t row_bytes) {
-  return std::max<int64_t>(4, (256 * 1024) / std::max<int64_t>(row_bytes, 1) / 4 * 4);
-}
-
 void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   const int64_t k = w.cols, groups = k / 32;
   thread_local std::vector<int8_t> q;
@@ -241,7 +235,7 @@ void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   const int64_t blocks = (w.rows + kBlockCols - 1) / kBlockCols;
   const int64_t blocks_per_chunk = 4;  // decode tiles take 4 blocks at once
   const int64_t chunks = (blocks + blocks_per_chunk - 1) / blocks_per_chunk;
-  const int64_t rows_per_block = RowsPerBlock(k);
+  const int64_t rows_per_block = MatMulRowsPerBlock(k);
   for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {
     const int64_t i1 = std::min(m, i0 + rows_per_block);
 #pragma omp parallel for schedule(static) num_threads(NumThreads())
@@ -253,16 +247,18 @@ void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
 void MatMulBf16(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   const int64_t k = w.cols, kp = (k + 31) / 32 * 32;
   thread_local std::vector<uint16_t> xb;
-  xb.assign(static_cast<size_t>(m * kp), 0);
+  xb.resize(static_cast<size_t>(m * kp));
   uint16_t* xp = xb.data();
-  for (int64_t i = 0; i < m; ++i)
+  for (int64_t i = 0; i < m; ++i) {
     for (int64_t t = 0; t < k; ++t) xp[i * kp + t] = io::FloatToBf16(x[i * k + t]);
+    std::fill(xp + i * kp + k, xp + (i + 1) * kp, uint16_t{0});  // the kernels read to kp
+  }
 
   const Bf16Job job{xp, kp, static_cast<const uint16_t*>(w.data), k, w.rows, w.scale,
                     w.has_scale, y};
   const auto kernel = UseAvx512Bf16() ? Bf16RowsAvx512 : Bf16RowsPortable;
   const int64_t n = w.rows, col_chunk = 16, chunks = (n + col_chunk - 1) / col_chunk;
-  const int64_t rows_per_block = RowsPerBlock(kp * 2);
+  const int64_t rows_per_block = MatMulRowsPerBlock(kp * 2);
   for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {
     const int64_t i1 = std::min(m, i0 + rows_per_block);
 #pragma omp parallel for schedule(static) num_threads(NumThreads())

@@ -95,10 +95,6 @@ class PathGuard {
   explicit PathGuard(const std::string& path) { ForceLowPrecisionPath(path); }
   ~PathGuard() { ForceLowPrecisionPath(""); }
 };
-class PortableGuard : public PathGuard {
- public:
-  explicit PortableGuard(bool portable) : PathGuard(portable ? "portable" : "") {}
-};
 
 // The int8 SIMD paths this CPU can run.
 std::vector<std::string> Int8SimdPaths() {
@@ -173,7 +169,7 @@ TEST(MatMulLowPrecisionTest, Int8SimdAndPortablePathsGiveTheSameBits) {
         const std::vector<float> x = RandomRows(m, k, static_cast<uint32_t>(n * 3));
         std::vector<float> portable;
         {
-          PortableGuard guard(true);
+          PathGuard guard("portable");
           portable = MatMulRows(x, m, q.w);
         }
         for (const std::string& path : paths) {
@@ -246,7 +242,7 @@ TEST(MatMulLowPrecisionTest, Bf16AgreesWithExactWithinTheRoundingBound) {
         const Bf16Problem p = MakeBf16(n, k, static_cast<uint32_t>(m + k + n), k % 2);
         const std::vector<float> x = RandomRows(m, k, static_cast<uint32_t>(k));
         for (bool portable : {false, true}) {
-          PortableGuard guard(portable);
+          PathGuard guard(portable ? "portable" : "");
           const std::vector<float> fast = MatMulRows(x, m, p.w);
           std::vector<float> row(static_cast<size_t>(k));
           for (int64_t j = 0; j < n; ++j) {
@@ -276,7 +272,7 @@ TEST(MatMulLowPrecisionTest, Bf16SimdAgainstPortableBits) {
   const std::vector<float> simd = MatMulRows(x, 5, p.w);
   std::vector<float> portable;
   {
-    PortableGuard guard(true);
+    PathGuard guard("portable");
     portable = MatMulRows(x, 5, p.w);
   }
   int differing = 0;
@@ -287,7 +283,7 @@ TEST(MatMulLowPrecisionTest, Bf16SimdAgainstPortableBits) {
 
 TEST(MatMulLowPrecisionTest, Bf16IsBitwiseInvariantToRowsAndThreads) {
   for (bool portable : {false, true}) {
-    PortableGuard guard(portable);
+    PathGuard guard(portable ? "portable" : "");
     const int64_t m = 9, n = 21, k = 75;
     const Bf16Problem p = MakeBf16(n, k, 3, true);
     ExpectThreadAndRowInvariant(RandomRows(m, k, 4), m, p.w);
