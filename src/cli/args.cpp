@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "talkie/engine.h"
 #include "ops/matmul_lowp.h"
 
 namespace talkie::cli {
@@ -42,15 +43,7 @@ std::vector<int32_t> ParseIdList(const std::string& text, const std::string& wha
 
 std::string ResolveModelPath(const std::string& given) {
   if (!given.empty()) return given;
-  const char* env = std::getenv("TALKIE_MODEL");
-  if (env && *env) return env;
-  std::error_code ec;
-  if (std::filesystem::exists(TALKIE_DEFAULT_MODEL_DIR, ec)) return TALKIE_DEFAULT_MODEL_DIR;
-  throw Error(
-      "no --model given and the default model (" + std::string(TALKIE_DEFAULT_MODEL_DIR) +
-      ") is not there. Pass --model PATH: a Talkie checkpoint directory (config.json + "
-      "model.safetensors) or file (.safetensors, rl-refined.pt, final.ckpt), e.g. a download of "
-      "talkie-lm/talkie-1930-13b-it, or set TALKIE_MODEL.");
+  return DefaultModelPath();  // $TALKIE_MODEL, else the bundled model (talkie/engine.h)
 }
 
 ops::Precision ParsePolicy(const std::string& policy) {

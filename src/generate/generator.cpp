@@ -53,6 +53,9 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
   // is complete get logits and sample. Finished ones simply leave.
   const int64_t vocab = model_.config().vocab_size;
   while (true) {
+    if (cancelled_ && cancelled_())
+      for (auto& s : seqs)
+        if (!s->done()) s->Cancel();
     std::vector<model::SequenceStep> steps;
     std::vector<size_t> fed;
     bool prefilling = false;

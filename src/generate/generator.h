@@ -51,11 +51,15 @@ class Generator {
   // decoding, and tests that record or force tokens.
   using LogitsProcessor = std::function<void(size_t index, std::span<float> logits)>;
   void set_logits_processor(LogitsProcessor processor) { processor_ = std::move(processor); }
+  // Asked before every step; once it returns true, every unfinished sequence
+  // ends with finish reason "cancelled" (a stop request from another thread).
+  void set_cancel(std::function<bool()> cancelled) { cancelled_ = std::move(cancelled); }
 
  private:
   const model::Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
   LogitsProcessor processor_;
+  std::function<bool()> cancelled_;
 };
 
 }  // namespace talkie::generate

@@ -22,6 +22,8 @@ PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t
   Check(n >= 2, "perplexity: need at least 2 tokens, got " + std::to_string(n));
   const int64_t vocab = model.config().vocab_size;
 
+  PerplexityResult r;
+  r.token_nll.reserve(static_cast<size_t>(n - 1));
   double nll = 0.0;
   int64_t scored_until = 1;  // tokens [1, scored_until) are scored
   for (int64_t begin = 0; scored_until < n; begin += stride) {
@@ -31,12 +33,12 @@ PerplexityResult Perplexity(const model::Model& model, const std::vector<int32_t
     // Logits at position t predict token t + 1.
     for (int64_t target = std::max(scored_until, begin + 1); target < end; ++target) {
       const float* row = &out.logits[(target - 1 - begin) * vocab];
-      nll += ops::LogSumExp(row, vocab) - static_cast<double>(row[ids[target]]);
+      r.token_nll.push_back(ops::LogSumExp(row, vocab) - static_cast<double>(row[ids[target]]));
+      nll += r.token_nll.back();
     }
     scored_until = std::max(scored_until, end);
     if (end == n) break;
   }
-  PerplexityResult r;
   r.tokens = n - 1;
   r.mean_nll = nll / static_cast<double>(r.tokens);
   r.perplexity = std::exp(r.mean_nll);

@@ -16,6 +16,7 @@ struct PerplexityResult {
   double perplexity = 0.0;
   double mean_nll = 0.0;  // nats per token
   int64_t tokens = 0;     // tokens scored (all but the first)
+  std::vector<double> token_nll;  // [tokens]: -log p(ids[i + 1] | what came before)
 };
 
 // window: tokens per forward (0 = the model's context); stride: how far each

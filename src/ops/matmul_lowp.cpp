@@ -35,12 +35,23 @@ constexpr Int8Path kInt8Paths[] = {{"AVX512-VNNI", Int8RowsAvx512, CpuHasAvx512V
                                    {"AVX2", Int8RowsAvx2, CpuHasAvx2},
                                    {"portable", Int8RowsPortable, Always}};
 
-// Set by tests (ForceLowPrecisionPath); null = the best this CPU has.
+// Set by tests (ForceLowPrecisionPath); null = the best this CPU has. A
+// ScopedLowPrecisionPath on the calling thread takes precedence.
 std::atomic<const Int8Path*> forced_int8{nullptr};
 std::atomic<bool> forced_bf16_portable{false};
+struct ThreadPath {
+  bool active = false;
+  const Int8Path* int8 = nullptr;  // null = best
+  bool bf16_portable = false;
+};
+thread_local ThreadPath t_path;
 
 const Int8Path& PickInt8() {
-  if (const Int8Path* p = forced_int8.load()) return *p;
+  if (t_path.active) {
+    if (t_path.int8 != nullptr) return *t_path.int8;
+  } else if (const Int8Path* p = forced_int8.load()) {
+    return *p;
+  }
   static const Int8Path& best = [] () -> const Int8Path& {
     for (const Int8Path& p : kInt8Paths)
       if (p.available()) return p;
@@ -48,7 +59,10 @@ const Int8Path& PickInt8() {
   }();
   return best;
 }
-bool UseAvx512Bf16() { return !forced_bf16_portable && CpuHasAvx512Bf16(); }
+bool UseAvx512Bf16() {
+  const bool portable = t_path.active ? t_path.bf16_portable : forced_bf16_portable.load();
+  return !portable && CpuHasAvx512Bf16();
+}
 
 // Code of column c (within its block) at k = 32g + t, as stored (0..255 / 0..15).
 int StoredCode(const uint8_t* record, bool q4, int64_t c, int64_t t) {
@@ -196,20 +210,42 @@ const char* LowPrecisionPath(WeightType type) {
   }
 }
 
-void ForceLowPrecisionPath(const std::string& path) {
-  if (path.empty()) {
-    forced_int8 = nullptr;
-    forced_bf16_portable = false;
-    return;
-  }
+namespace {
+
+// The int8 path named `path` ("" = null, the best); throws if unknown or
+// this CPU cannot run it.
+const Int8Path* FindInt8Path(const std::string& path) {
+  if (path.empty()) return nullptr;
   for (const Int8Path& p : kInt8Paths) {
     if (path != p.name) continue;
     if (!p.available()) throw Error("this CPU cannot run the " + path + " kernels");
-    forced_int8 = &p;
-    forced_bf16_portable = path != "AVX512-VNNI";  // bf16 has AVX-512 and portable only
-    return;
+    return &p;
   }
-  throw Error("unknown fast-policy kernel path '" + path + "'");
+  throw Error("unknown fast-policy kernel path '" + path +
+              "' (AVX512-VNNI, AVX-VNNI, AVX2 or portable)");
+}
+
+// bf16 has AVX-512 and portable kernels only.
+bool Bf16PortableFor(const std::string& path) { return !path.empty() && path != "AVX512-VNNI"; }
+
+}  // namespace
+
+void CheckLowPrecisionPath(const std::string& path) { FindInt8Path(path); }
+
+void ForceLowPrecisionPath(const std::string& path) {
+  const Int8Path* p = FindInt8Path(path);
+  forced_int8 = p;
+  forced_bf16_portable = Bf16PortableFor(path);
+}
+
+ScopedLowPrecisionPath::ScopedLowPrecisionPath(const std::string& path)
+    : saved_active_(t_path.active), saved_int8_(t_path.int8), saved_bf16_(t_path.bf16_portable) {
+  const Int8Path* p = FindInt8Path(path);
+  t_path = {true, p, Bf16PortableFor(path)};
+}
+
+ScopedLowPrecisionPath::~ScopedLowPrecisionPath() {
+  t_path = {saved_active_, static_cast<const Int8Path*>(saved_int8_), saved_bf16_};
 }
 
 namespace {

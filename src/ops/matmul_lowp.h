@@ -51,5 +51,23 @@ const char* LowPrecisionPath(WeightType type);
 // bf16 kernels then run portable unless path is "AVX512-VNNI"); "" restores
 // the best this CPU has. Throws if the CPU cannot run that path.
 void ForceLowPrecisionPath(const std::string& path);
+// Throws as ForceLowPrecisionPath would, changing nothing.
+void CheckLowPrecisionPath(const std::string& path);
+
+// The same choice for the calling thread only, for the scope's lifetime
+// ("" = the best this CPU has); takes precedence over ForceLowPrecisionPath.
+// The public API's Engine sets one around each call.
+class ScopedLowPrecisionPath {
+ public:
+  explicit ScopedLowPrecisionPath(const std::string& path);
+  ~ScopedLowPrecisionPath();
+  ScopedLowPrecisionPath(const ScopedLowPrecisionPath&) = delete;
+  ScopedLowPrecisionPath& operator=(const ScopedLowPrecisionPath&) = delete;
+
+ private:
+  bool saved_active_;
+  const void* saved_int8_;
+  bool saved_bf16_;
+};
 
 }  // namespace talkie::ops

@@ -1,0 +1,81 @@
+// Text generation: sampling, stop rules, streaming, cancellation, batches.
+//
+//   talkie::GenerateOptions opt;
+//   opt.max_new_tokens = 64;
+//   opt.sampling.temperature = 0;  // greedy
+//   talkie::Generation g = talkie::Generate(model, tok, tok.Encode("It was"), opt);
+//
+// Each sequence gets exactly the tokens it would get alone, whatever else
+// runs in the batch and whatever the thread count; a seed reproduces a run.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "talkie/export.h"
+
+namespace talkie {
+
+class Model;
+class Tokenizer;
+
+// Applied in this order (Transformers semantics): repetition penalty ->
+// temperature -> top-k -> top-p -> min-p -> draw.
+struct SamplingOptions {
+  float temperature = 1.0f;         // 0 = greedy (argmax, first index on ties)
+  int64_t top_k = 0;                // 0 = off
+  float top_p = 1.0f;               // in (0, 1]; 1 = off
+  float min_p = 0.0f;               // in [0, 1]; 0 = off
+  float repetition_penalty = 1.0f;  // > 0; 1 = off
+  uint64_t seed = 0;
+};
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 256;
+  SamplingOptions sampling;
+  // Unset: the tokenizer's stop tokens (Tokenizer::stop_token_ids); an empty
+  // list never stops at a token (ignore EOS).
+  std::optional<std::vector<int32_t>> stop_token_ids;
+  // Generation ends when the text contains one of these; the returned text
+  // stops just before it. The chat markers always count.
+  std::vector<std::string> stop_strings;
+  int64_t prefill_chunk = 512;  // prompt tokens a sequence feeds per step
+};
+
+enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
+// "stop_token", "stop_string", "length", "cancelled".
+TALKIE_API const char* FinishReasonName(FinishReason reason);
+
+struct Generation {
+  std::vector<int32_t> tokens;  // generated ids (a final stop token excluded)
+  std::string text;             // their text, cut before any stop string
+  FinishReason finish = FinishReason::kLength;
+  std::string stop_string;  // the stop string that ended it, if any
+  int64_t prompt_tokens = 0;
+};
+
+// Receives text of sequence `index` as it becomes final (complete UTF-8,
+// never part of a stop string). Return false to stop that sequence
+// (finish reason kCancelled).
+using StreamCallback = std::function<bool(size_t index, std::string_view text)>;
+
+// Generates a continuation of every prompt as one batch. `options` holds one
+// entry for all prompts or one per prompt. A stop request on `cancel` (from
+// any thread) ends every unfinished sequence with kCancelled after the
+// current step. A prompt must be non-empty and shorter than the context.
+TALKIE_API std::vector<Generation> Generate(const Model& model, const Tokenizer& tokenizer,
+                                            const std::vector<std::vector<int32_t>>& prompts,
+                                            const std::vector<GenerateOptions>& options,
+                                            const StreamCallback& on_text = {},
+                                            std::stop_token cancel = {});
+// One prompt.
+TALKIE_API Generation Generate(const Model& model, const Tokenizer& tokenizer,
+                               const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                               const StreamCallback& on_text = {}, std::stop_token cancel = {});
+
+}  // namespace talkie

@@ -1,0 +1,168 @@
+// Loading a Talkie model and running its forward pass with the whole
+// inference contract: batches, attention masks, position ids, a KV cache that
+// can be truncated, copied and reused, hidden states and attention maps.
+//
+//   talkie::Model model = talkie::Model::Load("path/to/model");   // "" = bundled model
+//   talkie::ForwardRequest req;
+//   req.input_ids = talkie::Tensor<int32_t>({1, 3}, {464, 3290, 318});
+//   talkie::ForwardResult out = model.Forward(req);  // out.logits: [1, 3, vocab]
+//
+// Guarantee: a sequence's outputs are bit-identical whatever the batch
+// composition, left padding, chunking of the prompt through a KV cache, or
+// thread count (docs/architecture.md, "Determinism by construction").
+//
+// Thread safety: a loaded Model is read-only; Forward, Score and Generate on
+// one Model may run concurrently from several threads, each with its own
+// KvCache. SetPolicy must not run concurrently with anything else on that
+// Model. A KvCache is used by one call at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "talkie/engine.h"
+#include "talkie/export.h"
+#include "talkie/tensor.h"
+
+namespace talkie {
+
+namespace model {
+class Model;
+class KvCache;
+}  // namespace model
+
+// Shape and hyper-parameters (spec §1).
+struct ModelConfig {
+  int64_t vocab_size = 0;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t head_dim = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_position_embeddings = 0;  // the context length
+  double rope_theta = 0;
+  int64_t eos_token_id = -1;  // -1 when the config does not say
+};
+
+// What was loaded (for `talkie info`-style reports).
+struct ModelInfo {
+  std::string path;               // as given
+  std::string directory;          // folder holding the checkpoint
+  std::string checkpoint_format;  // "safetensors", "safetensors-sharded", "pytorch-zip"
+  std::string name_layout;        // "hf-port" or "original"
+  std::string config_source;      // config.json path, or "inferred from tensors"
+  std::string quantization;       // "none", "q8", "q4"
+  std::vector<std::string> files;
+  uint64_t file_bytes = 0;
+  int64_t n_parameters = 0;
+  std::map<std::string, int64_t> dtype_tensor_counts;  // "BF16" -> count
+};
+
+class Model;
+
+// Keys and values of earlier tokens for `batch` rows (spec §5). Slot j of a
+// row holds the token fed at step j; left padding occupies slots and is
+// hidden by the attention mask. Made by Model::NewCache.
+class TALKIE_API KvCache {
+ public:
+  KvCache();
+  ~KvCache();
+  KvCache(KvCache&&) noexcept;
+  KvCache& operator=(KvCache&&) noexcept;
+
+  int64_t batch() const;
+  int64_t length() const;    // tokens held per row
+  int64_t capacity() const;  // most tokens a row may hold
+  // Drops everything after the first n tokens (rollback, re-feed).
+  void Truncate(int64_t n);
+  void Clear() { Truncate(0); }
+  // An independent copy (e.g. to branch a conversation).
+  KvCache Copy() const;
+  // A new cache whose row i copies this cache's row rows[i] ({0, 0, 0}:
+  // three continuations of one prefix).
+  KvCache SelectRows(const std::vector<int64_t>& rows) const;
+
+ private:
+  friend class Model;
+  friend struct ModelAccess;
+  std::unique_ptr<model::KvCache> impl_;
+};
+
+// Which positions get logits.
+enum class LogitsFor { kAll, kLast, kNone, kSelected };
+
+struct ForwardRequest {
+  Tensor<int32_t> input_ids;       // [batch, q_len]
+  Tensor<uint8_t> attention_mask;  // empty, [batch, kv_len] or [batch, q_len]; 1 = real token
+  Tensor<int64_t> position_ids;    // empty (derived: cumsum(mask) - 1) or [batch, q_len]
+  bool output_hidden_states = false;
+  bool output_attentions = false;
+  LogitsFor logits = LogitsFor::kAll;
+  std::vector<int64_t> logit_positions;  // with kSelected: indices in [0, q_len)
+  // A row whose visible keys are all padding is an error unless this is set
+  // (chunked prefill of a left-padded batch feeds such rows; ignore their outputs).
+  bool allow_padding_only_rows = false;
+};
+
+struct ForwardResult {
+  Tensor<float> logits;                  // [batch, logit_positions.size(), vocab]
+  std::vector<int64_t> logit_positions;  // which of the q_len positions have logits
+  // n_layer + 1 tensors [batch, q_len, n_embd]: 0 = rms(embedding), i = output
+  // of block i-1, n_layer = the final rms-normed state (Transformers convention).
+  std::vector<Tensor<float>> hidden_states;
+  // n_layer tensors [batch, n_head, q_len, kv_len] of softmax weights.
+  std::vector<Tensor<float>> attentions;
+  Tensor<int64_t> position_ids;  // [batch, q_len], given or derived
+};
+
+// Per-token log-probabilities of a sequence under the model.
+struct ScoreResult {
+  std::vector<float> token_logprobs;  // [n - 1]: log p(ids[i + 1] | ids[0..i])
+  double mean_nll = 0;                // nats per scored token
+  double perplexity = 0;              // exp(mean_nll)
+};
+
+class TALKIE_API Model {
+ public:
+  // Loads a model directory or checkpoint file in any layout and precision
+  // the CLI loads (HF safetensors, sharded, PyTorch zip, q8 / q4); "" loads
+  // the default model (DefaultModelPath()). Runs with `engine`'s settings.
+  static Model Load(const std::string& path, const Engine& engine = Engine());
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const ModelConfig& config() const;
+  const ModelInfo& info() const;
+  const Engine& engine() const;
+  // Switches the precision policy (repacks weights; not concurrent with calls).
+  void SetPolicy(Policy policy);
+
+  // An empty cache for `batch` rows of at most `capacity` tokens each
+  // (0 = the model's context length).
+  KvCache NewCache(int64_t batch = 1, int64_t capacity = 0) const;
+
+  // Runs the request's tokens, appending their K/V to `cache` when given
+  // (its batch must equal the request's); without a cache the tokens are a
+  // fresh start. Throws Error naming the argument for inconsistent input;
+  // the cache is unchanged on error.
+  ForwardResult Forward(const ForwardRequest& request, KvCache* cache = nullptr) const;
+
+  // Log-probability of each token given the ones before it (n >= 2 ids),
+  // over windows of at most `window` tokens (0 = the context length) moving by
+  // `stride` (0 = window); each token is scored once, with the most context
+  // available (the Hugging Face sliding-window recipe).
+  ScoreResult Score(const std::vector<int32_t>& ids, int64_t window = 0, int64_t stride = 0) const;
+
+ private:
+  friend struct ModelAccess;
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace talkie

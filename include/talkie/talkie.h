@@ -1,0 +1,20 @@
+// libtalkie: the Talkie inference engine as a library. One include for all of it:
+//
+//   #include <talkie/talkie.h>
+//
+// engine.h    Engine (threads, precision policy), version, default model path
+// model.h     Model (load, Forward, Score), KvCache, ForwardRequest/Result
+// tokenizer.h Tokenizer (encode, decode, chat template, special tokens)
+// generate.h  Generate (sampling, stops, streaming, cancellation, batches)
+// tensor.h    Tensor<T>: the shaped arrays the API takes and returns
+// error.h     Error: the exception every bad input raises
+//
+// docs/api.md walks through it with examples.
+#pragma once
+
+#include "talkie/engine.h"
+#include "talkie/error.h"
+#include "talkie/generate.h"
+#include "talkie/model.h"
+#include "talkie/tensor.h"
+#include "talkie/tokenizer.h"

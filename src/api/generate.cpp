@@ -1,0 +1,90 @@
+// Public generation: GenerateOptions -> generate::Generator (src/generate).
+#include "talkie/generate.h"
+
+#include "api/access.h"
+#include "api/engine_scope.h"
+#include "generate/generator.h"
+
+namespace talkie {
+
+const char* FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStopToken:
+      return "stop_token";
+    case FinishReason::kStopString:
+      return "stop_string";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+namespace {
+
+generate::GenerationConfig ToConfig(const GenerateOptions& o) {
+  generate::GenerationConfig c;
+  c.max_new_tokens = o.max_new_tokens;
+  c.sampling.temperature = o.sampling.temperature;
+  c.sampling.top_k = o.sampling.top_k;
+  c.sampling.top_p = o.sampling.top_p;
+  c.sampling.min_p = o.sampling.min_p;
+  c.sampling.repetition_penalty = o.sampling.repetition_penalty;
+  c.sampling.seed = o.sampling.seed;
+  c.stop_token_ids = o.stop_token_ids;
+  c.stop_strings = o.stop_strings;
+  return c;
+}
+
+FinishReason ToPublic(generate::FinishReason r) {
+  switch (r) {
+    case generate::FinishReason::kStopToken:
+      return FinishReason::kStopToken;
+    case generate::FinishReason::kStopString:
+      return FinishReason::kStopString;
+    case generate::FinishReason::kLength:
+      return FinishReason::kLength;
+    case generate::FinishReason::kCancelled:
+      return FinishReason::kCancelled;
+  }
+  return FinishReason::kCancelled;
+}
+
+}  // namespace
+
+std::vector<Generation> Generate(const Model& model, const Tokenizer& tokenizer,
+                                 const std::vector<std::vector<int32_t>>& prompts,
+                                 const std::vector<GenerateOptions>& options,
+                                 const StreamCallback& on_text, std::stop_token cancel) {
+  Check(!options.empty(), "Generate: no options given");
+  int64_t prefill_chunk = options[0].prefill_chunk;
+  std::vector<generate::GenerationConfig> configs;
+  for (size_t i = 0; i < options.size(); ++i) {
+    Check(options[i].prefill_chunk >= 1,
+          "Generate: prefill_chunk must be >= 1, got " + std::to_string(options[i].prefill_chunk));
+    prefill_chunk = std::min(prefill_chunk, options[i].prefill_chunk);
+    configs.push_back(ToConfig(options[i]));
+    generate::ValidateGenerationConfig(configs.back());
+  }
+  api::EngineScope scope(model.engine());
+  generate::Generator generator(ModelAccess::Internal(model), TokenizerAccess::Internal(tokenizer));
+  if (cancel.stop_possible()) generator.set_cancel([&cancel] { return cancel.stop_requested(); });
+  const std::vector<generate::SequenceResult> results =
+      generator.Generate(prompts, configs, on_text, nullptr, prefill_chunk);
+  std::vector<Generation> out;
+  out.reserve(results.size());
+  for (const generate::SequenceResult& r : results)
+    out.push_back({r.ids, r.text, ToPublic(r.finish), r.stop_string, r.prompt_tokens});
+  return out;
+}
+
+Generation Generate(const Model& model, const Tokenizer& tokenizer,
+                    const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                    const StreamCallback& on_text, std::stop_token cancel) {
+  const std::vector<std::vector<int32_t>> prompts = {prompt};
+  const std::vector<GenerateOptions> all = {options};
+  return std::move(Generate(model, tokenizer, prompts, all, on_text, std::move(cancel))[0]);
+}
+
+}  // namespace talkie

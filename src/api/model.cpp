@@ -1,0 +1,204 @@
+// The public Model and KvCache: thin adapters from the API's shaped tensors
+// to model::Forward (src/model), applying the engine's settings per call.
+#include "talkie/model.h"
+
+#include <utility>
+
+#include "api/access.h"
+#include "api/engine_scope.h"
+#include "generate/perplexity.h"
+#include "model/forward.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace talkie {
+
+// --- KvCache ---
+
+KvCache::KvCache() : impl_(std::make_unique<model::KvCache>()) {}
+KvCache::~KvCache() = default;
+KvCache::KvCache(KvCache&&) noexcept = default;
+KvCache& KvCache::operator=(KvCache&&) noexcept = default;
+
+int64_t KvCache::batch() const { return impl_->batch(); }
+int64_t KvCache::length() const { return impl_->length(); }
+int64_t KvCache::capacity() const { return impl_->capacity(); }
+
+void KvCache::Truncate(int64_t n) {
+  Check(n >= 0 && n <= impl_->length(), "KvCache::Truncate: n must be in [0, " +
+                                            std::to_string(impl_->length()) + "], got " +
+                                            std::to_string(n));
+  impl_->Truncate(n);
+}
+
+KvCache KvCache::Copy() const { return ModelAccess::Wrap(*impl_); }
+
+KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {
+  for (size_t i = 0; i < rows.size(); ++i)
+    Check(rows[i] >= 0 && rows[i] < impl_->batch(),
+          "KvCache::SelectRows: rows[" + std::to_string(i) + "] = " + std::to_string(rows[i]) +
+              " is not a row of a batch-" + std::to_string(impl_->batch()) + " cache");
+  Check(!rows.empty(), "KvCache::SelectRows: no rows given");
+  return ModelAccess::Wrap(impl_->SelectRows(rows));
+}
+
+KvCache ModelAccess::Wrap(model::KvCache cache) {
+  KvCache out;
+  *out.impl_ = std::move(cache);
+  return out;
+}
+
+// --- Model ---
+
+struct Model::Impl {
+  std::unique_ptr<model::Model> model;
+  Engine engine;
+  ModelConfig config;
+  ModelInfo info;
+};
+
+const model::Model& ModelAccess::Internal(const Model& model) { return *model.impl_->model; }
+
+namespace {
+
+ops::Precision ToPrecision(Policy policy) {
+  return policy == Policy::kFast ? ops::Precision::kFast : ops::Precision::kExact;
+}
+
+ModelConfig PublicConfig(const model::ModelConfig& c) {
+  ModelConfig p;
+  p.vocab_size = c.vocab_size;
+  p.n_embd = c.n_embd;
+  p.n_layer = c.n_layer;
+  p.n_head = c.n_head;
+  p.head_dim = c.head_dim;
+  p.intermediate_size = c.intermediate_size;
+  p.max_position_embeddings = c.max_position_embeddings;
+  p.rope_theta = c.rope_theta;
+  p.eos_token_id = c.eos_token_id;
+  return p;
+}
+
+ModelInfo PublicInfo(const model::Model& m) {
+  const model::LoadInfo& i = m.info();
+  ModelInfo p;
+  p.path = i.path;
+  p.directory = m.directory();
+  p.checkpoint_format = i.checkpoint_format;
+  p.name_layout = i.name_layout;
+  p.config_source = i.config_source;
+  p.quantization = i.quantization;
+  p.files = i.files;
+  p.file_bytes = i.file_bytes;
+  p.n_parameters = i.n_parameters;
+  p.dtype_tensor_counts = i.dtype_tensor_counts;
+  return p;
+}
+
+// [batch, n] with the given batch, or empty.
+void CheckRowsShape(const std::vector<int64_t>& shape, int64_t batch, const char* name) {
+  Check(shape.size() == 2, std::string("Forward: ") + name + " must be 2-d [batch, n], got shape " +
+                               Tensor<int>::ShapeString(shape));
+  Check(shape[0] == batch, std::string("Forward: ") + name + " has " + std::to_string(shape[0]) +
+                               " rows but input_ids has " + std::to_string(batch));
+}
+
+}  // namespace
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::Load(const std::string& path, const Engine& engine) {
+  auto impl = std::make_unique<Impl>(Impl{nullptr, engine, {}, {}});
+  api::EngineScope scope(engine);
+  impl->model = model::Model::Load(path.empty() ? DefaultModelPath() : path);
+  impl->model->SetPrecision(ToPrecision(engine.options().policy));
+  impl->config = PublicConfig(impl->model->config());
+  impl->info = PublicInfo(*impl->model);
+  return Model(std::move(impl));
+}
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const ModelInfo& Model::info() const { return impl_->info; }
+const Engine& Model::engine() const { return impl_->engine; }
+
+void Model::SetPolicy(Policy policy) {
+  EngineOptions options = impl_->engine.options();
+  options.policy = policy;
+  impl_->engine = Engine(options);
+  api::EngineScope scope(impl_->engine);
+  impl_->model->SetPrecision(ToPrecision(policy));
+}
+
+KvCache Model::NewCache(int64_t batch, int64_t capacity) const {
+  const int64_t context = impl_->config.max_position_embeddings;
+  Check(batch >= 1, "NewCache: batch must be >= 1, got " + std::to_string(batch));
+  Check(capacity >= 0 && capacity <= context,
+        "NewCache: capacity must be in [0, " + std::to_string(context) + "] (0 = context), got " +
+            std::to_string(capacity));
+  return ModelAccess::Wrap(model::KvCache(impl_->model->config(), batch, capacity));
+}
+
+ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) const {
+  const std::vector<int64_t>& ids_shape = request.input_ids.shape();
+  Check(ids_shape.size() == 2, "Forward: input_ids must be 2-d [batch, q_len], got shape " +
+                                   Tensor<int>::ShapeString(ids_shape));
+  const int64_t batch = ids_shape[0], q_len = ids_shape[1];
+  Check(batch >= 1 && q_len >= 1,
+        "Forward: input_ids is empty (shape " + Tensor<int>::ShapeString(ids_shape) + ")");
+  if (!request.attention_mask.shape().empty())
+    CheckRowsShape(request.attention_mask.shape(), batch, "attention_mask");
+  if (!request.position_ids.shape().empty())
+    CheckRowsShape(request.position_ids.shape(), batch, "position_ids");
+
+  model::ForwardInput in;
+  in.batch = batch;
+  in.q_len = q_len;
+  in.ids = request.input_ids.values();
+  in.attention_mask = request.attention_mask.values();
+  in.position_ids = request.position_ids.values();
+  in.output_hidden_states = request.output_hidden_states;
+  in.output_attentions = request.output_attentions;
+  in.logits = static_cast<model::LogitsFor>(request.logits);
+  in.logit_positions = request.logit_positions;
+  in.allow_padding_only_rows = request.allow_padding_only_rows;
+
+  api::EngineScope scope(impl_->engine);
+  model::ForwardOutput out;
+  if (cache != nullptr) {
+    out = model::Forward(*impl_->model, ModelAccess::Internal(*cache), in);
+  } else {
+    model::KvCache fresh(impl_->model->config(), batch,
+                         std::min(q_len, impl_->config.max_position_embeddings));
+    out = model::Forward(*impl_->model, fresh, in);
+  }
+
+  ForwardResult r;
+  const int64_t vocab = impl_->config.vocab_size;
+  const auto positions = static_cast<int64_t>(out.logit_positions.size());
+  r.logits = Tensor<float>({out.batch, positions, vocab}, std::move(out.logits));
+  r.logit_positions = std::move(out.logit_positions);
+  for (auto& h : out.hidden_states)
+    r.hidden_states.emplace_back(std::vector<int64_t>{out.batch, out.q_len, impl_->config.n_embd},
+                                 std::move(h));
+  for (auto& a : out.attentions)
+    r.attentions.emplace_back(
+        std::vector<int64_t>{out.batch, impl_->config.n_head, out.q_len, out.kv_len}, std::move(a));
+  r.position_ids = Tensor<int64_t>({out.batch, out.q_len}, std::move(out.position_ids));
+  return r;
+}
+
+ScoreResult Model::Score(const std::vector<int32_t>& ids, int64_t window, int64_t stride) const {
+  api::EngineScope scope(impl_->engine);
+  const generate::PerplexityResult p = generate::Perplexity(*impl_->model, ids, window, stride);
+  ScoreResult r;
+  r.token_logprobs.reserve(p.token_nll.size());
+  for (double nll : p.token_nll) r.token_logprobs.push_back(static_cast<float>(-nll));
+  r.mean_nll = p.mean_nll;
+  r.perplexity = p.perplexity;
+  return r;
+}
+
+}  // namespace talkie

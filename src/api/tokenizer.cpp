@@ -1,0 +1,77 @@
+// The public Tokenizer: a handle on tokenizer::Tokenizer (src/tokenizer).
+#include "talkie/tokenizer.h"
+
+#include "api/access.h"
+#include "generate/sequence.h"
+#include "tokenizer/chat.h"
+
+namespace talkie {
+
+Tokenizer::Tokenizer(std::unique_ptr<tokenizer::Tokenizer> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::Load(const std::string& path) {
+  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(path)));
+}
+
+Tokenizer Tokenizer::ForModel(const Model& model) {
+  const model::Model& m = ModelAccess::Internal(model);
+  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(
+      tokenizer::Tokenizer::FromPath(m.directory(), std::nullopt, m.config().vocab_size)));
+}
+
+std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool allow_special) const {
+  return impl_->Encode(text, allow_special);
+}
+
+std::string Tokenizer::Decode(const std::vector<int32_t>& ids) const { return impl_->Decode(ids); }
+
+std::string Tokenizer::TokenBytes(int32_t id) const { return std::string(impl_->TokenBytes(id)); }
+
+bool Tokenizer::is_chat() const { return impl_->style() == tokenizer::Style::kIt; }
+
+namespace {
+
+std::vector<tokenizer::ChatMessage> ToInternal(const std::vector<ChatMessage>& messages) {
+  std::vector<tokenizer::ChatMessage> out;
+  out.reserve(messages.size());
+  for (const ChatMessage& m : messages) {
+    // OpenAI's "developer" role is its new name for "system".
+    const tokenizer::Role role =
+        m.role == "developer" ? tokenizer::Role::kSystem : tokenizer::ParseRole(m.role);
+    out.push_back({role, m.content});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Tokenizer::ApplyChatTemplate(const std::vector<ChatMessage>& messages,
+                                         bool add_generation_prompt) const {
+  return tokenizer::RenderChat(ToInternal(messages), add_generation_prompt);
+}
+
+std::vector<int32_t> Tokenizer::EncodeChat(const std::vector<ChatMessage>& messages,
+                                           bool add_generation_prompt) const {
+  return tokenizer::EncodeChat(*impl_, ToInternal(messages), add_generation_prompt);
+}
+
+std::vector<std::pair<std::string, int32_t>> Tokenizer::special_tokens() const {
+  std::vector<std::pair<std::string, int32_t>> out;
+  for (const tokenizer::SpecialToken& s : impl_->special_tokens()) out.emplace_back(s.text, s.id);
+  return out;
+}
+
+std::optional<int32_t> Tokenizer::SpecialTokenId(std::string_view text) const {
+  return impl_->SpecialTokenId(text);
+}
+
+std::vector<int32_t> Tokenizer::stop_token_ids() const {
+  return generate::DefaultStopTokenIds(*impl_);
+}
+
+int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }
+
+}  // namespace talkie
