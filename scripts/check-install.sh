@@ -3,7 +3,8 @@
 # public-API tests, installs to a temporary prefix, checks the installed
 # headers stand alone and pull in no internals (Highway, httplib, OpenMP, src/),
 # then builds examples/ from outside the source tree with find_package (and
-# minimal.cpp with pkg-config) and runs them.
+# minimal.cpp with pkg-config) and runs them, and imports the installed Python
+# package from another folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -17,8 +18,9 @@ for variant in static shared; do
   build="build-$variant"
   prefix="$work/prefix-$variant"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS="$shared" \
-    -DTALKIE_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target talkie_lib talkie api_tests
+    -DTALKIE_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DTALKIE_PYTHON_INSTALL_DIR="$prefix/python" >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target talkie_lib talkie api_tests talkie_python
   ctest --test-dir "$build" -R '^Api' --output-on-failure
   cmake --install "$build" >/dev/null
 
@@ -52,6 +54,9 @@ for variant in static shared; do
   grep -q "finish:" "$work/minimal.out"
   (cd "$work" && "$work/examples-$variant/forward_batch" | tee "$work/forward.out")
   grep -q "next token" "$work/forward.out"
+  # The installed Python package imports and finds the bundled model from elsewhere.
+  (cd "$work" && PYTHONPATH="$prefix/python" /usr/bin/python3 -c \
+    "import talkie; m = talkie.Model(); t = talkie.Tokenizer(m); print('python:', m, t.decode(m.generate([t.encode('It was')], max_new_tokens=8)[0]))")
   # The installed program finds its model beside it, too.
   "$prefix/bin/talkie" generate -n 8 --temperature 0 --quiet "It was" >/dev/null
 

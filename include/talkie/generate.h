@@ -73,6 +73,13 @@ TALKIE_API std::vector<Generation> Generate(const Model& model, const Tokenizer&
                                             const std::vector<GenerateOptions>& options,
                                             const StreamCallback& on_text = {},
                                             std::stop_token cancel = {});
+// Ids in, ids out, without a tokenizer (Transformers' generate on ids): no
+// text, no stop strings; the default stop token is the config's eos_token_id
+// when it names one.
+TALKIE_API std::vector<Generation> Generate(const Model& model,
+                                            const std::vector<std::vector<int32_t>>& prompts,
+                                            const std::vector<GenerateOptions>& options,
+                                            std::stop_token cancel = {});
 // One prompt.
 TALKIE_API Generation Generate(const Model& model, const Tokenizer& tokenizer,
                                const std::vector<int32_t>& prompt, const GenerateOptions& options,

@@ -152,6 +152,12 @@ class TALKIE_API Model {
   // the cache is unchanged on error.
   ForwardResult Forward(const ForwardRequest& request, KvCache* cache = nullptr) const;
 
+  // The logit lens: the model's final rms-norm (unless !apply_final_norm)
+  // and lm_head applied to residual-stream vectors [..., n_embd], giving
+  // [..., vocab]. Unembed(hidden_states[n_layer], false) equals the logits
+  // bit for bit; earlier layers show what the model "would say" there.
+  Tensor<float> Unembed(const Tensor<float>& hidden, bool apply_final_norm = true) const;
+
   // Log-probability of each token given the ones before it (n >= 2 ids),
   // over windows of at most `window` tokens (0 = the context length) moving by
   // `stride` (0 = window); each token is scored once, with the most context

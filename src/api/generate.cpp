@@ -51,12 +51,10 @@ FinishReason ToPublic(generate::FinishReason r) {
   return FinishReason::kCancelled;
 }
 
-}  // namespace
-
-std::vector<Generation> Generate(const Model& model, const Tokenizer& tokenizer,
-                                 const std::vector<std::vector<int32_t>>& prompts,
-                                 const std::vector<GenerateOptions>& options,
-                                 const StreamCallback& on_text, std::stop_token cancel) {
+std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokenizer* tokenizer,
+                                     const std::vector<std::vector<int32_t>>& prompts,
+                                     const std::vector<GenerateOptions>& options,
+                                     const StreamCallback& on_text, std::stop_token cancel) {
   Check(!options.empty(), "Generate: no options given");
   int64_t prefill_chunk = options[0].prefill_chunk;
   std::vector<generate::GenerationConfig> configs;
@@ -68,7 +66,7 @@ std::vector<Generation> Generate(const Model& model, const Tokenizer& tokenizer,
     generate::ValidateGenerationConfig(configs.back());
   }
   api::EngineScope scope(model.engine());
-  generate::Generator generator(ModelAccess::Internal(model), TokenizerAccess::Internal(tokenizer));
+  generate::Generator generator(ModelAccess::Internal(model), tokenizer);
   if (cancel.stop_possible()) generator.set_cancel([&cancel] { return cancel.stop_requested(); });
   const std::vector<generate::SequenceResult> results =
       generator.Generate(prompts, configs, on_text, nullptr, prefill_chunk);
@@ -77,6 +75,23 @@ std::vector<Generation> Generate(const Model& model, const Tokenizer& tokenizer,
   for (const generate::SequenceResult& r : results)
     out.push_back({r.ids, r.text, ToPublic(r.finish), r.stop_string, r.prompt_tokens});
   return out;
+}
+
+}  // namespace
+
+std::vector<Generation> Generate(const Model& model, const Tokenizer& tokenizer,
+                                 const std::vector<std::vector<int32_t>>& prompts,
+                                 const std::vector<GenerateOptions>& options,
+                                 const StreamCallback& on_text, std::stop_token cancel) {
+  return GenerateWith(model, &TokenizerAccess::Internal(tokenizer), prompts, options, on_text,
+                      std::move(cancel));
+}
+
+std::vector<Generation> Generate(const Model& model,
+                                 const std::vector<std::vector<int32_t>>& prompts,
+                                 const std::vector<GenerateOptions>& options,
+                                 std::stop_token cancel) {
+  return GenerateWith(model, nullptr, prompts, options, {}, std::move(cancel));
 }
 
 Generation Generate(const Model& model, const Tokenizer& tokenizer,

@@ -10,6 +10,8 @@
 #include "model/forward.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "ops/matmul.h"
+#include "ops/norm.h"
 
 namespace talkie {
 
@@ -188,6 +190,28 @@ ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) cons
         std::vector<int64_t>{out.batch, impl_->config.n_head, out.q_len, out.kv_len}, std::move(a));
   r.position_ids = Tensor<int64_t>({out.batch, out.q_len}, std::move(out.position_ids));
   return r;
+}
+
+Tensor<float> Model::Unembed(const Tensor<float>& hidden, bool apply_final_norm) const {
+  const int64_t n_embd = impl_->config.n_embd, vocab = impl_->config.vocab_size;
+  Check(hidden.ndim() >= 1 && hidden.shape().back() == n_embd,
+        "Unembed: hidden must be [..., n_embd = " + std::to_string(n_embd) + "], got shape " +
+            Tensor<float>::ShapeString(hidden.shape()));
+  const auto rows = static_cast<int64_t>(hidden.size()) / n_embd;
+  std::vector<int64_t> shape = hidden.shape();
+  shape.back() = vocab;
+  Tensor<float> logits(shape);
+  if (rows == 0) return logits;
+  api::EngineScope scope(impl_->engine);
+  std::vector<float> normed;
+  const float* x = hidden.data();
+  if (apply_final_norm) {
+    normed.resize(hidden.size());
+    ops::RmsNormRows(x, rows, n_embd, normed.data());
+    x = normed.data();
+  }
+  ops::MatMul(x, rows, impl_->model->weights().lm_head, logits.data());
+  return logits;
 }
 
 ScoreResult Model::Score(const std::vector<int32_t>& ids, int64_t window, int64_t stride) const {

@@ -22,9 +22,13 @@ double Seconds(Clock::time_point since) {
 }  // namespace
 
 Generator::Generator(const model::Model& model, const tokenizer::Tokenizer& tokenizer)
+    : Generator(model, &tokenizer) {}
+
+Generator::Generator(const model::Model& model, const tokenizer::Tokenizer* tokenizer)
     : model_(model), tokenizer_(tokenizer) {
-  Check(tokenizer.vocab_size() <= model.config().vocab_size,
-        "tokenizer has " + std::to_string(tokenizer.vocab_size()) + " ids but the model only " +
+  if (tokenizer == nullptr) return;
+  Check(tokenizer->vocab_size() <= model.config().vocab_size,
+        "tokenizer has " + std::to_string(tokenizer->vocab_size()) + " ids but the model only " +
             std::to_string(model.config().vocab_size));
 }
 

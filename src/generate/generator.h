@@ -35,6 +35,8 @@ using TextCallback = std::function<bool(size_t index, std::string_view piece)>;
 class Generator {
  public:
   Generator(const model::Model& model, const tokenizer::Tokenizer& tokenizer);
+  // Ids only: no text, no stop strings (see Sequence).
+  explicit Generator(const model::Model& model, const tokenizer::Tokenizer* tokenizer = nullptr);
 
   // One config per prompt (or a single config for all). The context limit is
   // the model's max_position_embeddings: a prompt that fills it is an error;
@@ -57,7 +59,7 @@ class Generator {
 
  private:
   const model::Model& model_;
-  const tokenizer::Tokenizer& tokenizer_;
+  const tokenizer::Tokenizer* tokenizer_;  // null: ids only
   LogitsProcessor processor_;
   std::function<bool()> cancelled_;
 };

@@ -14,8 +14,8 @@ namespace talkie::generate {
 
 struct PerplexityResult {
   double perplexity = 0.0;
-  double mean_nll = 0.0;  // nats per token
-  int64_t tokens = 0;     // tokens scored (all but the first)
+  double mean_nll = 0.0;          // nats per token
+  int64_t tokens = 0;             // tokens scored (all but the first)
   std::vector<double> token_nll;  // [tokens]: -log p(ids[i + 1] | what came before)
 };
 

@@ -37,6 +37,10 @@ std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer) 
 
 Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                    std::vector<int32_t> prompt, GenerationConfig config)
+    : Sequence(model, &tokenizer, std::move(prompt), std::move(config)) {}
+
+Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer* tokenizer,
+                   std::vector<int32_t> prompt, GenerationConfig config)
     : model_(model),
       tokenizer_(tokenizer),
       config_(std::move(config)),
@@ -51,7 +55,15 @@ Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokeni
   Check(prompt_len_ < context, "prompt has " + std::to_string(prompt_len_) +
                                    " tokens; the context limit is " + std::to_string(context) +
                                    " (one more is needed to generate)");
-  stop_ids_ = config_.stop_token_ids ? *config_.stop_token_ids : DefaultStopTokenIds(tokenizer);
+  Check(tokenizer != nullptr || config_.stop_strings.empty(),
+        "stop strings need a tokenizer (generation without one works on ids only)");
+  if (config_.stop_token_ids) {
+    stop_ids_ = *config_.stop_token_ids;
+  } else if (tokenizer != nullptr) {
+    stop_ids_ = DefaultStopTokenIds(*tokenizer);
+  } else if (model.config().eos_token_id >= 0) {
+    stop_ids_ = {static_cast<int32_t>(model.config().eos_token_id)};
+  }
   result_.prompt_tokens = prompt_len_;
 }
 
@@ -80,7 +92,7 @@ std::string Sequence::Advance(std::span<float> logits) {
     return Finish(FinishReason::kStopToken);
   result_.ids.push_back(id);
   history_.push_back(id);
-  std::string text = stop_.Push(utf8_.Feed(tokenizer_.TokenBytes(id)));
+  std::string text = tokenizer_ ? stop_.Push(utf8_.Feed(tokenizer_->TokenBytes(id))) : "";
   result_.text += text;
   if (stop_.stopped()) {
     result_.stop_string = stop_.matched();

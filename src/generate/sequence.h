@@ -58,6 +58,10 @@ class Sequence {
   // The prompt must be non-empty and shorter than the model's context.
   Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
            std::vector<int32_t> prompt, GenerationConfig config);
+  // Without a tokenizer: ids in, ids out (no text, no stop strings); the
+  // default stop token is the config's eos_token_id when it has one.
+  Sequence(const model::Model& model, const tokenizer::Tokenizer* tokenizer,
+           std::vector<int32_t> prompt, GenerationConfig config);
 
   bool done() const { return done_; }
   // True while prompt tokens remain to be fed.
@@ -82,7 +86,7 @@ class Sequence {
   std::string Finish(FinishReason reason);
 
   const model::Model& model_;
-  const tokenizer::Tokenizer& tokenizer_;
+  const tokenizer::Tokenizer* tokenizer_;  // null: ids only
   GenerationConfig config_;
   std::vector<int32_t> stop_ids_;
   std::vector<int32_t> history_;  // prompt + generated (repetition penalty)
