@@ -27,6 +27,7 @@ TalkieError = _talkie.TalkieError
 KVCache = _talkie.KVCache
 
 __all__ = ["Model", "Tokenizer", "ModelOutput", "KVCache", "TalkieError", "Config",
+           "AutoModelForCausalLM", "AutoTokenizer", "BatchEncoding",
            "default_model_path", "simd_target"]
 
 
@@ -62,6 +63,7 @@ class ModelOutput:
     """What a forward call returns (Transformers' CausalLMOutputWithPast fields)."""
 
     logits: np.ndarray                                   # float32 [B, S, V]
+    loss: Optional[float] = None                         # with labels=: mean next-token CE
     hidden_states: Optional[Tuple[np.ndarray, ...]] = None  # L + 1 x [B, S, n_embd]
     attentions: Optional[Tuple[np.ndarray, ...]] = None     # L x [B, H, S, kv_len]
     past_key_values: Optional[KVCache] = None
@@ -97,6 +99,27 @@ def _as_2d(name, value, kinds, dtype):
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def _causal_lm_loss(logits, labels) -> float:
+    """Transformers' causal-LM loss: labels shifted left by one, -100 ignored,
+    the mean negative log-likelihood over the rest (computed in float64)."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        labels = labels[None, :]
+    if labels.shape != logits.shape[:2]:
+        raise ValueError(f"labels shape {labels.shape} != input_ids shape {logits.shape[:2]}")
+    target = labels[:, 1:].reshape(-1)
+    scores = logits[:, :-1].reshape(-1, logits.shape[-1])
+    keep = target != -100
+    if not keep.any():
+        return float("nan")
+    target, scores = target[keep], scores[keep].astype(np.float64)
+    if target.min() < 0 or target.max() >= logits.shape[-1]:
+        raise ValueError("labels: ids must be in [0, vocab) or -100")
+    m = scores.max(axis=1, keepdims=True)
+    logz = (m + np.log(np.exp(scores - m).sum(axis=1, keepdims=True)))[:, 0]
+    return float((logz - scores[np.arange(len(target)), target]).mean())
+
+
 class Model:
     """A loaded Talkie model. Model() loads the bundled model.
 
@@ -123,13 +146,16 @@ class Model:
     def __call__(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None,
                  use_cache: bool = False, output_hidden_states: bool = False,
                  output_attentions: bool = False, logits_to_keep: int = 0,
-                 num_logits_to_keep: int = 0, return_dict: bool = True, **unused) -> ModelOutput:
+                 num_logits_to_keep: int = 0, return_dict: bool = True, labels=None,
+                 **unused) -> ModelOutput:
         """The forward pass with the seed's contract.
 
         input_ids [B, S]; attention_mask [B, kv_len] or [B, S] (1 = real token;
         left padding); position_ids [B, S] (derived from the mask when None);
         past_key_values: a KVCache from an earlier call with use_cache=True;
-        logits_to_keep > 0 returns only the last k positions' logits.
+        logits_to_keep > 0 returns only the last k positions' logits;
+        labels [B, S] adds `loss`: the mean cross-entropy of labels[:, 1:]
+        against logits[:, :-1], positions labelled -100 ignored (Transformers).
         """
         for key in unused:
             if key not in ("return_dict", "cache_position"):
@@ -145,16 +171,46 @@ class Model:
         if cache is None and use_cache:
             cache = self._model.new_cache(ids.shape[0], 0)
         keep = logits_to_keep or num_logits_to_keep
+        if labels is not None and keep:
+            raise ValueError("labels needs the logits of every position (drop logits_to_keep)")
         logits, hidden, attn, positions = self._model.forward(
             ids, mask, pos, cache, output_hidden_states, output_attentions, keep)
-        out = ModelOutput(logits=logits, hidden_states=hidden, attentions=attn,
+        loss = None if labels is None else _causal_lm_loss(logits, labels)
+        out = ModelOutput(logits=logits, loss=loss, hidden_states=hidden, attentions=attn,
                           past_key_values=cache if (use_cache or past_key_values is not None) else None,
                           position_ids=positions)
-        return out if return_dict else tuple(v for v in (out.logits, out.past_key_values,
+        return out if return_dict else tuple(v for v in (out.loss, out.logits, out.past_key_values,
                                                          out.hidden_states, out.attentions)
                                              if v is not None)
 
     forward = __call__
+
+    # Transformers habits that mean nothing on a CPU engine.
+    device = "cpu"
+
+    def to(self, *args, **kwargs):
+        return self
+
+    def eval(self):
+        return self
+
+    @classmethod
+    def from_pretrained(cls, path="", *, dtype=None, torch_dtype=None, device_map=None,
+                        trust_remote_code=None, threads: int = 0, policy: str = "exact", **unused):
+        """Transformers-style loading. dtype / torch_dtype: the weights run in
+        their stored precision (bf16 releases stay bf16; "float32" is accepted
+        too); device_map and trust_remote_code are accepted and ignored (CPU,
+        no remote code). Unknown keywords are a TypeError."""
+        for key in unused:
+            if key not in ("low_cpu_mem_usage", "revision", "attn_implementation", "use_safetensors"):
+                raise TypeError(f"from_pretrained: unexpected keyword argument '{key}'")
+        for d in (dtype, torch_dtype):
+            name = str(d).replace("torch.", "") if d is not None else "auto"
+            if name not in ("auto", "bfloat16", "float32", "float16"):
+                raise ValueError(f"from_pretrained: unsupported dtype {d!r}")
+        if device_map not in (None, "cpu", "auto") and str(device_map) != "cpu":
+            raise ValueError(f"from_pretrained: device_map={device_map!r}: talkie.cpp runs on the CPU")
+        return cls(path, threads=threads, policy=policy)
 
     def unembed(self, hidden, apply_final_norm: bool = True) -> np.ndarray:
         """The logit lens: final rms-norm (optional) + lm_head on [..., n_embd] vectors."""
@@ -253,6 +309,54 @@ class Tokenizer:
         self.vocab_size = self._tok.vocab_size
         self.is_chat = self._tok.is_chat
 
+    @classmethod
+    def from_pretrained(cls, path="", **unused):
+        """Transformers-style: the tokenizer of a model directory (or file)."""
+        return cls(path)
+
+    def __call__(self, text, padding=False, padding_side: str = "left", return_tensors=None,
+                 add_special_tokens: bool = True, truncation=False, max_length=None, **unused):
+        """Encodes a string or a list of strings as Transformers tokenizers do:
+        special-token text (<|user|>, ...) becomes its ids; with several
+        strings, padding (True / "longest") pads to the longest, on the left by
+        default (what generation wants), with the end-of-text id and mask 0.
+        return_tensors: None (lists), "np", or "pt" (when torch is installed)."""
+        single = isinstance(text, str)
+        texts = [text] if single else list(text)
+        ids = [self._tok.encode(t, True) for t in texts]
+        if truncation and max_length:
+            ids = [x[-max_length:] if padding_side == "left" else x[:max_length] for x in ids]
+        masks = [[1] * len(x) for x in ids]
+        lengths = {len(x) for x in ids}
+        if padding in (True, "longest", "max_length") and len(lengths) > 1 or padding == "max_length":
+            width = max_length if padding == "max_length" and max_length else max(lengths)
+            if padding_side not in ("left", "right"):
+                raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+            for i, x in enumerate(ids):
+                pad = width - len(x)
+                if padding_side == "left":
+                    ids[i], masks[i] = [self.eos_token_id] * pad + x, [0] * pad + masks[i]
+                else:
+                    ids[i], masks[i] = x + [self.eos_token_id] * pad, masks[i] + [0] * pad
+        elif return_tensors is not None and len(lengths) > 1:
+            raise ValueError("strings of different lengths need padding=True for return_tensors")
+        if return_tensors is None:
+            data = {"input_ids": ids[0] if single else ids,
+                    "attention_mask": masks[0] if single else masks}
+        elif return_tensors == "np":
+            data = {"input_ids": np.array(ids, dtype=np.int64),
+                    "attention_mask": np.array(masks, dtype=np.int64)}
+        elif return_tensors == "pt":
+            import torch  # only when asked for
+            data = {"input_ids": torch.tensor(ids, dtype=torch.long),
+                    "attention_mask": torch.tensor(masks, dtype=torch.long)}
+        else:
+            raise ValueError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+        return BatchEncoding(data)
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = False, **unused):
+        return [self.decode(s, skip_special_tokens=skip_special_tokens) for s in sequences]
+
     def encode(self, text: str, allow_special: bool = False):
         """Token ids of `text` (special-token strings become ids only with allow_special)."""
         return self._tok.encode(text, allow_special)
@@ -266,14 +370,41 @@ class Tokenizer:
         return self._tok.decode_bytes(ids).decode("utf-8", errors=errors)
 
     def apply_chat_template(self, messages, tokenize: bool = True, add_generation_prompt: bool = True,
-                            **unused):
-        """The IT chat template; messages are dicts with "role" and "content"."""
+                            return_tensors=None, **unused):
+        """The IT chat template; messages are dicts with "role" (system,
+        developer = system, user, assistant) and "content" (a string).
+        tokenize=False gives the text; return_tensors="np" a [1, S] array."""
         pairs = []
         for i, m in enumerate(messages):
             content = m.get("content")
             if not isinstance(content, str):
                 raise ValueError(f"messages[{i}].content must be a string")
             pairs.append((m.get("role", ""), content))
-        if tokenize:
-            return self._tok.encode_chat(pairs, add_generation_prompt)
-        return self._tok.render_chat(pairs, add_generation_prompt)
+        if not tokenize:
+            return self._tok.render_chat(pairs, add_generation_prompt)
+        ids = self._tok.encode_chat(pairs, add_generation_prompt)
+        if return_tensors == "np":
+            return np.array([ids], dtype=np.int64)
+        if return_tensors == "pt":
+            import torch
+            return torch.tensor([ids], dtype=torch.long)
+        return ids
+
+
+class BatchEncoding(dict):
+    """What a tokenizer call returns: a dict (input_ids, attention_mask) that
+    also reads as attributes; .to(device) is a no-op on the CPU."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to(self, *args, **kwargs):
+        return self
+
+
+# Transformers' entry points, so `from_pretrained` code ports by changing the import.
+AutoModelForCausalLM = Model
+AutoTokenizer = Tokenizer

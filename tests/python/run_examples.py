@@ -1,5 +1,6 @@
-"""Runs every examples/python/*.py script into a temporary folder and checks
-that each wrote its PNG (a non-empty image file)."""
+"""Runs every examples/python/*.py script with a temporary output folder and
+checks it succeeded with output; a script whose last line names a .png must
+have written a real PNG picture there."""
 import glob
 import os
 import subprocess
@@ -14,7 +15,13 @@ with tempfile.TemporaryDirectory() as out:
         res = subprocess.run([sys.executable, script, out], capture_output=True, text=True)
         if res.returncode != 0:
             sys.exit(f"{os.path.basename(script)} failed:\n{res.stderr}")
-        png = res.stdout.strip().splitlines()[-1]
+        lines = res.stdout.strip().splitlines()
+        if not lines:
+            sys.exit(f"{os.path.basename(script)} printed nothing")
+        png = lines[-1]
+        if not png.endswith(".png"):
+            print(f"{os.path.basename(script)}: {len(res.stdout)} bytes of output")
+            continue
         with open(png, "rb") as f:
             head = f.read(8)
         if head != b"\x89PNG\r\n\x1a\n" or os.path.getsize(png) < 1000:
