@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "common/error.h"
 #include "talkie/engine.h"
@@ -44,6 +45,15 @@ std::vector<int32_t> ParseIdList(const std::string& text, const std::string& wha
 std::string ResolveModelPath(const std::string& given) {
   if (!given.empty()) return given;
   return DefaultModelPath();  // $TALKIE_MODEL, else the bundled model (talkie/engine.h)
+}
+
+void CheckReadableFile(const std::string& path, const std::string& flag) {
+  std::error_code ec;
+  Check(std::filesystem::exists(path, ec), flag + " " + path + ": no such file");
+  Check(!std::filesystem::is_directory(path, ec),
+        flag + " " + path + ": is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  Check(static_cast<bool>(in), flag + " " + path + ": cannot open");
 }
 
 ops::Precision ParsePolicy(const std::string& policy) {

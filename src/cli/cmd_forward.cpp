@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output_guard.h"
 #include "common/error.h"
 #include "io/tensor_store.h"
 #include "model/prompt_runner.h"
@@ -24,6 +25,7 @@ struct ForwardArgs {
   int64_t chunk = 0;
   int threads = 0;
   int32_t pad_id = 0;
+  bool force = false;
 };
 
 void RunForward(const ForwardArgs& args) {
@@ -33,8 +35,10 @@ void RunForward(const ForwardArgs& args) {
   std::vector<std::vector<int32_t>> prompts;
   for (const std::string& text : args.ids) prompts.push_back(ParseIdList(text, "--ids"));
   ops::SetNumThreads(args.threads);
+  const std::string input = ResolveModelPath(args.model);
+  CheckForwardOutputFile(args.out, input, args.force);
 
-  const auto model = LoadModel(args.model);
+  const auto model = LoadModel(input);
   const model::ModelConfig& c = model->config();
   model::PromptRunOptions options;
   options.chunk = args.chunk;
@@ -84,6 +88,8 @@ void RegisterForwardCommand(CLI::App& app) {
                   "prefill through the KV cache N tokens at a time (1 = token by token)");
   cmd->add_option("--threads", args->threads, "threads (default: all cores)");
   cmd->add_option("--pad-id", args->pad_id, "token id used for left padding (masked)");
+  cmd->add_flag("--force", args->force,
+                "replace an existing --out file that is not a forward output");
   cmd->callback([args] { RunForward(*args); });
 }
 
