@@ -20,12 +20,14 @@ struct QuantizeArgs {
   std::string eval_file;
   std::string policy = "exact";
   bool force = false;
+  int threads = 0;
 };
 
 void RunQuantize(const QuantizeArgs& a) {
   Check(a.type == "q8" || a.type == "q4", "--type must be q8 or q4, got '" + a.type + "'");
   ParsePolicy(a.policy);
   if (!a.eval_file.empty()) CheckReadableFile(a.eval_file, "--eval-file");
+  ApplyThreads(a.threads);
   const std::string input = ResolveModelPath(a.model);
   CheckModelOutputDir(a.out, input, a.force);
   const auto original = LoadModel(input);
@@ -49,6 +51,7 @@ void RegisterQuantizeCommand(CLI::App& app) {
   cmd->add_option("--eval-file", a->eval_file,
                   "text file: report KL / top-1 agreement against the original");
   AddPolicyOption(cmd, &a->policy);
+  AddThreadsOption(cmd, &a->threads);
   cmd->add_flag("--force", a->force, "replace a model already in --out");
   cmd->callback([a] { RunQuantize(*a); });
 }

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/output_guard.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "model/synthetic.h"
 
@@ -44,7 +45,7 @@ void RegisterSynthCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "bf16 | f16 | f32")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output directory")->required();
-  cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "random seed")->check(SeedValue())->capture_default_str();
   cmd->add_flag("--force", a->force, "replace a model already in --out");
   cmd->callback([a] { RunSynth(*a); });
 }
