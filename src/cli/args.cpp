@@ -4,11 +4,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "common/error.h"
-#include "talkie/engine.h"
 #include "ops/matmul_lowp.h"
+#include "talkie/engine.h"
 
 namespace talkie::cli {
 
@@ -41,9 +43,45 @@ std::vector<int32_t> ParseIdList(const std::string& text, const std::string& wha
   return ids;
 }
 
+namespace {
+
+// A checkpoint file starts as a zip archive (torch.save), a JSON object (a
+// sharded index) or a safetensors header: an 8-byte length then '{'.
+bool LooksLikeCheckpointFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[9] = {};
+  in.read(head, sizeof head);
+  const auto n = in.gcount();
+  if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return true;
+  if (n >= 1 && head[0] == '{') return true;
+  if (n < 9 || head[8] != '{') return false;
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(head[i]);
+  std::error_code ec;
+  return length + 8 <= std::filesystem::file_size(path, ec) && !ec;
+}
+
+}  // namespace
+
 std::string ResolveModelPath(const std::string& given) {
-  if (!given.empty()) return given;
-  return DefaultModelPath();  // $TALKIE_MODEL, else the bundled model (talkie/engine.h)
+  // $TALKIE_MODEL, else the bundled model (talkie/engine.h).
+  const std::string path = given.empty() ? DefaultModelPath() : given;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && !LooksLikeCheckpointFile(path))
+    throw Error(path +
+                ": not a model checkpoint (expected a model folder with config.json + "
+                "model.safetensors, or a .safetensors / model.safetensors.index.json / "
+                "PyTorch .pt / .ckpt file)");
+  return path;
+}
+
+void CheckReadableFile(const std::string& path, const std::string& flag) {
+  std::error_code ec;
+  Check(std::filesystem::exists(path, ec), flag + " " + path + ": no such file");
+  Check(!std::filesystem::is_directory(path, ec),
+        flag + " " + path + ": is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  Check(static_cast<bool>(in), flag + " " + path + ": cannot open");
 }
 
 ops::Precision ParsePolicy(const std::string& policy) {

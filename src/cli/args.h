@@ -19,6 +19,10 @@ std::vector<int32_t> ParseIdList(const std::string& text, const std::string& wha
 // The model path to use: the given one, else the project's default model.
 std::string ResolveModelPath(const std::string& given);
 
+// Throws naming `flag` unless `path` is a readable regular file (checked
+// before a command does any work).
+void CheckReadableFile(const std::string& path, const std::string& flag);
+
 // "exact" / "fast" (--policy) -> the precision policy; throws naming the flag.
 ops::Precision ParsePolicy(const std::string& policy);
 

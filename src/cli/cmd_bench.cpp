@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "model/forward.h"
 #include "ops/matmul.h"
@@ -45,12 +46,20 @@ Stats Summarize(std::vector<double> v) {
   return {v.front(), v[v.size() / 2], v.back()};
 }
 
-
 void RunBench(const BenchArgs& a) {
   Check(a.prompt >= 1 && a.gen >= 1 && a.reps >= 1, "--prompt, --gen and --reps must be >= 1");
-  Check(a.threads >= 0, "--threads must be >= 0");
-  ops::SetNumThreads(a.threads);
+  ParsePolicy(a.policy);
+  ApplyThreads(a.threads);
   const int threads = ops::NumThreads();
+  // The context check needs the config: a first, cheap load (the weights stay
+  // unread in the mapped file) before minutes of measuring.
+  const std::string path = ResolveModelPath(a.model);
+  {
+    const int64_t context = model::Model::Load(path)->config().max_position_embeddings;
+    Check(a.prompt + a.gen <= context,
+          "--prompt " + std::to_string(a.prompt) + " + --gen " + std::to_string(a.gen) +
+              " exceeds the model's context of " + std::to_string(context) + " tokens");
+  }
 
   // Bandwidth first, so its 1 GB buffer is gone before the weights arrive
   // (peak RSS then measures the model); measured again after the runs, and
@@ -59,11 +68,9 @@ void RunBench(const BenchArgs& a) {
   const double read_gb_s_before = ops::MeasureReadBandwidth(threads);
 
   const double t_load = Now();
-  const auto m = LoadModel(a.model, a.policy);
+  const auto m = LoadModel(path, a.policy);
   const double load_s = Now() - t_load;
   const model::ModelConfig& c = m->config();
-  Check(a.prompt + a.gen <= c.max_position_embeddings,
-        "--prompt + --gen exceeds the model's context");
 
   // Every matrix is streamed once per decoded token (the embedding row is not).
   int64_t weights_bytes = 0, matmul_params = 0;
@@ -107,8 +114,8 @@ void RunBench(const BenchArgs& a) {
     const double t0 = Now();
     auto logits = model::ForwardRagged(*m, {{&cache, prompt, model::LogitsFor::kLast}});
     const double prefill = Now() - t0;
-    const int32_t next = static_cast<int32_t>(
-        std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+    const int32_t next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) -
+                                              logits[0].begin());
     ttft.push_back(Now() - t0);
     pp.push_back(static_cast<double>(a.prompt) / prefill);
     tg_after.push_back(decode(cache, next));
@@ -119,8 +126,7 @@ void RunBench(const BenchArgs& a) {
   getrusage(RUSAGE_SELF, &usage);
   const double read_gb_s_after = ops::MeasureReadBandwidth(threads);
   const double read_gb_s = std::max(read_gb_s_before, read_gb_s_after);
-  const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft),
-              ga = Summarize(tg_after);
+  const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft), ga = Summarize(tg_after);
   const double decode_gb_s = static_cast<double>(weights_bytes) * g.median / 1e9;
   // Matmul flops only (attention adds a little more at long prompts).
   const double prefill_gflop_s = 2.0 * static_cast<double>(matmul_params) * p.median / 1e9;
@@ -161,8 +167,9 @@ void RunBench(const BenchArgs& a) {
   std::printf("model %s | %d threads | policy %s | SIMD %s | fast kernel %s\n",
               m->info().path.c_str(), threads, a.policy.c_str(), ops::MatMulTarget(),
               m->precision() == ops::Precision::kFast ? ops::LowPrecisionPath(matmul_type) : "-");
-  std::printf("machine: read %.1f GB/s (%.1f before, %.1f after the runs), f32 FMA peak %.0f GFLOP/s",
-              read_gb_s, read_gb_s_before, read_gb_s_after, fma_gflop_s);
+  std::printf(
+      "machine: read %.1f GB/s (%.1f before, %.1f after the runs), f32 FMA peak %.0f GFLOP/s",
+      read_gb_s, read_gb_s_before, read_gb_s_after, fma_gflop_s);
   if (dot_peak > 0) std::printf(", %s peak %.0f GOP/s", compute_peak_kind.c_str(), dot_peak);
   std::printf("\n");
   std::printf(
@@ -190,9 +197,11 @@ void RegisterBenchCommand(CLI::App& app) {
       "bench", "Prompt / generation speed against this machine's measured limits");
   cmd->add_option("-m,--model", a->model,
                   "model directory or checkpoint file (default: the bundled model)");
-  cmd->add_option("--prompt", a->prompt, "prompt tokens")->capture_default_str();
-  cmd->add_option("--gen", a->gen, "generated tokens")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "threads (default: all cores)");
+  cmd->add_option("--prompt", a->prompt, "prompt tokens")
+      ->check(IntegerIn(1))
+      ->capture_default_str();
+  cmd->add_option("--gen", a->gen, "generated tokens")->check(IntegerIn(1))->capture_default_str();
+  AddThreadsOption(cmd, &a->threads);
   cmd->add_option("--reps", a->reps, "repetitions")->capture_default_str();
   AddPolicyOption(cmd, &a->policy);
   cmd->add_flag("--json", a->json, "one JSON object with every figure");

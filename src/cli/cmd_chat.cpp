@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/prompt_input.h"
 #include "common/error.h"
 #include "tokenizer/chat.h"
 
@@ -17,6 +18,10 @@ namespace {
 volatile std::sig_atomic_t g_interrupted = 0;
 
 void OnInterrupt(int) { g_interrupted = 1; }
+
+constexpr const char* kHelp =
+    "Ctrl-C stops a reply, Ctrl-D (or /quit) quits, /reset clears the conversation, /help shows "
+    "this.";
 
 struct ChatArgs {
   GenerationArgs gen;
@@ -45,17 +50,26 @@ void RunChat(const ChatArgs& a) {
 
   std::vector<tokenizer::ChatMessage> history;
   if (!a.system.empty()) history.push_back({tokenizer::Role::kSystem, a.system});
-  std::fprintf(stderr,
-               "talkie chat (%s model). Ctrl-C stops a reply, Ctrl-D quits, /reset clears.\n",
-               it ? "IT" : "base");
+  // Piped input (a script, a test) gets replies only: no banner, no prompts.
+  const bool interactive = StdinIsTerminal();
+  if (interactive) std::fprintf(stderr, "talkie chat (%s model). %s\n", it ? "IT" : "base", kHelp);
   std::string line;
   while (true) {
-    std::fprintf(stdout, "> ");
-    std::fflush(stdout);
+    if (interactive) {
+      std::fprintf(stdout, "> ");
+      std::fflush(stdout);
+    }
     if (!std::getline(std::cin, line)) break;
     g_interrupted = 0;  // a Ctrl-C at the prompt must not stop the next reply
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line == "/help") {
+      std::fprintf(stderr, "%s\n", kHelp);
+      continue;
+    }
     if (line == "/reset") {
       history.resize(a.system.empty() ? 0 : 1);
+      std::fprintf(stderr, "[conversation cleared%s]\n",
+                   a.system.empty() ? "" : "; system message kept");
       continue;
     }
     if (line == "/quit" || line == "/exit") break;
@@ -89,7 +103,7 @@ void RunChat(const ChatArgs& a) {
     if (!a.gen.quiet) PrintSpeed(stats);
     history.push_back({tokenizer::Role::kAssistant, result.text});
   }
-  std::printf("\n");
+  if (interactive) std::printf("\n");
 }
 
 }  // namespace

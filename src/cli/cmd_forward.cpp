@@ -7,6 +7,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/generation_options.h"
+#include "cli/output_guard.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "io/tensor_store.h"
 #include "model/prompt_runner.h"
@@ -24,17 +27,20 @@ struct ForwardArgs {
   int64_t chunk = 0;
   int threads = 0;
   int32_t pad_id = 0;
+  std::string policy = "exact";
+  bool force = false;
 };
 
 void RunForward(const ForwardArgs& args) {
   Check(!args.ids.empty(), "--ids: at least one id list is required");
-  Check(args.threads >= 0, "--threads must be >= 0");
-  Check(args.chunk >= 0, "--chunk must be >= 0");
+  ParsePolicy(args.policy);
   std::vector<std::vector<int32_t>> prompts;
   for (const std::string& text : args.ids) prompts.push_back(ParseIdList(text, "--ids"));
-  ops::SetNumThreads(args.threads);
+  ApplyThreads(args.threads);
+  const std::string input = ResolveModelPath(args.model);
+  CheckForwardOutputFile(args.out, input, args.force);
 
-  const auto model = LoadModel(args.model);
+  const auto model = LoadModel(input, args.policy);
   const model::ModelConfig& c = model->config();
   model::PromptRunOptions options;
   options.chunk = args.chunk;
@@ -81,9 +87,13 @@ void RegisterForwardCommand(CLI::App& app) {
   cmd->add_flag("--hidden-states", args->hidden_states, "also write hidden_states.{0..L}");
   cmd->add_flag("--attentions", args->attentions, "also write attentions.{l} [heads, S, S]");
   cmd->add_option("--chunk", args->chunk,
-                  "prefill through the KV cache N tokens at a time (1 = token by token)");
-  cmd->add_option("--threads", args->threads, "threads (default: all cores)");
+                  "prefill through the KV cache N tokens at a time (1 = token by token)")
+      ->check(IntegerIn(1));
+  AddThreadsOption(cmd, &args->threads);
+  AddPolicyOption(cmd, &args->policy);
   cmd->add_option("--pad-id", args->pad_id, "token id used for left padding (masked)");
+  cmd->add_flag("--force", args->force,
+                "replace an existing --out file that is not a forward output");
   cmd->callback([args] { RunForward(*args); });
 }
 

@@ -1,13 +1,13 @@
 // `talkie generate`: continue a prompt (text or ids), streaming the text to
 // stdout; several prompts (--prompts-file) run as one left-padded batch.
 #include <cstdio>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/prompt_input.h"
 #include "common/error.h"
 #include "tokenizer/utf8.h"
 
@@ -24,30 +24,31 @@ struct GenerateArgs {
 };
 
 void RunGenerate(const GenerateArgs& a) {
-  const int sources = !a.prompt.empty() + !a.ids.empty() + !a.prompts_file.empty();
+  // Everything given is checked before the model loads or anything prints.
+  std::string text = a.prompt;
+  const bool from_stdin = text == "-" || (text.empty() && a.ids.empty() && a.prompts_file.empty() &&
+                                          !StdinIsTerminal());
+  if (from_stdin) {
+    Check(a.ids.empty() && a.prompts_file.empty(),
+          "give one of PROMPT, - (stdin), --ids or --prompts-file");
+    text = ReadPromptFromStdin();
+    Check(!text.empty(), "empty prompt on stdin");
+  }
+  const int sources = !text.empty() + !a.ids.empty() + !a.prompts_file.empty();
   Check(sources <= 1, "give one of PROMPT, --ids or --prompts-file");
-  Check(sources == 1, "empty prompt: give PROMPT text, --ids 1,2,3 or --prompts-file FILE");
+  Check(sources == 1,
+        "empty prompt: give PROMPT text, - (stdin), --ids 1,2,3 or --prompts-file FILE");
   const generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  std::vector<std::vector<int32_t>> prompts;
+  if (!a.ids.empty()) prompts.push_back(ParseIdList(a.ids, "--ids"));
+  const std::vector<std::string> file_prompts =
+      a.prompts_file.empty() ? std::vector<std::string>{} : ReadPromptsFile(a.prompts_file);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
 
-  std::vector<std::vector<int32_t>> prompts;
-  if (!a.ids.empty()) {
-    prompts.push_back(ParseIdList(a.ids, "--ids"));
-  } else if (!a.prompt.empty()) {
-    prompts.push_back(m.tokenizer->Encode(a.prompt, a.allow_special));
-  } else {
-    std::ifstream in(a.prompts_file);
-    Check(static_cast<bool>(in), a.prompts_file + ": cannot open prompts file");
-    std::string line;
-    int line_no = 0;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (line.empty()) continue;
-      prompts.push_back(m.tokenizer->Encode(line, a.allow_special));
-      Check(!prompts.back().empty(),
-            a.prompts_file + ":" + std::to_string(line_no) + ": empty prompt");
-    }
-    Check(!prompts.empty(), a.prompts_file + ": no prompts (one per line)");
+  if (!text.empty()) prompts.push_back(m.tokenizer->Encode(text, a.allow_special));
+  for (size_t i = 0; i < file_prompts.size(); ++i) {
+    prompts.push_back(m.tokenizer->Encode(file_prompts[i], a.allow_special));
+    Check(!prompts.back().empty(), a.prompts_file + ":" + std::to_string(i + 1) + ": empty prompt");
   }
   for (size_t i = 0; i < prompts.size(); ++i)
     Check(!prompts[i].empty(), "empty prompt: it encodes to no tokens");
@@ -55,10 +56,18 @@ void RunGenerate(const GenerateArgs& a) {
   generate::Generator generator(*m.model, *m.tokenizer);
   generate::GenerationStats stats;
   const bool stream = !a.json && prompts.size() == 1;
+  // The prompt is echoed with the first generated text, i.e. only once the
+  // generator has accepted it (a prompt over the context limit is an error
+  // and must not be printed first).
+  bool echoed = false;
+  auto echo = [&] {
+    if (!echoed && !text.empty()) std::fwrite(text.data(), 1, text.size(), stdout);
+    echoed = true;
+  };
   generate::TextCallback on_text;
   if (stream) {
-    if (!a.prompt.empty()) std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
-    on_text = [](size_t, std::string_view piece) {
+    on_text = [&](size_t, std::string_view piece) {
+      echo();
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
       return true;
@@ -84,7 +93,10 @@ void RunGenerate(const GenerateArgs& a) {
                   std::string(generate::FinishReasonName(r.finish)).c_str(), r.text.c_str());
     }
   }
-  if (stream) std::printf("\n");
+  if (stream) {
+    echo();
+    std::printf("\n");
+  }
   std::fflush(stdout);
   if (!a.gen.quiet) {
     PrintSpeed(stats);
@@ -100,7 +112,8 @@ void RegisterGenerateCommand(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* cmd =
       app.add_subcommand("generate", "Continue a prompt with the model, streaming text to stdout");
-  cmd->add_option("prompt", a->prompt, "prompt text");
+  cmd->add_option("prompt", a->prompt,
+                  "prompt text; - (or none, with stdin not a terminal): read it from stdin");
   cmd->add_option("--ids", a->ids, "prompt as comma-separated token ids");
   cmd->add_option("--prompts-file", a->prompts_file, "one prompt per line, generated as one batch");
   cmd->add_flag("--allow-special", a->allow_special,

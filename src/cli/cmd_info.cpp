@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/generation_options.h"
 #include "model/model.h"
 
 namespace talkie::cli {
@@ -10,9 +11,11 @@ namespace {
 
 struct InfoArgs {
   std::string model;
+  int threads = 0;
 };
 
 void RunInfo(const InfoArgs& args) {
+  ApplyThreads(args.threads);  // loading checks in parallel
   const auto model = LoadModel(args.model);
   const model::LoadInfo& info = model->info();
   const model::ModelConfig& c = model->config();
@@ -56,6 +59,7 @@ void RegisterInfoCommand(CLI::App& app) {
       "info", "Describe a checkpoint: layout, config, parameters, dtypes, files");
   cmd->add_option("-m,--model", args->model,
                   "model directory or checkpoint file (default: the bundled model)");
+  AddThreadsOption(cmd, &args->threads);
   cmd->callback([args] { RunInfo(*args); });
 }
 

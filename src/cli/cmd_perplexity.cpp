@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "generate/perplexity.h"
 
@@ -22,12 +24,12 @@ struct PerplexityArgs {
 };
 
 void RunPerplexity(const PerplexityArgs& a) {
+  CheckReadableFile(a.file, "--file");
+  ApplyThreads(a.gen.threads);
   std::ifstream in(a.file, std::ios::binary);
-  Check(static_cast<bool>(in), a.file + ": cannot open text file");
   std::stringstream text;
   text << in.rdbuf();
-  Check(a.window >= 0 && a.stride >= 0, "--window and --stride must be >= 0");
-  MakeGenerationConfig(a.gen);  // validates --threads and applies it
+  Check(!in.bad(), a.file + ": read failed");
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
@@ -55,10 +57,13 @@ void RegisterPerplexityCommand(CLI::App& app) {
   cmd->add_option("--tokenizer", a->gen.tokenizer,
                   "vocab.txt / tokenizer.json / directory (default: the model's)");
   cmd->add_option("-f,--file", a->file, "UTF-8 text file")->required();
-  cmd->add_option("--window", a->window, "tokens per window (default: the model's context)");
+  // 0 is not a way to ask for the default: leave the option out for that.
+  cmd->add_option("--window", a->window, "tokens per window (default: the model's context)")
+      ->check(IntegerIn(1));
   cmd->add_option("--stride", a->stride,
-                  "window step (default: the window; smaller = overlapping windows)");
-  cmd->add_option("--threads", a->gen.threads, "threads (default: all cores)");
+                  "window step (default: the window; smaller = overlapping windows)")
+      ->check(IntegerIn(1));
+  AddThreadsOption(cmd, &a->gen.threads);
   AddPolicyOption(cmd, &a->gen.policy);
   cmd->add_flag("--json", a->json, "print {\"perplexity\": x, \"tokens\": n}");
   cmd->callback([a] { RunPerplexity(*a); });

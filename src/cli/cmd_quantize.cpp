@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/output_guard.h"
 #include "cli/quality.h"
 #include "common/error.h"
 #include "model/quantize.h"
@@ -18,12 +19,18 @@ struct QuantizeArgs {
   std::string out;
   std::string eval_file;
   std::string policy = "exact";
+  bool force = false;
+  int threads = 0;
 };
 
 void RunQuantize(const QuantizeArgs& a) {
   Check(a.type == "q8" || a.type == "q4", "--type must be q8 or q4, got '" + a.type + "'");
   ParsePolicy(a.policy);
-  const auto original = LoadModel(a.model);
+  if (!a.eval_file.empty()) CheckReadableFile(a.eval_file, "--eval-file");
+  ApplyThreads(a.threads);
+  const std::string input = ResolveModelPath(a.model);
+  CheckModelOutputDir(a.out, input, a.force);
+  const auto original = LoadModel(input);
   model::QuantizeModel(*original, a.type == "q8" ? ops::WeightType::kQ8 : ops::WeightType::kQ4,
                        a.out);
   std::fprintf(stderr, "wrote %s (%s)\n", a.out.c_str(), a.type.c_str());
@@ -44,6 +51,8 @@ void RegisterQuantizeCommand(CLI::App& app) {
   cmd->add_option("--eval-file", a->eval_file,
                   "text file: report KL / top-1 agreement against the original");
   AddPolicyOption(cmd, &a->policy);
+  AddThreadsOption(cmd, &a->threads);
+  cmd->add_flag("--force", a->force, "replace a model already in --out");
   cmd->callback([a] { RunQuantize(*a); });
 }
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/output_guard.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "model/synthetic.h"
 
@@ -14,6 +16,7 @@ struct SynthArgs {
   std::string dtype = "bf16";
   std::string out;
   uint64_t seed = 1;
+  bool force = false;
 };
 
 void RunSynth(const SynthArgs& a) {
@@ -27,6 +30,7 @@ void RunSynth(const SynthArgs& a) {
     dtype = io::DType::kF32;
   else
     throw Error("--dtype must be bf16, f16 or f32, got '" + a.dtype + "'");
+  CheckModelOutputDir(a.out, /*input_model=*/"", a.force);
   model::WriteSyntheticModel(a.out, c, dtype, a.seed);
   std::fprintf(stderr, "wrote %s (%s, %s)\n", a.out.c_str(), a.shape.c_str(), a.dtype.c_str());
 }
@@ -41,7 +45,8 @@ void RegisterSynthCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "bf16 | f16 | f32")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output directory")->required();
-  cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "random seed")->check(SeedValue())->capture_default_str();
+  cmd->add_flag("--force", a->force, "replace a model already in --out");
   cmd->callback([a] { RunSynth(*a); });
 }
 

@@ -1,6 +1,7 @@
 // `talkie tokenize` and `talkie detokenize`: text <-> ids with Talkie's
 // tokenizer, one-shot or as a JSON-lines filter on stdin/stdout.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/generation_options.h"
 #include "common/error.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -23,21 +25,34 @@ namespace tok = talkie::tokenizer;
 
 struct TokenizerOptions {
   std::string path;
+  std::string model;
   std::string style;
+  int threads = 0;  // accepted like every command's; tokenizing is one thread
 };
 
 void AddTokenizerOptions(CLI::App* cmd, TokenizerOptions* opts) {
   cmd->add_option("--tokenizer", opts->path,
-                  "vocab.txt, tokenizer.json, or a model directory holding one")
-      ->required();
+                  "vocab.txt, tokenizer.json, or a model directory holding one (default: the "
+                  "model's)");
+  cmd->add_option("-m,--model", opts->model,
+                  "model whose tokenizer to use (default: the bundled model)");
   cmd->add_option("--style", opts->style, "special-token set: base or it (default: from the model)")
       ->check(CLI::IsMember({"base", "it"}));
+  AddThreadsOption(cmd, &opts->threads);
 }
 
 tok::Tokenizer LoadTokenizer(const TokenizerOptions& opts) {
   std::optional<tok::Style> style;
   if (!opts.style.empty()) style = tok::ParseStyle(opts.style);
-  return tok::Tokenizer::FromPath(opts.path, style);
+  ApplyThreads(opts.threads);
+  if (!opts.path.empty()) return tok::Tokenizer::FromPath(opts.path, style);
+  // The model's folder holds its vocabulary (and the config naming its size).
+  const std::filesystem::path model = ResolveModelPath(opts.model);
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model
+                                    : model.parent_path().empty() ? std::filesystem::path(".")
+                                                                  : model.parent_path();
+  return tok::Tokenizer::FromPath(dir.string(), style);
 }
 
 void WriteBytes(const std::string& bytes) { std::fwrite(bytes.data(), 1, bytes.size(), stdout); }

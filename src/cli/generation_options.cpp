@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/args.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "ops/parallel.h"
 
@@ -16,10 +17,12 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   cmd->add_option("--tokenizer", a->tokenizer,
                   "vocab.txt / tokenizer.json / directory (default: the model's)");
   cmd->add_option("-n,--max-new-tokens", a->max_new_tokens, "tokens to generate at most")
+      ->check(IntegerIn(0))
       ->capture_default_str();
   cmd->add_option("-t,--temperature", a->temperature, "sampling temperature; 0 = greedy")
       ->capture_default_str();
   cmd->add_option("--top-k", a->top_k, "keep the k most likely tokens; 0 = off")
+      ->check(IntegerIn(std::numeric_limits<int64_t>::min()))
       ->capture_default_str();
   cmd->add_option("--top-p", a->top_p, "nucleus sampling mass in (0, 1]; 1 = off")
       ->capture_default_str();
@@ -28,9 +31,15 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   cmd->add_option("--repeat-penalty", a->repeat_penalty,
                   "repetition penalty (Transformers); 1 = off")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "random seed (default: random, printed on stderr)");
-  cmd->add_option("--stop", a->stop, "stop string (repeatable); the text ends just before it");
-  cmd->add_option("--threads", a->threads, "threads (default: all cores)");
+  cmd->add_option("--seed", a->seed,
+                  "random seed in [0, 2^53] (default: random, printed on stderr)")
+      ->check(SeedValue());
+  // One value per --stop, so `--stop end "prompt"` leaves the prompt alone.
+  cmd->add_option("--stop", a->stop, "stop string (repeatable); the text ends just before it")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
   cmd->add_flag("-q,--quiet", a->quiet, "no speed report on stderr");
 }
@@ -42,10 +51,18 @@ void AddPolicyOption(CLI::App* cmd, std::string* policy) {
       ->capture_default_str();
 }
 
+void AddThreadsOption(CLI::App* cmd, int* threads) {
+  cmd->add_option("--threads", *threads, "threads (default: all cores)");
+}
+
+void ApplyThreads(int threads) {
+  Check(threads >= 0, "--threads must be >= 0, got " + std::to_string(threads));
+  ops::SetNumThreads(threads);
+}
+
 generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
   Check(a.max_new_tokens >= 0,
         "--max-new-tokens must be >= 0, got " + std::to_string(a.max_new_tokens));
-  Check(a.threads >= 0, "--threads must be >= 0");
   generate::GenerationConfig c;
   c.max_new_tokens = a.max_new_tokens;
   c.sampling.temperature = a.temperature;
@@ -69,7 +86,7 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
       if (message.rfind(field, 0) == 0) message = flag + message.substr(std::string(field).size());
     throw Error(message);
   }
-  ops::SetNumThreads(a.threads);
+  ApplyThreads(a.threads);
   return c;
 }
 

@@ -33,6 +33,9 @@ struct GenerationArgs {
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
 // --policy exact|fast (ops/weights.h).
 void AddPolicyOption(CLI::App* cmd, std::string* policy);
+// --threads N (0 = all cores), and applying it (throws for a negative count).
+void AddThreadsOption(CLI::App* cmd, int* threads);
+void ApplyThreads(int threads);
 
 // Validates the options and makes the generation config (resolving a random
 // seed into a concrete one).

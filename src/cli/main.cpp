@@ -1,16 +1,23 @@
 // Entry point of the `talkie` command-line program: builds the subcommand
-// table and reports errors as one line on stderr with a non-zero exit code.
+// table and reports every error, CLI11's included, as one line on stderr
+// (`talkie: error: ...`) with exit code 1.
 #include <cstdio>
 #include <exception>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/parse_errors.h"
 #include "common/error.h"
+#include "talkie/engine.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"talkie.cpp: inference engine for the Talkie language models"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    return std::string("talkie ") + talkie::Version() + " (SIMD target: " + talkie::SimdTarget() +
+           ")";
+  });
   talkie::cli::RegisterInfoCommand(app);
   talkie::cli::RegisterForwardCommand(app);
   talkie::cli::RegisterTokenizeCommands(app);
@@ -25,7 +32,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "talkie: error: %s\n",
+                 talkie::cli::DescribeParseError(e, app, argc, argv).c_str());
+    return 1;
   } catch (const talkie::Error& e) {
     std::fprintf(stderr, "talkie: error: %s\n", e.what());
     return 1;

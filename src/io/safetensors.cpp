@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/error.h"
+#include "io/atomic_file.h"
 #include "io/tensor_store.h"
 
 namespace talkie::io {
@@ -283,12 +283,13 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
   // Padding keeps the data section 8-byte aligned in the file.
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  Check(out.good(), path + ": cannot open for writing");
+  // Through a temporary file renamed into place: the destination may be a
+  // model some process has memory-mapped, and must never be truncated.
+  AtomicFile out(path);
   char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t{text.size()} >> (8 * i)) & 0xff);
-  out.write(len, 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.Write(len, 8);
+  out.Write(text);
   std::vector<std::byte> bytes;
   for (size_t i = 0; i < specs.size(); ++i) {
     bytes.clear();
@@ -297,11 +298,9 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
           path + ": tensor '" + specs[i].name + "' has " + std::to_string(bytes.size()) +
               " bytes but shape " + ShapeString(specs[i].shape) + " of " +
               std::string(DTypeName(specs[i].dtype)) + " needs " + std::to_string(sizes[i]));
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
+    out.Write(bytes.data(), bytes.size());
   }
-  out.close();
-  Check(out.good(), path + ": write failed (disk full?)");
+  out.Commit();
 }
 
 void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/atomic_file.h"
 
 namespace talkie::model {
 namespace {
@@ -133,9 +134,7 @@ void WriteConfigFile(const std::string& path, const ModelConfig& c,
                  {"rope_theta", c.rope_theta},
                  {"torch_dtype", torch_dtype}};
   if (c.eos_token_id >= 0) config["eos_token_id"] = c.eos_token_id;
-  std::ofstream out(path);
-  Check(static_cast<bool>(out), path + ": cannot write");
-  out << config.dump(2) << "\n";
+  io::WriteFileAtomically(path, config.dump(2) + "\n");
 }
 
 }  // namespace talkie::model

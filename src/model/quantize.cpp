@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "io/atomic_file.h"
 #include "io/tensor_store.h"
 #include "model/forward.h"
 #include "ops/parallel.h"
@@ -143,7 +144,7 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
     const fs::path src = fs::path(model.directory()) / name;
     std::error_code ec;
     if (fs::exists(src, ec))
-      fs::copy_file(src, fs::path(out_dir) / name, fs::copy_options::overwrite_existing);
+      io::CopyFileAtomically(src.string(), (fs::path(out_dir) / name).string());
   }
 }
 

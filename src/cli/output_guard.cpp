@@ -1,0 +1,91 @@
+// Output checks (see output_guard.h).
+#include "cli/output_guard.h"
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "io/tensor_store.h"
+
+namespace talkie::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Same(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) && !ec;
+}
+
+// The folder a model is read from: the path itself or the file's folder.
+fs::path ModelFolder(const std::string& model) {
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) return model;
+  const fs::path parent = fs::path(model).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+bool IsCheckpointName(const fs::path& p) {
+  const std::string name = p.filename().string();
+  const std::string ext = p.extension().string();
+  return name == "config.json" || name == "model.safetensors.index.json" || ext == ".safetensors" ||
+         ext == ".pt" || ext == ".ckpt";
+}
+
+// The first model / checkpoint file inside `dir` ("" when none).
+std::string FindCheckpointIn(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (IsCheckpointName(entry.path())) return entry.path().string();
+  return "";
+}
+
+bool IsForwardOutput(const std::string& path) {
+  try {
+    const io::TensorStore store = io::LoadSafetensors(path);
+    const auto it = store.metadata().find("producer");
+    return it != store.metadata().end() && it->second == "talkie forward";
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+void CheckModelOutputDir(const std::string& out_dir, const std::string& input_model, bool force) {
+  std::error_code ec;
+  if (!fs::exists(out_dir, ec)) return;
+  Check(fs::is_directory(out_dir, ec), "--out " + out_dir + " exists and is not a directory");
+  if (!input_model.empty() && Same(out_dir, ModelFolder(input_model)))
+    throw Error("--out " + out_dir + " is the folder of the input model " + input_model +
+                "; writing there would destroy the model being read. Choose another folder");
+  const std::string existing = FindCheckpointIn(out_dir);
+  if (!existing.empty() && !force)
+    throw Error("--out " + out_dir + " already holds a model (" + existing +
+                "); pass --force to replace it");
+}
+
+void CheckForwardOutputFile(const std::string& out_file, const std::string& input_model,
+                            bool force) {
+  std::error_code ec;
+  const fs::path out(out_file);
+  Check(!fs::is_directory(out, ec), "--out " + out_file + " is a directory, expected a file");
+  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  Check(fs::is_directory(parent, ec),
+        "--out " + out_file + ": folder " + parent.string() + " does not exist");
+  if (!fs::exists(out, ec)) return;
+  // An earlier forward output is replaced freely (re-running is the normal
+  // workflow); it is never part of a model, even when kept in its folder.
+  if (IsForwardOutput(out_file) && !Same(out, input_model)) return;
+  bool of_model = Same(out, input_model);
+  for (const auto& entry : fs::directory_iterator(ModelFolder(input_model), ec))
+    of_model = of_model || Same(out, entry.path());
+  if (of_model)
+    throw Error("--out " + out_file + " is a file of the input model " + input_model +
+                "; writing there would destroy the model being read. Choose another file");
+  if (!force)
+    throw Error("--out " + out_file +
+                " already exists and is not a `talkie forward` output (it may be a model); "
+                "pass --force to replace it");
+}
+
+}  // namespace talkie::cli

@@ -1,0 +1,24 @@
+// Checks run before a command writes anything, so no command destroys data:
+// an output never replaces the model being read, and never replaces an
+// existing model / checkpoint unless --force is given. (The writes themselves
+// go through io::AtomicFile, so even a forced replacement never truncates a
+// file another process has memory-mapped.)
+#pragma once
+
+#include <string>
+
+namespace talkie::cli {
+
+// For commands writing a model folder (quantize, synth). `input_model` is the
+// resolved path of the model being read ("" when none): --out may not be its
+// folder, with or without --force. An --out that already holds a model needs
+// --force. Throws talkie::Error naming the path.
+void CheckModelOutputDir(const std::string& out_dir, const std::string& input_model, bool force);
+
+// For `talkie forward --out FILE`: FILE may not be a file of the input model
+// (or its folder's); an existing FILE is only replaced without --force when
+// it is an earlier `talkie forward` output. Throws talkie::Error.
+void CheckForwardOutputFile(const std::string& out_file, const std::string& input_model,
+                            bool force);
+
+}  // namespace talkie::cli
