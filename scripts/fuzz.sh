@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for N seconds
-# (default 60) from its seed corpus in fuzz/corpus/<target>/. Exits non-zero on
+# (default 60) from its seed corpus in fuzz/corpus/<target>/ (or <name>/ for <name>_fuzz). Exits non-zero on
 # the first crash, leak or sanitizer report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,10 @@ cmake --build build-fuzz -j"$(nproc)" --target $targets
 for src in fuzz/*_fuzz.cpp; do
   target="$(basename "$src" .cpp)"
   work="$(mktemp -d)"
-  if [ -d "fuzz/corpus/$target" ]; then cp -r "fuzz/corpus/$target/." "$work/"; fi
+  # Seeds live in fuzz/corpus/<target> or fuzz/corpus/<target without _fuzz>.
+  for seeds in "fuzz/corpus/$target" "fuzz/corpus/${target%_fuzz}"; do
+    if [ -d "$seeds" ]; then cp -r "$seeds/." "$work/"; fi
+  done
   echo "-- $target: ${seconds}s"
   build-fuzz/"$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$work" 2>&1 | tail -4
   rm -rf "$work"

@@ -53,6 +53,7 @@ bool LooksLikeCheckpointFile(const std::string& path) {
   in.read(head, sizeof head);
   const auto n = in.gcount();
   if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return true;
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return true;
   if (n >= 1 && head[0] == '{') return true;
   if (n < 9 || head[8] != '{') return false;
   uint64_t length = 0;
@@ -71,7 +72,7 @@ std::string ResolveModelPath(const std::string& given) {
     throw Error(path +
                 ": not a model checkpoint (expected a model folder with config.json + "
                 "model.safetensors, or a .safetensors / model.safetensors.index.json / "
-                "PyTorch .pt / .ckpt file)");
+                "PyTorch .pt / .ckpt / GGUF file)");
   return path;
 }
 

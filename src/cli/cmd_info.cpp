@@ -39,6 +39,7 @@ void RunInfo(const InfoArgs& args) {
   std::printf("parameters:         %lld (%.3f M)\n", static_cast<long long>(info.n_parameters),
               static_cast<double>(info.n_parameters) / 1e6);
   std::printf("quantization:       %s\n", info.quantization.c_str());
+  if (!info.gguf_types.empty()) std::printf("GGUF tensor types:  %s\n", info.gguf_types.c_str());
   std::printf("tensor dtypes:     ");
   for (const auto& [dtype, count] : info.dtype_tensor_counts)
     std::printf(" %s x %lld", dtype.c_str(), static_cast<long long>(count));

@@ -7,9 +7,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "common/error.h"
+#include "io/gguf.h"
+#include "model/gguf_checkpoint.h"
 #include "model/model.h"
 
 namespace talkie::model {
@@ -31,6 +34,13 @@ bool StartsWithZipMagic(const std::string& path) {
   return in.gcount() == 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0;
 }
 
+bool StartsWithGgufMagic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -43,6 +53,8 @@ Checkpoint ClassifyFile(const std::string& file) {
     c.format = "safetensors-sharded";
   } else if (StartsWithZipMagic(file)) {
     c.format = "pytorch-zip";
+  } else if (StartsWithGgufMagic(file)) {
+    c.format = "gguf";
   } else {
     c.format = "safetensors";
   }
@@ -58,22 +70,26 @@ Checkpoint FindCheckpoint(const std::string& path) {
     if (fs::exists(candidate, ec)) return ClassifyFile(candidate.string());
   }
   // Otherwise exactly one checkpoint-looking file.
-  std::vector<std::string> safetensors, torch_files;
+  std::vector<std::string> safetensors, torch_files, gguf_files;
   for (const auto& entry : fs::directory_iterator(path, ec)) {
     if (!entry.is_regular_file()) continue;
     const std::string name = entry.path().filename().string();
     if (EndsWith(name, ".safetensors")) safetensors.push_back(entry.path().string());
+    if (EndsWith(name, ".gguf")) gguf_files.push_back(entry.path().string());
     if (EndsWith(name, ".pt") || EndsWith(name, ".ckpt") || EndsWith(name, ".pth") ||
         EndsWith(name, ".bin"))
       torch_files.push_back(entry.path().string());
   }
   if (safetensors.size() == 1) return ClassifyFile(safetensors[0]);
   if (safetensors.empty() && torch_files.size() == 1) return ClassifyFile(torch_files[0]);
+  if (safetensors.empty() && torch_files.empty() && gguf_files.size() == 1)
+    return ClassifyFile(gguf_files[0]);
   throw Error(
       path + ": cannot tell which checkpoint to load (expected model.safetensors, " +
-      "model.safetensors.index.json, or exactly one .safetensors / .pt / .ckpt file; found " +
-      std::to_string(safetensors.size()) + " safetensors and " +
-      std::to_string(torch_files.size()) + " torch files)");
+      "model.safetensors.index.json, or exactly one .safetensors / .pt / .ckpt / .gguf file; "
+      "found " +
+      std::to_string(safetensors.size()) + " safetensors, " + std::to_string(torch_files.size()) +
+      " torch and " + std::to_string(gguf_files.size()) + " GGUF files)");
 }
 
 // Canonical (original-release) tensor names, e.g. "blocks.0.attn.attn_key.weight".
@@ -257,7 +273,11 @@ class Binder {
 std::unique_ptr<Model> Model::Load(const std::string& path) {
   const Checkpoint ckpt = FindCheckpoint(path);
   std::unique_ptr<Model> model(new Model());
-  if (ckpt.format == "safetensors-sharded") {
+  std::optional<GgufCheckpoint> gguf;
+  if (ckpt.format == "gguf") {
+    gguf = LoadGgufCheckpoint(ckpt.file);
+    model->store_ = std::move(gguf->store);
+  } else if (ckpt.format == "safetensors-sharded") {
     model->store_ = io::LoadSafetensorsIndex(ckpt.file);
   } else if (ckpt.format == "pytorch-zip") {
     model->store_ = io::LoadTorchCheckpoint(ckpt.file);
@@ -271,7 +291,7 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
   LoadInfo& info = model->info_;
   info.path = path;
   info.checkpoint_format = ckpt.format;
-  info.name_layout = names.hf_prefix ? "hf-port" : "original";
+  info.name_layout = gguf ? "gguf: " + gguf->variant : names.hf_prefix ? "hf-port" : "original";
   info.orig_mod_prefix = names.orig_mod;
   info.files = model->store_.files();
   for (const std::string& f : info.files) {
@@ -281,7 +301,10 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
 
   const fs::path config_path = fs::path(ckpt.dir) / "config.json";
   std::error_code ec;
-  if (fs::exists(config_path, ec)) {
+  if (gguf) {
+    model->config_ = gguf->config;
+    info.config_source = "GGUF metadata";
+  } else if (fs::exists(config_path, ec)) {
     model->config_ = LoadConfigFile(config_path.string());
     info.config_source = config_path.string();
   } else {
@@ -321,6 +344,11 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
   if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ4)
     info.quantization = "q4";
   info.n_parameters = bind.n_parameters();
+  if (gguf) {
+    info.gguf_types = gguf->file_types;
+    if (info.quantization == "q8") info.quantization = "Q8_0 (GGUF)";
+    if (info.quantization == "q4") info.quantization = "Q4_0 (GGUF)";
+  }
   for (const TensorView& t : model->store_.tensors())
     ++info.dtype_tensor_counts[std::string(io::DTypeName(t.dtype))];
   model->rope_ = ops::RopeTable(c.head_dim, c.rope_theta, c.max_position_embeddings);

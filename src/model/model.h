@@ -49,6 +49,7 @@ struct LoadInfo {
   std::map<std::string, int64_t> dtype_tensor_counts;  // "BF16" -> count
   std::vector<std::string> unknown_tensors;            // present but not used
   std::string quantization = "none";                   // "q8" / "q4" when quantized
+  std::string gguf_types;                              // GGUF: "Q8_0 x 21, F32 x 8", else empty
 };
 
 class Model {
