@@ -1,14 +1,15 @@
 // `talkie chat`: an interactive multi-turn conversation. Each input line is a
 // user message; the reply streams as it is generated. Ctrl-C stops the current
-// reply (the conversation goes on), Ctrl-D quits, /reset forgets the history.
+// reply (the conversation goes on) or drops the line being typed, Ctrl-D
+// quits, /reset forgets the history, /help lists this. On a terminal lines
+// are edited with libedit (cli/line_reader.h).
 // IT models get the chat template of spec §4; base models get the raw text.
 #include <csignal>
 #include <cstdio>
-#include <iostream>
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
-#include "cli/prompt_input.h"
+#include "cli/line_reader.h"
 #include "common/error.h"
 #include "tokenizer/chat.h"
 
@@ -51,17 +52,15 @@ void RunChat(const ChatArgs& a) {
   std::vector<tokenizer::ChatMessage> history;
   if (!a.system.empty()) history.push_back({tokenizer::Role::kSystem, a.system});
   // Piped input (a script, a test) gets replies only: no banner, no prompts.
-  const bool interactive = StdinIsTerminal();
+  LineReader reader(&g_interrupted);
+  const bool interactive = reader.interactive();
   if (interactive) std::fprintf(stderr, "talkie chat (%s model). %s\n", it ? "IT" : "base", kHelp);
-  std::string line;
   while (true) {
-    if (interactive) {
-      std::fprintf(stdout, "> ");
-      std::fflush(stdout);
-    }
-    if (!std::getline(std::cin, line)) break;
+    g_interrupted = 0;  // the Ctrl-C that stopped the last reply is spent
+    const std::optional<std::string> next = reader.Read("> ");
+    if (!next) break;
     g_interrupted = 0;  // a Ctrl-C at the prompt must not stop the next reply
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string& line = *next;
     if (line == "/help") {
       std::fprintf(stderr, "%s\n", kHelp);
       continue;

@@ -9,6 +9,7 @@
 #include "cli/generation_options.h"
 #include "cli/prompt_input.h"
 #include "common/error.h"
+#include "ops/parallel.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie::cli {
@@ -85,6 +86,7 @@ void RunGenerate(const GenerateArgs& a) {
                           {"finish_reason", generate::FinishReasonName(r.finish)},
                           {"prompt_tokens", r.prompt_tokens},
                           {"tokens_per_second", tok_s},
+                          {"threads", ops::NumThreads()},
                           {"seed", config.sampling.seed}};
       if (prompts.size() > 1) j["index"] = i;
       std::printf("%s\n", j.dump().c_str());

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/output_guard.h"
+#include "cli/progress_bar.h"
 #include "cli/quality.h"
 #include "common/error.h"
 #include "model/quantize.h"
@@ -31,8 +32,11 @@ void RunQuantize(const QuantizeArgs& a) {
   const std::string input = ResolveModelPath(a.model);
   CheckModelOutputDir(a.out, input, a.force);
   const auto original = LoadModel(input);
-  model::QuantizeModel(*original, a.type == "q8" ? ops::WeightType::kQ8 : ops::WeightType::kQ4,
-                       a.out);
+  {
+    const ScopedWriteProgress progress;
+    model::QuantizeModel(*original, a.type == "q8" ? ops::WeightType::kQ8 : ops::WeightType::kQ4,
+                         a.out);
+  }
   std::fprintf(stderr, "wrote %s (%s)\n", a.out.c_str(), a.type.c_str());
   if (a.eval_file.empty()) return;
   const auto quantized = LoadModel(a.out, a.policy);

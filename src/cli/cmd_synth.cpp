@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/output_guard.h"
+#include "cli/progress_bar.h"
 #include "cli/validators.h"
 #include "common/error.h"
 #include "model/synthetic.h"
@@ -31,7 +32,10 @@ void RunSynth(const SynthArgs& a) {
   else
     throw Error("--dtype must be bf16, f16 or f32, got '" + a.dtype + "'");
   CheckModelOutputDir(a.out, /*input_model=*/"", a.force);
-  model::WriteSyntheticModel(a.out, c, dtype, a.seed);
+  {
+    const ScopedWriteProgress progress;
+    model::WriteSyntheticModel(a.out, c, dtype, a.seed);
+  }
   std::fprintf(stderr, "wrote %s (%s, %s)\n", a.out.c_str(), a.shape.c_str(), a.dtype.c_str());
 }
 

@@ -2,9 +2,11 @@
 #include "cli/generation_options.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "cli/args.h"
+#include "cli/default_threads.h"
 #include "cli/validators.h"
 #include "common/error.h"
 #include "ops/parallel.h"
@@ -52,11 +54,15 @@ void AddPolicyOption(CLI::App* cmd, std::string* policy) {
 }
 
 void AddThreadsOption(CLI::App* cmd, int* threads) {
-  cmd->add_option("--threads", *threads, "threads (default: all cores)");
+  cmd->add_option("--threads", *threads, "threads (default: the cores that are idle at start)");
 }
 
 void ApplyThreads(int threads) {
   Check(threads >= 0, "--threads must be >= 0, got " + std::to_string(threads));
+  // No --threads: the idle cores (cli/default_threads.h), unless the user
+  // chose through OpenMP's own variable.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (threads == 0 && !(omp && *omp)) threads = IdleCoreCount();
   ops::SetNumThreads(threads);
 }
 

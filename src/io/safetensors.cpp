@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "io/atomic_file.h"
 #include "io/tensor_store.h"
+#include "io/write_progress.h"
 
 namespace talkie::io {
 
@@ -286,6 +287,9 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
   // Through a temporary file renamed into place: the destination may be a
   // model some process has memory-mapped, and must never be truncated.
   AtomicFile out(path);
+  const uint64_t total = 8 + text.size() + offset;
+  uint64_t done = 8 + text.size();
+  ReportWriteProgress(path, 0, total);
   char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t{text.size()} >> (8 * i)) & 0xff);
   out.Write(len, 8);
@@ -299,6 +303,8 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
               " bytes but shape " + ShapeString(specs[i].shape) + " of " +
               std::string(DTypeName(specs[i].dtype)) + " needs " + std::to_string(sizes[i]));
     out.Write(bytes.data(), bytes.size());
+    done += bytes.size();
+    ReportWriteProgress(path, done, total);
   }
   out.Commit();
 }

@@ -1,0 +1,46 @@
+// A one-line progress bar on stderr with rate and ETA for long work (writing
+// a quantized or synthetic model). Drawn only when stderr is a terminal, so
+// logs and pipes get no carriage-return noise.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace talkie::cli {
+
+class ProgressBar {
+ public:
+  ProgressBar();
+  ~ProgressBar() { Finish(); }
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  // `done` of `total` bytes for `label`; redrawn at most ~10 times a second,
+  // and always at 0 and at completion.
+  void Update(const std::string& label, uint64_t done, uint64_t total);
+  // Ends the line (if anything was drawn).
+  void Finish();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  bool enabled_ = false;
+  bool drawn_ = false;
+  std::string label_;
+  Clock::time_point start_, last_draw_;
+};
+
+// Shows every safetensors write of its lifetime (io/write_progress.h) on a
+// ProgressBar named after the file.
+class ScopedWriteProgress {
+ public:
+  ScopedWriteProgress();
+  ~ScopedWriteProgress();
+  ScopedWriteProgress(const ScopedWriteProgress&) = delete;
+  ScopedWriteProgress& operator=(const ScopedWriteProgress&) = delete;
+
+ private:
+  ProgressBar bar_;
+};
+
+}  // namespace talkie::cli
