@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 
@@ -30,7 +30,7 @@ struct Weights {
     std::vector<float> row(static_cast<size_t>(k));
     for (int64_t r = 0; r < n; ++r) {
       for (auto& v : row) v = normal(rng) * 0.02f;
-      for (int64_t i = 0; i < k; ++i) data[r * k + i] = io::FloatToBf16(row[i]);
+      for (int64_t i = 0; i < k; ++i) data[r * k + i] = FloatToBf16(row[i]);
       ops::QuantizeRowQ8(row.data(), k, &q8[r * k], &s8[r * k / 32]);
       ops::QuantizeRowQ4(row.data(), k, &q4[r * k / 2], &s4[r * k / 32]);
     }
@@ -97,7 +97,9 @@ void FastPolicyQ8OnPath(benchmark::State& state, const char* path) {
   Run(state, ops::MatMul, ops::WeightType::kQ8, true);
   ops::ForceLowPrecisionPath("");
 }
-void BM_MatMulFastPolicyQ8AvxVnni(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX-VNNI"); }
+void BM_MatMulFastPolicyQ8AvxVnni(benchmark::State& state) {
+  FastPolicyQ8OnPath(state, "AVX-VNNI");
+}
 void BM_MatMulFastPolicyQ8Avx2(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX2"); }
 
 BENCHMARK(BM_MatMulFast)

@@ -19,7 +19,7 @@
 #include <cstring>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 
 namespace talkie::ops {
 
@@ -21,26 +21,26 @@ void WeightRowToFloat(const WeightMatrix& w, int64_t r, float* out) {
     }
     case WeightType::kBF16: {
       const uint16_t* p = static_cast<const uint16_t*>(w.data) + r * n;
-      for (int64_t i = 0; i < n; ++i) out[i] = io::Bf16ToFloat(p[i]);
+      for (int64_t i = 0; i < n; ++i) out[i] = Bf16ToFloat(p[i]);
       break;
     }
     case WeightType::kF16: {
       const uint16_t* p = static_cast<const uint16_t*>(w.data) + r * n;
-      for (int64_t i = 0; i < n; ++i) out[i] = io::F16ToFloat(p[i]);
+      for (int64_t i = 0; i < n; ++i) out[i] = F16ToFloat(p[i]);
       break;
     }
     case WeightType::kQ8: {
       const int8_t* q = static_cast<const int8_t*>(w.data) + r * n;
       const uint16_t* d = w.group_scales + r * (n / kQuantGroup);
       for (int64_t i = 0; i < n; ++i)
-        out[i] = static_cast<float>(q[i]) * io::F16ToFloat(d[i / kQuantGroup]);
+        out[i] = static_cast<float>(q[i]) * F16ToFloat(d[i / kQuantGroup]);
       break;
     }
     case WeightType::kQ4: {
       const uint8_t* q = static_cast<const uint8_t*>(w.data) + r * (n / 2);
       const uint16_t* d = w.group_scales + r * (n / kQuantGroup);
       for (int64_t g = 0; g < n / kQuantGroup; ++g) {
-        const float scale = io::F16ToFloat(d[g]);
+        const float scale = F16ToFloat(d[g]);
         for (int64_t i = 0; i < 16; ++i) {
           const uint8_t byte = q[g * 16 + i];
           out[g * 32 + i] = static_cast<float>(static_cast<int>(byte & 15) - 8) * scale;
@@ -90,9 +90,7 @@ inline F4 Splat(float v) { return F4{v, v, v, v}; }
 inline float Sum(F4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 // The f16 scale stored for d, clamped so that it can never overflow to inf.
-inline uint16_t StoredScale(float d) {
-  return io::FloatToF16(std::clamp(d, -kMaxScale, kMaxScale));
-}
+inline uint16_t StoredScale(float d) { return FloatToF16(std::clamp(d, -kMaxScale, kMaxScale)); }
 
 struct Group {
   F4 x[kVecs];    // the values, NaN -> 0 and +-inf -> +-FLT_MAX
@@ -174,7 +172,7 @@ GroupResult QuantizeAt(const Group& g, float d) {
   typedef double D2 __attribute__((vector_size(16)));
   GroupResult r;
   r.d16 = StoredScale(d);
-  const float stored = io::F16ToFloat(r.d16);
+  const float stored = F16ToFloat(r.d16);
   Codes<kLo, kHi>(g, stored != 0.0f ? 1.0f / stored : 0.0f, r.q, r.sxq, r.sqq);
   const D2 dd = {stored, stored};
   D2 e = {};
@@ -225,7 +223,7 @@ GroupResult SearchGroup(const Group& g, float base, const float (&inv_factors)[k
   }
   for (int round = 0; round < 2 && fit_d != 0.0f; ++round) {
     const GroupResult r = QuantizeAt<kLo, kHi>(g, fit_d);
-    const float stored = io::F16ToFloat(r.d16);
+    const float stored = F16ToFloat(r.d16);
     if (stored == 0.0f || MaxError<kLo, kHi>(g, stored) > max_error) break;
     if (r.error < best.error) best = r;
     // Unchanged sums refit to the same scale: nothing new to try.
@@ -257,7 +255,7 @@ void QuantizeRowQ8(const float* x, int64_t n, int8_t* q, uint16_t* scales) {
   for (int64_t g = 0; g < n / kQuantGroup; ++g) {
     const Group group = LoadGroup(x + g * kQuantGroup);
     const uint16_t d16 = StoredScale(std::fabs(group.extreme) / 127.0f);
-    const float d = io::F16ToFloat(d16);  // quantize against the scale actually stored
+    const float d = F16ToFloat(d16);  // quantize against the scale actually stored
     F4 codes[kVecs];
     float sxq, sqq;
     Codes<-127, 127>(group, d > 0.0f ? 1.0f / d : 0.0f, codes, sxq, sqq);

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/attention.h"
 
 namespace talkie::ops {
@@ -63,17 +63,17 @@ TEST(AttentionTest, Bf16KeysAndValuesGiveTheBitsOfTheirWidenedFloats) {
       std::vector<uint16_t> keys16(keys.size()), values16(values.size());
       for (auto& v : q) v = normal(rng);
       for (size_t i = 0; i < keys.size(); ++i) {
-        keys16[i] = io::FloatToBf16(normal(rng));
-        values16[i] = io::FloatToBf16(normal(rng));
-        keys[i] = io::Bf16ToFloat(keys16[i]);
-        values[i] = io::Bf16ToFloat(values16[i]);
+        keys16[i] = FloatToBf16(normal(rng));
+        values16[i] = FloatToBf16(normal(rng));
+        keys[i] = Bf16ToFloat(keys16[i]);
+        values[i] = Bf16ToFloat(values16[i]);
       }
       std::vector<uint8_t> visible(kv_len);
       for (int64_t j = 0; j < kv_len; ++j) visible[j] = j % 4 != 2;
       std::vector<float> p32(kv_len), p16(kv_len), o32(head_dim), o16(head_dim);
       const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-      AttendOneQuery(q.data(), keys.data(), values.data(), stride, kv_len, head_dim,
-                     visible.data(), scale, p32.data(), o32.data());
+      AttendOneQuery(q.data(), keys.data(), values.data(), stride, kv_len, head_dim, visible.data(),
+                     scale, p32.data(), o32.data());
       AttendOneQueryBf16(q.data(), keys16.data(), values16.data(), stride, kv_len, head_dim,
                          visible.data(), scale, p16.data(), o16.data());
       EXPECT_EQ(p32, p16) << head_dim << " " << kv_len;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
@@ -126,7 +126,8 @@ TEST(MatMulLowPrecisionTest, Int8AgreesWithExactWithinTheRoundingBound) {
     for (int64_t m : {1, 3, 4, 5, 9}) {
       for (int64_t k : {32, 96, 160}) {
         for (int64_t n : {1, 5, 16, 17, 40}) {
-          const Quantized q = MakeQuantized(type, n, k, static_cast<uint32_t>(m * 100 + k + n), n % 2);
+          const Quantized q =
+              MakeQuantized(type, n, k, static_cast<uint32_t>(m * 100 + k + n), n % 2);
           const std::vector<float> x = RandomRows(m, k, static_cast<uint32_t>(k * 7 + n));
           const std::vector<float> fast = MatMulRows(x, m, q.w);
           WeightMatrix exact = q.w;
@@ -138,7 +139,8 @@ TEST(MatMulLowPrecisionTest, Int8AgreesWithExactWithinTheRoundingBound) {
               double ref = 0, bound = 0, magnitude = 0;
               for (int64_t g = 0; g < k / 32; ++g) {
                 double amax = 0;
-                for (int t = 0; t < 32; ++t) amax = std::max(amax, std::fabs(double(x[i * k + 32 * g + t])));
+                for (int t = 0; t < 32; ++t)
+                  amax = std::max(amax, std::fabs(double(x[i * k + 32 * g + t])));
                 for (int t = 0; t < 32; ++t) {
                   const double wk = row[32 * g + t], xk = x[i * k + 32 * g + t];
                   ref += wk * xk;
@@ -222,7 +224,7 @@ Bf16Problem MakeBf16(int64_t n, int64_t k, uint32_t seed, bool scaled) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
   Bf16Problem p;
-  for (int64_t i = 0; i < n * k; ++i) p.w_bits.push_back(io::FloatToBf16(normal(rng)));
+  for (int64_t i = 0; i < n * k; ++i) p.w_bits.push_back(FloatToBf16(normal(rng)));
   p.w = WeightMatrix{WeightType::kBF16, p.w_bits.data(), n, k};
   p.w.precision = Precision::kFast;
   if (scaled) {

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul.h"
 #include "ops/parallel.h"
 
@@ -29,7 +29,7 @@ Problem MakeProblem(int64_t m, int64_t n, int64_t k, uint32_t seed) {
   Problem p{{}, {}, {}, m, n, k};
   for (int64_t i = 0; i < m * k; ++i) p.x.push_back(normal(rng));
   for (int64_t i = 0; i < n * k; ++i) {
-    p.w_bf16.push_back(io::FloatToBf16(normal(rng)));
+    p.w_bf16.push_back(FloatToBf16(normal(rng)));
     p.w_f32.push_back(normal(rng));
   }
   return p;

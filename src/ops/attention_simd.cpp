@@ -8,14 +8,14 @@
 #include "ops/attention.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/attention_fast.cpp"
+#define HWY_TARGET_INCLUDE "ops/attention_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <cmath>
 #include <limits>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
@@ -33,7 +33,7 @@ HWY_INLINE hn::Vec<DF> LoadKv(DF df, const uint16_t* p) {
   return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p))));
 }
 HWY_INLINE float KvToFloat(float v) { return v; }
-HWY_INLINE float KvToFloat(uint16_t v) { return io::Bf16ToFloat(v); }
+HWY_INLINE float KvToFloat(uint16_t v) { return Bf16ToFloat(v); }
 
 // q . k with a zero-padded tail and lanes summed in index order.
 template <class T>
