@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/number_formats.h"
+#include "ops/quantize.h"
 #include "ops/weights.h"
 
 namespace talkie::ops {
