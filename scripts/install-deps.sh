@@ -9,4 +9,4 @@ $SUDO apt-get install -y --no-install-recommends \
   g++ cmake ninja-build pkg-config \
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev \
   libhwy-dev libomp-dev libcpp-httplib-dev \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
