@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "talkie/engine.h"
 #include "ops/matmul_lowp.h"
+#include "talkie/engine.h"
 
 namespace talkie::cli {
 

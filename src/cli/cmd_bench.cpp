@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_support/roofline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
@@ -18,7 +19,6 @@
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
-#include "bench_support/roofline.h"
 
 namespace talkie::cli {
 namespace {
@@ -44,7 +44,6 @@ Stats Summarize(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return {v.front(), v[v.size() / 2], v.back()};
 }
-
 
 void RunBench(const BenchArgs& a) {
   Check(a.prompt >= 1 && a.gen >= 1 && a.reps >= 1, "--prompt, --gen and --reps must be >= 1");
@@ -107,8 +106,8 @@ void RunBench(const BenchArgs& a) {
     const double t0 = Now();
     auto logits = model::ForwardRagged(*m, {{&cache, prompt, model::LogitsFor::kLast}});
     const double prefill = Now() - t0;
-    const int32_t next = static_cast<int32_t>(
-        std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+    const int32_t next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) -
+                                              logits[0].begin());
     ttft.push_back(Now() - t0);
     pp.push_back(static_cast<double>(a.prompt) / prefill);
     tg_after.push_back(decode(cache, next));
@@ -119,8 +118,7 @@ void RunBench(const BenchArgs& a) {
   getrusage(RUSAGE_SELF, &usage);
   const double read_gb_s_after = bench_support::MeasureReadBandwidth(threads);
   const double read_gb_s = std::max(read_gb_s_before, read_gb_s_after);
-  const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft),
-              ga = Summarize(tg_after);
+  const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft), ga = Summarize(tg_after);
   const double decode_gb_s = static_cast<double>(weights_bytes) * g.median / 1e9;
   // Matmul flops only (attention adds a little more at long prompts).
   const double prefill_gflop_s = 2.0 * static_cast<double>(matmul_params) * p.median / 1e9;
@@ -161,8 +159,9 @@ void RunBench(const BenchArgs& a) {
   std::printf("model %s | %d threads | policy %s | SIMD %s | fast kernel %s\n",
               m->info().path.c_str(), threads, a.policy.c_str(), ops::MatMulTarget(),
               m->precision() == ops::Precision::kFast ? ops::LowPrecisionPath(matmul_type) : "-");
-  std::printf("machine: read %.1f GB/s (%.1f before, %.1f after the runs), f32 FMA peak %.0f GFLOP/s",
-              read_gb_s, read_gb_s_before, read_gb_s_after, fma_gflop_s);
+  std::printf(
+      "machine: read %.1f GB/s (%.1f before, %.1f after the runs), f32 FMA peak %.0f GFLOP/s",
+      read_gb_s, read_gb_s_before, read_gb_s_after, fma_gflop_s);
   if (dot_peak > 0) std::printf(", %s peak %.0f GOP/s", compute_peak_kind.c_str(), dot_peak);
   std::printf("\n");
   std::printf(

@@ -21,8 +21,8 @@ void RunCompare(const CompareArgs& a) {
   ParsePolicy(a.policy);
   const auto reference = LoadModel(a.model, "exact");
   const auto candidate = LoadModel(a.candidate.empty() ? a.model : a.candidate, a.policy);
-  const std::string label =
-      (a.candidate.empty() ? std::string("same weights") : a.candidate) + ", " + a.policy + " policy";
+  const std::string label = (a.candidate.empty() ? std::string("same weights") : a.candidate) +
+                            ", " + a.policy + " policy";
   if (!PrintLogitQuality(*reference, *candidate, a.file, label, "exact reference"))
     throw Error("the candidate produced non-finite logits");
 }
@@ -33,8 +33,10 @@ void RegisterCompareCommand(CLI::App& app) {
   auto a = std::make_shared<CompareArgs>();
   CLI::App* cmd = app.add_subcommand(
       "compare", "KL / top-1 agreement of a model or policy against an exact reference");
-  cmd->add_option("-m,--model", a->model, "reference model, run exact (default: the bundled model)");
-  cmd->add_option("--candidate", a->candidate, "model to compare (default: the reference's weights)");
+  cmd->add_option("-m,--model", a->model,
+                  "reference model, run exact (default: the bundled model)");
+  cmd->add_option("--candidate", a->candidate,
+                  "model to compare (default: the reference's weights)");
   AddPolicyOption(cmd, &a->policy);
   cmd->add_option("-f,--file", a->file, "UTF-8 text file")->required();
   cmd->callback([a] { RunCompare(*a); });
