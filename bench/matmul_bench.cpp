@@ -7,9 +7,10 @@
 #include <random>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
+#include "ops/quantize.h"
 
 namespace {
 
@@ -30,7 +31,7 @@ struct Weights {
     std::vector<float> row(static_cast<size_t>(k));
     for (int64_t r = 0; r < n; ++r) {
       for (auto& v : row) v = normal(rng) * 0.02f;
-      for (int64_t i = 0; i < k; ++i) data[r * k + i] = io::FloatToBf16(row[i]);
+      for (int64_t i = 0; i < k; ++i) data[r * k + i] = FloatToBf16(row[i]);
       ops::QuantizeRowQ8(row.data(), k, &q8[r * k], &s8[r * k / 32]);
       ops::QuantizeRowQ4(row.data(), k, &q4[r * k / 2], &s4[r * k / 32]);
     }
@@ -73,17 +74,17 @@ void Run(benchmark::State& state,
       benchmark::Counter(2.0 * m * n * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
-void BM_MatMulFast(benchmark::State& state) { Run(state, ops::MatMul); }
+void BM_MatMulSimd(benchmark::State& state) { Run(state, ops::MatMul); }
 void BM_MatMulReference(benchmark::State& state) { Run(state, ops::MatMulReference); }
 void BM_MatMulQ8(benchmark::State& state) { Run(state, ops::MatMul, ops::WeightType::kQ8); }
 void BM_MatMulQ4(benchmark::State& state) { Run(state, ops::MatMul, ops::WeightType::kQ4); }
-void BM_MatMulFastPolicyBf16(benchmark::State& state) {
+void BM_MatMulSimdPolicyBf16(benchmark::State& state) {
   Run(state, ops::MatMul, ops::WeightType::kBF16, true);
 }
-void BM_MatMulFastPolicyQ8(benchmark::State& state) {
+void BM_MatMulSimdPolicyQ8(benchmark::State& state) {
   Run(state, ops::MatMul, ops::WeightType::kQ8, true);
 }
-void BM_MatMulFastPolicyQ4(benchmark::State& state) {
+void BM_MatMulSimdPolicyQ4(benchmark::State& state) {
   Run(state, ops::MatMul, ops::WeightType::kQ4, true);
 }
 // The 256-bit int8 paths other CPUs take (skipped where this one lacks them).
@@ -97,10 +98,12 @@ void FastPolicyQ8OnPath(benchmark::State& state, const char* path) {
   Run(state, ops::MatMul, ops::WeightType::kQ8, true);
   ops::ForceLowPrecisionPath("");
 }
-void BM_MatMulFastPolicyQ8AvxVnni(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX-VNNI"); }
-void BM_MatMulFastPolicyQ8Avx2(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX2"); }
+void BM_MatMulSimdPolicyQ8AvxVnni(benchmark::State& state) {
+  FastPolicyQ8OnPath(state, "AVX-VNNI");
+}
+void BM_MatMulSimdPolicyQ8Avx2(benchmark::State& state) { FastPolicyQ8OnPath(state, "AVX2"); }
 
-BENCHMARK(BM_MatMulFast)
+BENCHMARK(BM_MatMulSimd)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()
@@ -115,27 +118,27 @@ BENCHMARK(BM_MatMulQ4)
     ->Args({64, 5504, 2048})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulFastPolicyBf16)
+BENCHMARK(BM_MatMulSimdPolicyBf16)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulFastPolicyQ8)
+BENCHMARK(BM_MatMulSimdPolicyQ8)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulFastPolicyQ4)
+BENCHMARK(BM_MatMulSimdPolicyQ4)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulFastPolicyQ8AvxVnni)
+BENCHMARK(BM_MatMulSimdPolicyQ8AvxVnni)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatMulFastPolicyQ8Avx2)
+BENCHMARK(BM_MatMulSimdPolicyQ8Avx2)
     ->Args({1, 5504, 2048})
     ->Args({64, 5504, 2048})
     ->UseRealTime()

@@ -57,9 +57,9 @@ void RunSilu(benchmark::State& state, void (*fn)(const float*, const float*, int
 }
 
 void BM_RmsNormReference(benchmark::State& state) { RunNorm(state, ops::RmsNormRowsReference); }
-void BM_RmsNormFast(benchmark::State& state) { RunNorm(state, ops::RmsNormRows); }
+void BM_RmsNormSimd(benchmark::State& state) { RunNorm(state, ops::RmsNormRows); }
 void BM_SiluMulReference(benchmark::State& state) { RunSilu(state, ops::SiluMulReference); }
-void BM_SiluMulFast(benchmark::State& state) { RunSilu(state, ops::SiluMul); }
+void BM_SiluMulSimd(benchmark::State& state) { RunSilu(state, ops::SiluMul); }
 
 // {rows, n}
 void Shapes(benchmark::internal::Benchmark* b) {
@@ -69,9 +69,9 @@ void Shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_RmsNormReference)->Apply(Shapes);
-BENCHMARK(BM_RmsNormFast)->Apply(Shapes);
+BENCHMARK(BM_RmsNormSimd)->Apply(Shapes);
 BENCHMARK(BM_SiluMulReference)->Apply(Shapes);
-BENCHMARK(BM_SiluMulFast)->Apply(Shapes);
+BENCHMARK(BM_SiluMulSimd)->Apply(Shapes);
 
 }  // namespace
 

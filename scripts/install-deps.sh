@@ -9,5 +9,5 @@ $SUDO apt-get install -y --no-install-recommends \
   g++ cmake ninja-build pkg-config \
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev \
   libhwy-dev libomp-dev libcpp-httplib-dev libedit-dev \
-  clang libclang-rt-14-dev \
+  clang libclang-rt-14-dev clang-format \
   pybind11-dev python3-dev python3-numpy python3-pytest python3-matplotlib

@@ -6,7 +6,7 @@
 
 #include "api/access.h"
 #include "api/engine_scope.h"
-#include "generate/perplexity.h"
+#include "model/evaluation.h"
 #include "model/forward.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -216,7 +216,7 @@ Tensor<float> Model::Unembed(const Tensor<float>& hidden, bool apply_final_norm)
 
 ScoreResult Model::Score(const std::vector<int32_t>& ids, int64_t window, int64_t stride) const {
   api::EngineScope scope(impl_->engine);
-  const generate::PerplexityResult p = generate::Perplexity(*impl_->model, ids, window, stride);
+  const model::PerplexityResult p = model::Perplexity(*impl_->model, ids, window, stride);
   ScoreResult r;
   r.token_logprobs.reserve(p.token_nll.size());
   for (double nll : p.token_nll) r.token_logprobs.push_back(static_cast<float>(-nll));

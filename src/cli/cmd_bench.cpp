@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_support/roofline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
@@ -19,7 +20,6 @@
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
-#include "ops/roofline.h"
 
 namespace talkie::cli {
 namespace {
@@ -65,7 +65,7 @@ void RunBench(const BenchArgs& a) {
   // (peak RSS then measures the model); measured again after the runs, and
   // the better of the two is the roofline (this shared machine varies).
   std::fprintf(stderr, "measuring memory bandwidth (%d threads)...\n", threads);
-  const double read_gb_s_before = ops::MeasureReadBandwidth(threads);
+  const double read_gb_s_before = bench_support::MeasureReadBandwidth(threads);
 
   const double t_load = Now();
   const auto m = LoadModel(path, a.policy);
@@ -80,12 +80,12 @@ void RunBench(const BenchArgs& a) {
   }
 
   std::fprintf(stderr, "measuring compute peaks (%d threads)...\n", threads);
-  const double fma_gflop_s = ops::MeasureFmaPeak(threads);
+  const double fma_gflop_s = bench_support::MeasureFmaPeak(threads);
   // Prefill is compared with the peak of the instruction its kernel uses:
   // float FMA (exact policy), VDPBF16PS / VPDPBUSD (fast policy).
   const ops::WeightType matmul_type = m->weights().lm_head.type;
   const double dot_peak = m->precision() == ops::Precision::kFast
-                              ? ops::MeasureLowPrecisionPeak(matmul_type, threads)
+                              ? bench_support::MeasureLowPrecisionPeak(matmul_type, threads)
                               : 0.0;
   const double compute_peak = dot_peak > 0 ? dot_peak : fma_gflop_s;
   const std::string compute_peak_kind =
@@ -124,7 +124,7 @@ void RunBench(const BenchArgs& a) {
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  const double read_gb_s_after = ops::MeasureReadBandwidth(threads);
+  const double read_gb_s_after = bench_support::MeasureReadBandwidth(threads);
   const double read_gb_s = std::max(read_gb_s_before, read_gb_s_after);
   const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft), ga = Summarize(tg_after);
   const double decode_gb_s = static_cast<double>(weights_bytes) * g.median / 1e9;

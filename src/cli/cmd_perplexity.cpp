@@ -10,7 +10,7 @@
 #include "cli/generation_options.h"
 #include "cli/validators.h"
 #include "common/error.h"
-#include "generate/perplexity.h"
+#include "model/evaluation.h"
 
 namespace talkie::cli {
 namespace {
@@ -33,7 +33,7 @@ void RunPerplexity(const PerplexityArgs& a) {
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
-  const generate::PerplexityResult r = generate::Perplexity(*m.model, ids, a.window, a.stride);
+  const model::PerplexityResult r = model::Perplexity(*m.model, ids, a.window, a.stride);
   if (a.json) {
     std::printf(
         "%s\n",

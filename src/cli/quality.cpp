@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "model/quantize.h"
+#include "model/evaluation.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::cli {

@@ -67,45 +67,6 @@ bool ParseDType(std::string_view name, DType* dtype) {
   return false;
 }
 
-float F16ToFloat(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1f;
-  uint32_t mantissa = h & 0x3ffu;
-  uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise
-    exponent = 113;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-uint16_t FloatToF16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-  const uint32_t abs = bits & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00u;                   // NaN
-  if (abs >= 0x477ff000u) return sign | 0x7c00u;                  // rounds past 65504: inf
-  if (abs < 0x38800000u) {                                        // half subnormal or zero
-    const float scaled = std::fabs(f) * 16777216.0f;              // units of 2^-24
-    return sign | static_cast<uint16_t>(std::nearbyint(scaled));  // ties to even
-  }
-  const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);  // nearest even at bit 13
-  return sign | static_cast<uint16_t>((rounded - 0x38000000u) >> 13);
-}
-
 float ElementAsFloat(const TensorView& t, int64_t i) {
   const std::byte* p = t.data + static_cast<size_t>(i) * DTypeSize(t.dtype);
   switch (t.dtype) {

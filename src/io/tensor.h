@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/number_formats.h"
+
 namespace talkie::io {
 
 enum class DType { kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
@@ -37,22 +39,10 @@ struct TensorView {
 // Widens element i of a floating-point tensor (F32, F16, BF16, F64) to float.
 float ElementAsFloat(const TensorView& t, int64_t i);
 
-// Exact bf16 -> float widening and round-to-nearest-even float -> bf16.
-inline float Bf16ToFloat(uint16_t h) {
-  uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  __builtin_memcpy(&f, &bits, sizeof f);
-  return f;
-}
-inline uint16_t FloatToBf16(float f) {
-  uint32_t bits;
-  __builtin_memcpy(&bits, &f, sizeof bits);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // NaN
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
-float F16ToFloat(uint16_t h);
-// Round-to-nearest-even float -> IEEE half (overflow to infinity).
-uint16_t FloatToF16(float f);
+// The number formats (common/number_formats.h), as the checkpoint code names them.
+using ::talkie::Bf16ToFloat;
+using ::talkie::F16ToFloat;
+using ::talkie::FloatToBf16;
+using ::talkie::FloatToF16;
 
 }  // namespace talkie::io

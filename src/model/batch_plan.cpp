@@ -1,6 +1,8 @@
-// Input validation and mask / position resolution for Forward.
+// Input validation and mask / position resolution for Forward and
+// ForwardRagged.
 #include "model/batch_plan.h"
 
+#include <algorithm>
 #include <string>
 
 #include "common/error.h"
@@ -29,10 +31,7 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
   }
   p.past = cache.length();
   p.kv_len = p.past + in.q_len;
-  if (p.kv_len > cache.capacity())
-    throw Error("context full: " + std::to_string(p.past) + " cached + " +
-                std::to_string(in.q_len) + " new tokens exceed the context limit of " +
-                std::to_string(cache.capacity()));
+  CheckContextRoom(p.past, in.q_len, cache.capacity());
 
   // Full mask: given for all keys, given for the new tokens only (cached slots
   // count as real), or absent (all real).
@@ -104,6 +103,56 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
         p.logit_positions.push_back(t);
       }
       break;
+  }
+  return p;
+}
+
+void MatchCacheType(const Model& model, KvCache& cache) {
+  cache.SetType(model.precision() == ops::Precision::kFast ? KvType::kBF16 : KvType::kF32);
+}
+
+RaggedPlan PlanRagged(const Model& model, const std::vector<SequenceStep>& steps) {
+  const ModelConfig& c = model.config();
+  Check(!steps.empty(), "ForwardRagged: no sequence given");
+  RaggedPlan p;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const SequenceStep& st = steps[i];
+    const std::string who = "sequence " + std::to_string(i) + ": ";
+    Check(st.cache != nullptr && st.cache->batch() == 1, who + "needs its own batch-1 kv cache");
+    Check(st.cache->n_embd() == c.n_embd, who + "kv cache made for a model of another width");
+    try {
+      MatchCacheType(model, *st.cache);
+    } catch (const Error& e) {
+      throw Error(who + e.what());
+    }
+    Check(!st.ids.empty(), who + "empty id list");
+    for (int32_t id : st.ids)
+      Check(id >= 0 && id < c.vocab_size, who + "token id " + std::to_string(id) +
+                                              " is outside the vocabulary [0, " +
+                                              std::to_string(c.vocab_size) + ")");
+    const auto n = static_cast<int64_t>(st.ids.size());
+    CheckContextRoom(st.cache->length(), n,
+                     std::min(st.cache->capacity(), model.rope().max_positions()), who);
+    for (size_t j = 0; j < i; ++j)
+      Check(steps[j].cache != st.cache,
+            who + "shares its kv cache with sequence " + std::to_string(j));
+    Check(st.logits == LogitsFor::kAll || st.logits == LogitsFor::kLast ||
+              st.logits == LogitsFor::kNone,
+          who + "logits must be all, last or none");
+
+    const int64_t first = static_cast<int64_t>(p.ids.size()), past = st.cache->length();
+    p.first_row.push_back(first);
+    p.q_len.push_back(n);
+    p.past.push_back(past);
+    p.masks.emplace_back(static_cast<size_t>(past + n), 1);
+    auto& pos = p.positions.emplace_back(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) pos[t] = past + t;
+    p.ids.insert(p.ids.end(), st.ids.begin(), st.ids.end());
+    const int64_t from = st.logits == LogitsFor::kAll    ? 0
+                         : st.logits == LogitsFor::kLast ? n - 1
+                                                         : n;
+    for (int64_t t = from; t < n; ++t) p.logit_rows.push_back(first + t);
+    p.logit_count.push_back(n - from);
   }
   return p;
 }

@@ -8,50 +8,46 @@
 //
 // Attn: q,k,v = h Wq^T, h Wk^T, h Wv^T; RoPE(q, k); rms(q), rms(k) per head
 // (after RoPE); q *= head_gain; softmax(q k^T / sqrt(head_dim)) v; then Wo.
-// Activations are float32 rows [batch * q_len, n_embd]; kernels live in ops/.
+// Activations are float32 rows [rows, n_embd] in one arena per step
+// (activations.h); the kernels, threads and cache layout live in ops/ and
+// kv_cache.h, the input checks in batch_plan.cpp.
 #include "model/forward.h"
 
 #include <algorithm>
-#include <cmath>
 
-#include "common/error.h"
-#include "io/tensor.h"
+#include "model/activations.h"
 #include "model/batch_plan.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
-#include "ops/parallel.h"
 
 namespace talkie::model {
 namespace {
 
 using Rows = std::vector<float>;
 
-Rows Embed(const TalkieWeights& w, const std::vector<int32_t>& ids) {
-  Rows x(ids.size() * static_cast<size_t>(w.embed.cols));
+// One sequence's share of a step: where its keys/values and positions live,
+// and its attention rows (first_row, q_len, past, kv_len, mask).
+struct SequenceSlice {
+  KvCache* cache = nullptr;
+  int64_t cache_row = 0;
+  const int64_t* positions = nullptr;  // [q_len]
+  ops::AttentionSequence rows;         // .kv is set per layer
+  int64_t attention_offset = 0;        // of its [n_head, q_len, kv_len] block
+};
+
+void Embed(const TalkieWeights& w, const std::vector<int32_t>& ids, float* x) {
   for (size_t r = 0; r < ids.size(); ++r)
-    ops::WeightRowToFloat(w.embed, ids[r], &x[r * w.embed.cols]);
-  return x;
+    ops::WeightRowToFloat(w.embed, ids[r], x + r * w.embed.cols);
 }
 
-Rows RmsNorm(const Rows& x, int64_t n) {
-  Rows y(x.size());
+void RmsNorm(const Rows& x, int64_t n, Rows& y) {
   ops::RmsNormRows(x.data(), static_cast<int64_t>(x.size()) / n, n, y.data());
-  return y;
 }
 
-Rows Linear(const Rows& x, const ops::WeightMatrix& w) {
-  const int64_t m = static_cast<int64_t>(x.size()) / w.cols;
-  Rows y(static_cast<size_t>(m * w.rows));
-  ops::MatMul(x.data(), m, w, y.data());
-  return y;
-}
-
-// The cache stores K/V as the model's policy wants (fast: bf16); a cache
-// still holding tokens of the other type is refused by SetType.
-void MatchCacheType(const Model& model, KvCache& cache) {
-  cache.SetType(model.precision() == ops::Precision::kFast ? KvType::kBF16 : KvType::kF32);
+void Linear(const Rows& x, const ops::WeightMatrix& w, Rows& y) {
+  ops::MatMul(x.data(), static_cast<int64_t>(x.size()) / w.cols, w, y.data());
 }
 
 // x += gain * y
@@ -59,37 +55,26 @@ void AddScaled(Rows& x, float gain, const Rows& y) {
   for (size_t i = 0; i < x.size(); ++i) x[i] += gain * y[i];
 }
 
-// One sequence's share of a forward step: its rows of the activation matrix
-// and where its keys/values, mask and positions live.
-struct SequenceSlice {
-  KvCache* cache = nullptr;
-  int64_t cache_row = 0;
-  int64_t first_row = 0;  // in the [rows, n_embd] activations
-  int64_t q_len = 0, past = 0, kv_len = 0;
-  const uint8_t* mask = nullptr;       // [kv_len], 1 = real
-  const int64_t* positions = nullptr;  // [q_len]
-  int64_t attention_offset = 0;        // of its [n_head, q_len, kv_len] block
-};
-
-// Self-attention of one block over the new rows `h`; appends this block's
-// K/V to each sequence's cache and optionally records the softmax weights.
-Rows Attention(const Model& model, int64_t layer, const Rows& h,
-               const std::vector<SequenceSlice>& seqs, std::vector<float>* attention_out) {
+// Self-attention of block `layer` over a.normed into a.projected; stores
+// this block's K/V in each sequence's cache first and optionally records
+// the softmax weights.
+void Attention(const Model& model, int64_t layer, std::vector<SequenceSlice>& seqs, Activations& a,
+               float* attention_out) {
   const ModelConfig& c = model.config();
   const BlockWeights& w = model.weights().blocks[layer];
   const int64_t n_embd = c.n_embd, head_dim = c.head_dim;
 
-  Rows q = Linear(h, w.attn_query);
-  Rows k = Linear(h, w.attn_key);
-  Rows v = Linear(h, w.attn_value);
+  Linear(a.normed, w.attn_query, a.q);
+  Linear(a.normed, w.attn_key, a.k);
+  Linear(a.normed, w.attn_value, a.v);
 
   // Per token and head: RoPE, then rms-norm over head_dim, gain on q only.
   for (const SequenceSlice& s : seqs) {
-    for (int64_t t = 0; t < s.q_len; ++t) {
-      const int64_t r = s.first_row + t;
+    for (int64_t t = 0; t < s.rows.q_len; ++t) {
+      const int64_t r = s.rows.first_row + t;
       for (int64_t hd = 0; hd < c.n_head; ++hd) {
-        float* qh = &q[r * n_embd + hd * head_dim];
-        float* kh = &k[r * n_embd + hd * head_dim];
+        float* qh = &a.q[r * n_embd + hd * head_dim];
+        float* kh = &a.k[r * n_embd + hd * head_dim];
         model.rope().Apply(qh, s.positions[t]);
         model.rope().Apply(kh, s.positions[t]);
         ops::RmsNormRows(qh, 1, head_dim, qh);
@@ -99,113 +84,77 @@ Rows Attention(const Model& model, int64_t layer, const Rows& h,
     }
   }
 
-  // Write the new keys/values first, then attend over the cache alone, so
+  // Store the new keys/values first, then attend over the cache alone, so
   // cached and fresh keys go through one code path.
-  // A bf16 cache (fast policy) rounds each element as it is stored.
-  for (const SequenceSlice& s : seqs) {
-    const size_t first = s.first_row * n_embd, n = s.q_len * n_embd, at = s.past * n_embd;
-    if (s.cache->type() == KvType::kF32) {
-      std::copy_n(&k[first], n, s.cache->keys(layer, s.cache_row) + at);
-      std::copy_n(&v[first], n, s.cache->values(layer, s.cache_row) + at);
-    } else {
-      uint16_t* kc = s.cache->keys_bf16(layer, s.cache_row) + at;
-      uint16_t* vc = s.cache->values_bf16(layer, s.cache_row) + at;
-      for (size_t i = 0; i < n; ++i) {
-        kc[i] = io::FloatToBf16(k[first + i]);
-        vc[i] = io::FloatToBf16(v[first + i]);
-      }
-    }
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    SequenceSlice& s = seqs[i];
+    const int64_t first = s.rows.first_row * n_embd;
+    s.cache->Write(layer, s.cache_row, s.rows.past, s.rows.q_len, &a.k[first], &a.v[first]);
+    ops::AttentionSequence& view = a.attention[i];
+    view = s.rows;
+    view.kv = s.cache->View(layer, s.cache_row);
+    view.probs = attention_out ? attention_out + s.attention_offset : nullptr;
   }
-
-  // One task per (sequence, head, query); a query in cache slot past + t sees
-  // the real keys in slots <= past + t.
-  struct Task {
-    const SequenceSlice* seq;
-    int64_t head, t;
-  };
-  std::vector<Task> tasks;
-  int64_t max_kv = 0;
-  for (const SequenceSlice& s : seqs) {
-    max_kv = std::max(max_kv, s.kv_len);
-    for (int64_t hd = 0; hd < c.n_head; ++hd)
-      for (int64_t t = 0; t < s.q_len; ++t) tasks.push_back({&s, hd, t});
-  }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  Rows y(h.size());
-#pragma omp parallel num_threads(ops::NumThreads())
-  {
-    std::vector<uint8_t> visible(static_cast<size_t>(max_kv));
-    std::vector<float> probs(static_cast<size_t>(max_kv));
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      const SequenceSlice& s = *tasks[i].seq;
-      const int64_t hd = tasks[i].head, t = tasks[i].t;
-      for (int64_t j = 0; j < s.kv_len; ++j) visible[j] = j <= s.past + t && s.mask[j] != 0;
-      const int64_t row = s.first_row + t;
-      const float* qh = &q[row * n_embd + hd * head_dim];
-      float* out = &y[row * n_embd + hd * head_dim];
-      const int64_t col = hd * head_dim;
-      if (s.cache->type() == KvType::kF32)
-        ops::AttendOneQuery(qh, s.cache->keys(layer, s.cache_row) + col,
-                            s.cache->values(layer, s.cache_row) + col, n_embd, s.kv_len, head_dim,
-                            visible.data(), scale, probs.data(), out);
-      else
-        ops::AttendOneQueryBf16(qh, s.cache->keys_bf16(layer, s.cache_row) + col,
-                                s.cache->values_bf16(layer, s.cache_row) + col, n_embd, s.kv_len,
-                                head_dim, visible.data(), scale, probs.data(), out);
-      if (attention_out) {
-        std::copy_n(probs.begin(), s.kv_len,
-                    attention_out->begin() + s.attention_offset + (hd * s.q_len + t) * s.kv_len);
-      }
-    }
-  }
-  return Linear(y, w.attn_resid);
+  ops::AttendCausal(a.q.data(), c.n_head, head_dim, a.attention, a.attention_scratch,
+                    a.attended.data());
+  Linear(a.attended, w.attn_resid, a.projected);
 }
 
-// SwiGLU MLP: W_down(silu(W_gate h) * W_up h).
-Rows Mlp(const BlockWeights& w, const Rows& h) {
-  Rows gate = Linear(h, w.mlp_gate);
-  Rows up = Linear(h, w.mlp_linear);
-  ops::SiluMul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), gate.data());
-  return Linear(gate, w.mlp_resid);
+// SwiGLU MLP over a.normed into a.projected: W_down(silu(W_gate h) * W_up h).
+void Mlp(const BlockWeights& w, Activations& a) {
+  Linear(a.normed, w.mlp_gate, a.gate);
+  Linear(a.normed, w.mlp_linear, a.up);
+  ops::SiluMul(a.gate.data(), a.up.data(), static_cast<int64_t>(a.gate.size()), a.gate.data());
+  Linear(a.gate, w.mlp_resid, a.projected);
 }
 
-// The blocks over all rows of a step: returns the final rms-normed state and
-// fills the optional hidden states ([rows, n_embd] each) and attentions.
-Rows RunBlocks(const Model& model, const std::vector<int32_t>& ids,
-               const std::vector<SequenceSlice>& seqs,
+// The blocks over all rows of a step; leaves the final rms-normed state in
+// a.normed and fills the optional hidden states ([rows, n_embd] each) and
+// attentions (attention_size floats per layer).
+void RunBlocks(const Model& model, const std::vector<int32_t>& ids,
+               std::vector<SequenceSlice>& seqs, Activations& a,
                std::vector<std::vector<float>>* hidden_states,
                std::vector<std::vector<float>>* attentions, int64_t attention_size) {
   const ModelConfig& c = model.config();
   const TalkieWeights& w = model.weights();
   const int64_t n_embd = c.n_embd;
+  a.Resize(c, static_cast<int64_t>(ids.size()));
+  a.attention.resize(seqs.size());
 
-  Rows x = RmsNorm(Embed(w, ids), n_embd);
-  const Rows e = x;  // embedding skip, reused by every block
-  if (hidden_states) hidden_states->push_back(x);
+  Embed(w, ids, a.normed.data());
+  RmsNorm(a.normed, n_embd, a.x);
+  a.skip = a.x;  // embedding skip e, reused by every block
+  if (hidden_states) hidden_states->push_back(a.x);
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const BlockWeights& block = w.blocks[l];
-    std::vector<float>* attn_record = nullptr;
-    if (attentions) attn_record = &attentions->emplace_back(static_cast<size_t>(attention_size));
-    AddScaled(x, block.attn_gain, Attention(model, l, RmsNorm(x, n_embd), seqs, attn_record));
-    AddScaled(x, block.mlp_gain, Mlp(block, RmsNorm(x, n_embd)));
-    AddScaled(x, block.embed_skip, e);
-    if (hidden_states && l + 1 < c.n_layer) hidden_states->push_back(x);
+    float* attn_record = nullptr;
+    if (attentions)
+      attn_record = attentions->emplace_back(static_cast<size_t>(attention_size)).data();
+    RmsNorm(a.x, n_embd, a.normed);
+    Attention(model, l, seqs, a, attn_record);
+    AddScaled(a.x, block.attn_gain, a.projected);
+    RmsNorm(a.x, n_embd, a.normed);
+    Mlp(block, a);
+    AddScaled(a.x, block.mlp_gain, a.projected);
+    AddScaled(a.x, block.embed_skip, a.skip);
+    if (hidden_states && l + 1 < c.n_layer) hidden_states->push_back(a.x);
   }
-  x = RmsNorm(x, n_embd);
-  if (hidden_states) hidden_states->push_back(x);
-  return x;
+  RmsNorm(a.x, n_embd, a.normed);
+  if (hidden_states) hidden_states->push_back(a.normed);
 }
 
-// lm_head over the chosen rows of the final state.
-Rows Logits(const Model& model, const Rows& x, const std::vector<int64_t>& rows) {
+// lm_head over the chosen rows of the final state a.normed (a.x, no longer
+// needed, holds the selected rows).
+Rows Logits(const Model& model, Activations& a, const std::vector<int64_t>& rows) {
   const int64_t n_embd = model.config().n_embd;
   if (rows.empty()) return {};
-  Rows selected(rows.size() * static_cast<size_t>(n_embd));
   for (size_t i = 0; i < rows.size(); ++i)
-    std::copy_n(&x[rows[i] * n_embd], n_embd, &selected[i * n_embd]);
-  return Linear(selected, model.weights().lm_head);
+    std::copy_n(&a.normed[rows[i] * n_embd], n_embd, &a.x[i * n_embd]);
+  const ops::WeightMatrix& lm_head = model.weights().lm_head;
+  Rows logits(rows.size() * static_cast<size_t>(lm_head.rows));
+  ops::MatMul(a.x.data(), static_cast<int64_t>(rows.size()), lm_head, logits.data());
+  return logits;
 }
 
 }  // namespace
@@ -221,12 +170,12 @@ ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& in
     SequenceSlice& s = seqs[b];
     s.cache = &cache;
     s.cache_row = b;
-    s.first_row = b * plan.q_len;
-    s.q_len = plan.q_len;
-    s.past = plan.past;
-    s.kv_len = plan.kv_len;
-    s.mask = &plan.mask[b * plan.kv_len];
     s.positions = &plan.positions[b * plan.q_len];
+    s.rows.first_row = b * plan.q_len;
+    s.rows.q_len = plan.q_len;
+    s.rows.past = plan.past;
+    s.rows.kv_len = plan.kv_len;
+    s.rows.mask = &plan.mask[b * plan.kv_len];
     s.attention_offset = b * c.n_head * plan.q_len * plan.kv_len;  // [batch, n_head, q_len, kv_len]
   }
 
@@ -236,87 +185,42 @@ ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& in
   out.kv_len = plan.kv_len;
   out.position_ids = plan.positions;
   out.logit_positions = plan.logit_positions;
-  const Rows x =
-      RunBlocks(model, input.ids, seqs, input.output_hidden_states ? &out.hidden_states : nullptr,
-                input.output_attentions ? &out.attentions : nullptr,
-                plan.batch * c.n_head * plan.q_len * plan.kv_len);
+  Activations a;
+  RunBlocks(model, input.ids, seqs, a, input.output_hidden_states ? &out.hidden_states : nullptr,
+            input.output_attentions ? &out.attentions : nullptr,
+            plan.batch * c.n_head * plan.q_len * plan.kv_len);
   std::vector<int64_t> rows;
   for (int64_t b = 0; b < plan.batch; ++b)
     for (int64_t t : plan.logit_positions) rows.push_back(b * plan.q_len + t);
-  out.logits = Logits(model, x, rows);
+  out.logits = Logits(model, a, rows);
   return out;
 }
 
 std::vector<std::vector<float>> ForwardRagged(const Model& model,
                                               const std::vector<SequenceStep>& steps) {
-  const ModelConfig& c = model.config();
-  Check(!steps.empty(), "ForwardRagged: no sequence given");
-  // Validate everything before touching any cache.
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const SequenceStep& st = steps[i];
-    const std::string who = "sequence " + std::to_string(i) + ": ";
-    Check(st.cache != nullptr && st.cache->batch() == 1, who + "needs its own batch-1 kv cache");
-    Check(st.cache->n_embd() == c.n_embd, who + "kv cache made for a model of another width");
-    try {
-      MatchCacheType(model, *st.cache);
-    } catch (const Error& e) {
-      throw Error(who + e.what());
-    }
-    Check(!st.ids.empty(), who + "empty id list");
-    for (int32_t id : st.ids)
-      Check(id >= 0 && id < c.vocab_size, who + "token id " + std::to_string(id) +
-                                              " is outside the vocabulary [0, " +
-                                              std::to_string(c.vocab_size) + ")");
-    const int64_t kv_len = st.cache->length() + static_cast<int64_t>(st.ids.size());
-    if (kv_len > st.cache->capacity() || kv_len > model.rope().max_positions())
-      throw Error(who + "context full: " + std::to_string(st.cache->length()) + " cached + " +
-                  std::to_string(st.ids.size()) + " new tokens exceed the context limit of " +
-                  std::to_string(std::min(st.cache->capacity(), model.rope().max_positions())));
-    for (size_t j = 0; j < i; ++j)
-      Check(steps[j].cache != st.cache,
-            who + "shares its kv cache with sequence " + std::to_string(j));
-  }
-  // Per-sequence caches hold no padding: every key is real and positions
-  // continue from the cache length.
+  const RaggedPlan plan = PlanRagged(model, steps);  // validates everything first
   std::vector<SequenceSlice> seqs(steps.size());
-  std::vector<std::vector<uint8_t>> masks(steps.size());
-  std::vector<std::vector<int64_t>> positions(steps.size());
-  std::vector<int32_t> ids;
-  std::vector<int64_t> logit_rows;
   for (size_t i = 0; i < steps.size(); ++i) {
-    const SequenceStep& st = steps[i];
     SequenceSlice& s = seqs[i];
-    s.cache = st.cache;
-    s.first_row = static_cast<int64_t>(ids.size());
-    s.q_len = static_cast<int64_t>(st.ids.size());
-    s.past = st.cache->length();
-    s.kv_len = s.past + s.q_len;
-    masks[i].assign(static_cast<size_t>(s.kv_len), 1);
-    for (int64_t t = 0; t < s.q_len; ++t) positions[i].push_back(s.past + t);
-    s.mask = masks[i].data();
-    s.positions = positions[i].data();
-    ids.insert(ids.end(), st.ids.begin(), st.ids.end());
-    if (st.logits == LogitsFor::kAll)
-      for (int64_t t = 0; t < s.q_len; ++t) logit_rows.push_back(s.first_row + t);
-    else if (st.logits == LogitsFor::kLast)
-      logit_rows.push_back(s.first_row + s.q_len - 1);
-    else
-      Check(st.logits == LogitsFor::kNone,
-            "sequence " + std::to_string(i) + ": logits must be all, last or none");
+    s.cache = steps[i].cache;
+    s.positions = plan.positions[i].data();
+    s.rows.first_row = plan.first_row[i];
+    s.rows.q_len = plan.q_len[i];
+    s.rows.past = plan.past[i];
+    s.rows.kv_len = plan.past[i] + plan.q_len[i];
+    s.rows.mask = plan.masks[i].data();
   }
   for (const SequenceStep& st : steps) st.cache->Grow(static_cast<int64_t>(st.ids.size()));
-  const Rows x = RunBlocks(model, ids, seqs, nullptr, nullptr, 0);
-  const Rows logits = Logits(model, x, logit_rows);
+  Activations a;
+  RunBlocks(model, plan.ids, seqs, a, nullptr, nullptr, 0);
+  const Rows logits = Logits(model, a, plan.logit_rows);
   std::vector<std::vector<float>> out(steps.size());
-  const int64_t vocab = c.vocab_size;
-  size_t next = 0;
+  const int64_t vocab = model.config().vocab_size;
+  int64_t next = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
-    const int64_t n = steps[i].logits == LogitsFor::kAll    ? seqs[i].q_len
-                      : steps[i].logits == LogitsFor::kLast ? 1
-                                                            : 0;
-    out[i].assign(logits.begin() + static_cast<int64_t>(next) * vocab,
-                  logits.begin() + static_cast<int64_t>(next + n) * vocab);
-    next += static_cast<size_t>(n);
+    out[i].assign(logits.begin() + next * vocab,
+                  logits.begin() + (next + plan.logit_count[i]) * vocab);
+    next += plan.logit_count[i];
   }
   return out;
 }

@@ -1,11 +1,20 @@
 // KvCache storage management.
 #include "model/kv_cache.h"
 
+#include <algorithm>
 #include <string>
 
 #include "common/error.h"
+#include "common/number_formats.h"
 
 namespace talkie::model {
+
+void CheckContextRoom(int64_t cached, int64_t extra, int64_t limit, const std::string& who) {
+  if (cached + extra > limit)
+    throw Error(who + "context full: " + std::to_string(cached) + " cached + " +
+                std::to_string(extra) + " new tokens exceed the context limit of " +
+                std::to_string(limit));
+}
 
 KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t capacity)
     : batch_(batch),
@@ -50,11 +59,33 @@ void KvCache::Truncate(int64_t n) {
 
 void KvCache::Grow(int64_t extra) {
   Check(extra >= 0, "kv cache: negative growth");
-  if (length_ + extra > capacity_)
-    throw Error("context full: " + std::to_string(length_) + " cached + " + std::to_string(extra) +
-                " new tokens exceed the context limit of " + std::to_string(capacity_));
+  CheckContextRoom(length_, extra, capacity_);
   length_ += extra;
   Resize(length_);
+}
+
+void KvCache::Write(int64_t layer, int64_t row, int64_t slot, int64_t n, const float* k,
+                    const float* v) {
+  Check(slot >= 0 && slot + n <= length_, "kv cache: write past its length");
+  const size_t at = static_cast<size_t>(slot * n_embd_), count = static_cast<size_t>(n * n_embd_);
+  const size_t s = Slot(layer, row);
+  if (type_ == KvType::kF32) {
+    std::copy_n(k, count, k_[s].data() + at);
+    std::copy_n(v, count, v_[s].data() + at);
+    return;
+  }
+  uint16_t* kc = k16_[s].data() + at;
+  uint16_t* vc = v16_[s].data() + at;
+  for (size_t i = 0; i < count; ++i) {
+    kc[i] = FloatToBf16(k[i]);
+    vc[i] = FloatToBf16(v[i]);
+  }
+}
+
+ops::KvView KvCache::View(int64_t layer, int64_t row) const {
+  const size_t s = Slot(layer, row);
+  if (type_ == KvType::kF32) return {type_, k_[s].data(), v_[s].data(), n_embd_};
+  return {type_, k16_[s].data(), v16_[s].data(), n_embd_};
 }
 
 KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {

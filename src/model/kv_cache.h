@@ -5,15 +5,21 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/config.h"
+#include "ops/attention.h"
 
 namespace talkie::model {
 
-// Element type of the stored keys / values: float32 (exact policy) or bf16
-// (fast policy: half the memory and half the attention traffic).
-enum class KvType { kF32, kBF16 };
+// Element type of the stored keys / values (ops::KvType: float32 for the
+// exact policy, bf16 for the fast one).
+using KvType = ops::KvType;
+
+// Throws the "context full" error when `cached` + `extra` tokens exceed
+// `limit`; `who` prefixes the message (e.g. "sequence 2: ").
+void CheckContextRoom(int64_t cached, int64_t extra, int64_t limit, const std::string& who = "");
 
 class KvCache {
  public:
@@ -41,19 +47,20 @@ class KvCache {
   // Makes room for `extra` more tokens; throws past the capacity.
   void Grow(int64_t extra);
 
+  // Stores n tokens' keys and values (rows of n_embd floats) of one layer
+  // and row at slots [slot, slot + n), in the cache's element type (a bf16
+  // cache rounds each element to nearest-even). The slots must have been
+  // made by Grow.
+  void Write(int64_t layer, int64_t row, int64_t slot, int64_t n, const float* k, const float* v);
+
+  // The keys / values of one layer and row, as attention reads them.
+  ops::KvView View(int64_t layer, int64_t row) const;
+
+  // Raw float storage (kF32), for tests and benchmarks that fill a cache.
   float* keys(int64_t layer, int64_t row) { return k_[Slot(layer, row)].data(); }
   float* values(int64_t layer, int64_t row) { return v_[Slot(layer, row)].data(); }
   const float* keys(int64_t layer, int64_t row) const { return k_[Slot(layer, row)].data(); }
   const float* values(int64_t layer, int64_t row) const { return v_[Slot(layer, row)].data(); }
-  // kBF16 storage.
-  uint16_t* keys_bf16(int64_t layer, int64_t row) { return k16_[Slot(layer, row)].data(); }
-  uint16_t* values_bf16(int64_t layer, int64_t row) { return v16_[Slot(layer, row)].data(); }
-  const uint16_t* keys_bf16(int64_t layer, int64_t row) const {
-    return k16_[Slot(layer, row)].data();
-  }
-  const uint16_t* values_bf16(int64_t layer, int64_t row) const {
-    return v16_[Slot(layer, row)].data();
-  }
 
  private:
   size_t Slot(int64_t layer, int64_t row) const {

@@ -22,7 +22,8 @@ void ReleasePages(const void* data, int64_t bytes) {
 #ifdef MADV_PAGEOUT
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
-  const auto end = (reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(bytes)) & ~(page - 1);
+  const auto end =
+      (reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(bytes)) & ~(page - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
 #else
   (void)data;
@@ -59,14 +60,16 @@ void Model::SetPrecision(ops::Precision precision) {
     const bool quantized = w->type == ops::WeightType::kQ8 || w->type == ops::WeightType::kQ4;
     if (precision != ops::Precision::kFast || !quantized) continue;
     const int64_t bytes = ops::PackedBytes(*w);
-    auto* buffer = static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>((bytes + 63) / 64 * 64)));
+    auto* buffer =
+        static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>((bytes + 63) / 64 * 64)));
     if (buffer == nullptr)
       throw Error("out of memory packing weights for the fast policy (" + std::to_string(bytes) +
                   " bytes)");
     packed_.emplace_back(buffer);
     ops::PackForLowPrecision(*w, buffer);
     w->packed = buffer;
-    const int64_t code_bytes = w->type == ops::WeightType::kQ8 ? w->rows * w->cols : w->rows * w->cols / 2;
+    const int64_t code_bytes =
+        w->type == ops::WeightType::kQ8 ? w->rows * w->cols : w->rows * w->cols / 2;
     ReleasePages(w->data, code_bytes);
     ReleasePages(w->group_scales, w->rows * (w->cols / ops::kQuantGroup) * 2);
   }

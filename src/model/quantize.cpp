@@ -1,4 +1,4 @@
-// QuantizeModel and CompareLogits (see quantize.h).
+// QuantizeModel (see quantize.h).
 #include "model/quantize.h"
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 #include "io/tensor_store.h"
 #include "model/forward.h"
 #include "ops/parallel.h"
-#include "ops/softmax.h"
+#include "ops/quantize.h"
 
 namespace talkie::model {
 namespace {
@@ -112,7 +112,7 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
         out.resize(row_bytes * static_cast<size_t>(m.rows));
         if (item.part == Item::Part::kValues)
           pending_scales.resize(scale_bytes * static_cast<size_t>(m.rows));
-        // Rows are independent: threads change nothing in the output.
+      // Rows are independent: threads change nothing in the output.
 #pragma omp parallel num_threads(ops::NumThreads())
         {
           std::vector<float> row(static_cast<size_t>(m.cols));
@@ -146,49 +146,6 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
     if (fs::exists(src, ec))
       io::CopyFileAtomically(src.string(), (fs::path(out_dir) / name).string());
   }
-}
-
-QualityReport CompareLogits(const Model& reference, const Model& candidate,
-                            const std::vector<int32_t>& ids, int64_t window) {
-  const int64_t vocab = reference.config().vocab_size;
-  Check(candidate.config().vocab_size == vocab, "compare: the models have different vocabularies");
-  Check(!ids.empty(), "compare: no tokens");
-  if (window <= 0)
-    window = std::min(reference.config().max_position_embeddings,
-                      candidate.config().max_position_embeddings);
-  QualityReport report;
-  double kl_sum = 0.0;
-  int64_t agree = 0;
-  for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(window)) {
-    const std::vector<int32_t> chunk(
-        ids.begin() + static_cast<int64_t>(begin),
-        ids.begin() + static_cast<int64_t>(std::min(ids.size(), begin + window)));
-    const std::vector<float> a = ForwardSequence(reference, chunk).logits;
-    const std::vector<float> b = ForwardSequence(candidate, chunk).logits;
-    for (size_t t = 0; t < chunk.size(); ++t) {
-      const float* pa = &a[t * vocab];
-      const float* pb = &b[t * vocab];
-      for (int64_t v = 0; v < vocab; ++v) {
-        if (!std::isfinite(pb[v])) report.finite = false;
-        report.max_abs_logit_diff =
-            std::max(report.max_abs_logit_diff, static_cast<double>(std::fabs(pa[v] - pb[v])));
-      }
-      // log-softmax of both in double, then KL(p || q) = sum p (log p - log q).
-      const double la = ops::LogSumExp(pa, vocab), lb = ops::LogSumExp(pb, vocab);
-      double kl = 0;
-      for (int64_t v = 0; v < vocab; ++v) {
-        const double lpa = pa[v] - la, lpb = pb[v] - lb;
-        kl += std::exp(lpa) * (lpa - lpb);
-      }
-      kl_sum += kl;
-      report.max_kl = std::max(report.max_kl, kl);
-      agree += (std::max_element(pa, pa + vocab) - pa) == (std::max_element(pb, pb + vocab) - pb);
-      ++report.positions;
-    }
-  }
-  report.mean_kl = kl_sum / static_cast<double>(report.positions);
-  report.top1_agreement = static_cast<double>(agree) / static_cast<double>(report.positions);
-  return report;
 }
 
 }  // namespace talkie::model

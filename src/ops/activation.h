@@ -6,7 +6,7 @@
 namespace talkie::ops {
 
 // out[i] = gate[i] / (1 + exp(-gate[i])) * up[i]; out may alias gate or up.
-// The SIMD kernel for the CPU (runtime dispatch; activation_fast.cpp): each
+// The SIMD kernel for the CPU (runtime dispatch; activation_simd.cpp): each
 // element depends only on its own gate / up values. exp is Highway's (1 ulp),
 // so results are within a few ulp of the reference; gates below the exp
 // overflow point give (-)0 * up, as the reference does.

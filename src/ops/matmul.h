@@ -8,13 +8,13 @@
 namespace talkie::ops {
 
 // x: [m, w.cols] float32, y: [m, w.rows] float32. The SIMD kernel for the
-// CPU (runtime dispatch; matmul_fast.cpp); matrices marked Precision::kFast
+// CPU (runtime dispatch; matmul_simd.cpp); matrices marked Precision::kFast
 // go to the fast policy's kernels (matmul_lowp.h).
 // Determinism: y[i][j] is a dot product summed over k in one fixed order that
 // does not depend on m, on which rows are in flight, or on the thread count.
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
-// The plain reference every fast kernel is tested against: widen a weight
+// The plain reference every SIMD kernel is tested against: widen a weight
 // row, then one float sum per output in index order.
 void MatMulReference(const float* x, int64_t m, const WeightMatrix& w, float* y);
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp_kernels.h"
 #include "ops/parallel.h"
@@ -52,7 +52,7 @@ const Int8Path& PickInt8() {
   } else if (const Int8Path* p = forced_int8.load()) {
     return *p;
   }
-  static const Int8Path& best = [] () -> const Int8Path& {
+  static const Int8Path& best = []() -> const Int8Path& {
     for (const Int8Path& p : kInt8Paths)
       if (p.available()) return p;
     return kInt8Paths[3];
@@ -119,7 +119,7 @@ void Int8RowsPortable(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, in
           for (int64_t t = 0; t < 32; ++t)
             dot += StoredCode(codes + g * code_bytes, job.q4, c, t) * xq[32 * g + t];
           dot -= offset * job.x.sum[i * groups + g];
-          const float scale = io::F16ToFloat(scales[g * kBlockCols + c]) * job.x.d[i * groups + g];
+          const float scale = F16ToFloat(scales[g * kBlockCols + c]) * job.x.d[i * groups + g];
           acc = std::fma(static_cast<float>(dot), scale, acc);
         }
         job.y[i * job.n + b * kBlockCols + c] = job.scaled ? acc * job.scale : acc;
@@ -140,7 +140,7 @@ void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, in
         for (int l = 0; l < 16; ++l) {
           for (int64_t t : {kk + 2 * l + 1, kk + 2 * l}) {
             if (t >= job.k) continue;
-            lanes[l] += io::Bf16ToFloat(x[t]) * io::Bf16ToFloat(w[t]);
+            lanes[l] += Bf16ToFloat(x[t]) * Bf16ToFloat(w[t]);
           }
         }
       }
@@ -266,7 +266,7 @@ void MatMulInt8(const float* x, int64_t m, const WeightMatrix& w, float* y) {
     QuantizeActivationRow(x + i * k, k, qp + i * k, dp + i * groups, sp + i * groups);
 
   const Int8Job job{{qp, dp, sp, k}, w.packed, w.type == WeightType::kQ4, w.rows, w.scale,
-                    w.has_scale, y};
+                    w.has_scale,     y};
   const Int8Kernel kernel = PickInt8().kernel;
   const int64_t blocks = (w.rows + kBlockCols - 1) / kBlockCols;
   const int64_t blocks_per_chunk = 4;  // decode tiles take 4 blocks at once
@@ -286,11 +286,11 @@ void MatMulBf16(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   xb.resize(static_cast<size_t>(m * kp));
   uint16_t* xp = xb.data();
   for (int64_t i = 0; i < m; ++i) {
-    for (int64_t t = 0; t < k; ++t) xp[i * kp + t] = io::FloatToBf16(x[i * k + t]);
+    for (int64_t t = 0; t < k; ++t) xp[i * kp + t] = FloatToBf16(x[i * k + t]);
     std::fill(xp + i * kp + k, xp + (i + 1) * kp, uint16_t{0});  // the kernels read to kp
   }
 
-  const Bf16Job job{xp, kp, static_cast<const uint16_t*>(w.data), k, w.rows, w.scale,
+  const Bf16Job job{xp,          kp, static_cast<const uint16_t*>(w.data), k, w.rows, w.scale,
                     w.has_scale, y};
   const auto kernel = UseAvx512Bf16() ? Bf16RowsAvx512 : Bf16RowsPortable;
   const int64_t n = w.rows, col_chunk = 16, chunks = (n + col_chunk - 1) / col_chunk;

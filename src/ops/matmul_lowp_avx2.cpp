@@ -43,7 +43,7 @@ TALKIE_LOWP_TARGET inline VecI DotAdd(VecI acc, VecI a, VecI b) {
 }  // namespace vnni
 
 __attribute__((target("avx2,fma,f16c"))) void Int8RowsAvx2(const Int8Job& job, int64_t i0,
-                                                            int64_t i1, int64_t b0, int64_t b1) {
+                                                           int64_t i1, int64_t b0, int64_t b1) {
   if (job.q4) return avx2::RowRange<true>(job, i0, i1, b0, b1);
   avx2::RowRange<false>(job, i0, i1, b0, b1);
 }

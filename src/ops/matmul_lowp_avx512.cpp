@@ -63,9 +63,7 @@ TALKIE_LOWP_TARGET inline VecF ZeroF() { return _mm512_setzero_ps(); }
 TALKIE_LOWP_TARGET inline VecF SetF(float f) { return _mm512_set1_ps(f); }
 TALKIE_LOWP_TARGET inline VecF ToFloat(VecI v) { return _mm512_cvtepi32_ps(v); }
 TALKIE_LOWP_TARGET inline VecF MulF(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
-TALKIE_LOWP_TARGET inline VecF MulAddF(VecF a, VecF b, VecF c) {
-  return _mm512_fmadd_ps(a, b, c);
-}
+TALKIE_LOWP_TARGET inline VecF MulAddF(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
 TALKIE_LOWP_TARGET inline void StoreF(float* p, VecF v) { _mm512_store_ps(p, v); }
 #include "ops/matmul_lowp_int8-inl.h"
 #undef TALKIE_LOWP_TARGET
@@ -130,41 +128,6 @@ TALKIE_AVX512 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, in
   for (; i + 6 <= i1; i += 6) Bf16RowCols<6>(job, i, j0, j1);
   for (; i + 4 <= i1; i += 4) Bf16RowCols<4>(job, i, j0, j1);
   for (; i < i1; ++i) Bf16RowCols<1>(job, i, j0, j1);
-}
-
-// Independent accumulator chains: these instructions have long latencies
-// here, so throughput keeps rising up to ~24 chains (measured); 28 leaves
-// registers for the operands.
-constexpr int kPeakChains = 28;
-
-template <bool kBf16>
-TALKIE_AVX512 float DotChains(int64_t iterations) {
-  __m512 facc[kPeakChains];
-  __m512i iacc[kPeakChains];
-  for (int c = 0; c < kPeakChains; ++c) {
-    facc[c] = _mm512_set1_ps(static_cast<float>(c));
-    iacc[c] = _mm512_set1_epi32(c);
-  }
-  __m512i a = _mm512_set1_epi16(0x3f80), b = _mm512_set1_epi16(0x3f81);
-  __asm__ volatile("" : "+v"(a), "+v"(b));  // opaque operands: nothing folds
-  for (int64_t it = 0; it < iterations; ++it)
-    for (int c = 0; c < kPeakChains; ++c) {
-      if constexpr (kBf16)
-        facc[c] = _mm512_dpbf16_ps(facc[c], (__m512bh)a, (__m512bh)b);
-      else
-        iacc[c] = _mm512_dpbusd_epi32(iacc[c], a, b);
-    }
-  float total = 0.0f;
-  for (int c = 0; c < kPeakChains; ++c)
-    total += kBf16 ? _mm512_reduce_add_ps(facc[c])
-                   : static_cast<float>(_mm512_reduce_add_epi32(iacc[c]));
-  return total;
-}
-
-TALKIE_AVX512 double DotLoopAvx512(bool bf16, int64_t iterations, float* sink) {
-  *sink = bf16 ? DotChains<true>(iterations) : DotChains<false>(iterations);
-  // bf16: 32 multiply-adds per instruction; int8: 64.
-  return static_cast<double>(iterations) * kPeakChains * (bf16 ? 64.0 : 128.0);
 }
 
 bool CpuHasAvx512Vnni() {

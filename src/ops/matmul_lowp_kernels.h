@@ -14,9 +14,9 @@ inline constexpr int64_t kQ8CodeBytes = 512, kQ4CodeBytes = 256, kScaleBytes = 3
 // Activations quantized per group of 32: codes, scale (amax / 127) and the
 // sum of the codes (to remove the weights' code offset).
 struct Int8Rows {
-  const int8_t* q;    // [m, k]
-  const float* d;     // [m, k / 32]
-  const int32_t* sum; // [m, k / 32]
+  const int8_t* q;     // [m, k]
+  const float* d;      // [m, k / 32]
+  const int32_t* sum;  // [m, k / 32]
   int64_t k;
 };
 
@@ -53,11 +53,6 @@ void Int8RowsAvx2(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_
 // Rows [i0, i1) x columns [j0, j1).
 void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
-
-// Peak loop for the roofline: `iterations` rounds of 28 independent
-// VDPBF16PS (bf16) or VPDPBUSD (int8) chains; returns the operations done
-// (2 per multiply-add).
-double DotLoopAvx512(bool bf16, int64_t iterations, float* sink);
 
 bool CpuHasAvx512Vnni();
 bool CpuHasAvxVnni();

@@ -28,7 +28,5 @@ TALKIE_LOWP_TARGET inline VecF ZeroF() { return _mm256_setzero_ps(); }
 TALKIE_LOWP_TARGET inline VecF SetF(float f) { return _mm256_set1_ps(f); }
 TALKIE_LOWP_TARGET inline VecF ToFloat(VecI v) { return _mm256_cvtepi32_ps(v); }
 TALKIE_LOWP_TARGET inline VecF MulF(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
-TALKIE_LOWP_TARGET inline VecF MulAddF(VecF a, VecF b, VecF c) {
-  return _mm256_fmadd_ps(a, b, c);
-}
+TALKIE_LOWP_TARGET inline VecF MulAddF(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
 TALKIE_LOWP_TARGET inline void StoreF(float* p, VecF v) { _mm256_store_ps(p, v); }

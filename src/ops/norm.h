@@ -9,7 +9,7 @@ namespace talkie::ops {
 inline constexpr float kRmsEps = 1.0f / 8388608.0f;  // 2^-23
 
 // Normalises each of `rows` rows of length n, from x into y (may alias). The
-// SIMD kernel for the CPU (runtime dispatch; norm_fast.cpp).
+// SIMD kernel for the CPU (runtime dispatch; norm_simd.cpp).
 // Determinism: each row's sum of squares is added in one fixed order that
 // depends only on n and the SIMD target (per-lane accumulators, then lanes in
 // index order), never on `rows` or the thread count; then

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 
 namespace talkie::ops {
 
@@ -19,8 +19,8 @@ RopeTable::RopeTable(int64_t head_dim, double theta, int64_t max_positions)
         1.0f / powf(base, static_cast<float>(2 * j) / static_cast<float>(head_dim));
     for (int64_t p = 0; p < max_positions; ++p) {
       const float angle = static_cast<float>(p) * inv_freq;
-      cos_[p * half + j] = io::Bf16ToFloat(io::FloatToBf16(cosf(angle)));
-      sin_[p * half + j] = io::Bf16ToFloat(io::FloatToBf16(sinf(angle)));
+      cos_[p * half + j] = Bf16ToFloat(FloatToBf16(cosf(angle)));
+      sin_[p * half + j] = Bf16ToFloat(FloatToBf16(sinf(angle)));
     }
   }
 }

@@ -53,11 +53,12 @@ TEST(DefaultModelCliTest, GreedyChatReplyEndsAtTheEndMarker) {
 // The fast policy on the bundled model: same greedy text is not promised,
 // but generation runs, and `compare` reports it close to the exact policy.
 TEST(DefaultModelCliTest, FastPolicyGeneratesAndComparesCloseToExact) {
-  const auto g = RunTalkie("generate 'And it came to pass' -n 16 -t 0 --policy fast --json --quiet");
+  const auto g =
+      RunTalkie("generate 'And it came to pass' -n 16 -t 0 --policy fast --json --quiet");
   ASSERT_EQ(g.exit_code, 0) << g.output;
   EXPECT_EQ(JsonLine(g.output)["ids"].size(), 16u) << g.output;
-  const auto c =
-      RunTalkie("compare --policy fast -f " + std::string(TALKIE_TEST_DATA_DIR) + "/tiny1930/heldout.txt");
+  const auto c = RunTalkie("compare --policy fast -f " + std::string(TALKIE_TEST_DATA_DIR) +
+                           "/tiny1930/heldout.txt");
   ASSERT_EQ(c.exit_code, 0) << c.output;
   const size_t at = c.output.find("mean KL ");
   ASSERT_NE(at, std::string::npos) << c.output;

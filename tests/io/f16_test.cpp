@@ -1,18 +1,30 @@
-// Half-precision conversions round-trip and round to nearest even.
+// The number formats (common/number_formats.h): half-precision conversions
+// round-trip and round to nearest even; bf16 widens exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 
-namespace talkie::io {
+namespace talkie {
 namespace {
 
 TEST(HalfTest, EveryFiniteHalfRoundTrips) {
   for (uint32_t h = 0; h < 0x10000; ++h) {
     if ((h & 0x7c00u) == 0x7c00u) continue;  // inf / NaN
     EXPECT_EQ(FloatToF16(F16ToFloat(static_cast<uint16_t>(h))), h) << std::hex << h;
+  }
+}
+
+// The branch-free decoder of the matmul's group scales gives the general
+// decoder's bits for every finite half (normal, subnormal, both zeros).
+TEST(HalfTest, BranchFreeDecodeMatchesTheGeneralOneOnEveryFiniteHalf) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00u) == 0x7c00u) continue;  // inf / NaN
+    const float a = F16ToFloat(static_cast<uint16_t>(h));
+    const float b = F16ToFloatFinite(static_cast<uint16_t>(h));
+    ASSERT_EQ(std::memcmp(&a, &b, sizeof a), 0) << std::hex << h;
   }
 }
 
@@ -27,4 +39,4 @@ TEST(HalfTest, RoundsToNearestEvenAndSaturatesToInfinity) {
 }
 
 }  // namespace
-}  // namespace talkie::io
+}  // namespace talkie

@@ -12,9 +12,9 @@
 namespace talkie {
 namespace {
 
-const std::vector<std::string> kModels = {"tiny",       "tiny-folded", "tiny-raw",
-                                          "small",      "small-native", "wide-head",
-                                          "tiny@fast",  "small@fast",   "wide-head@fast"};
+const std::vector<std::string> kModels = {"tiny",      "tiny-folded",  "tiny-raw",
+                                          "small",     "small-native", "wide-head",
+                                          "tiny@fast", "small@fast",   "wide-head@fast"};
 
 const model::Model& Fixture(const std::string& name) {
   static std::map<std::string, std::unique_ptr<model::Model>> cache;

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "fixtures.h"
+#include "model/evaluation.h"
 #include "model/prompt_runner.h"
 #include "model/quantize.h"
 
@@ -65,8 +66,8 @@ TEST(QuantizeTest, FastPolicyStaysCloseToExact) {
     fast->SetPrecision(ops::Precision::kFast);
     const auto ids = RandomIds(100, exact->config().vocab_size);
     const model::QualityReport r = model::CompareLogits(*exact, *fast, ids);
-    std::printf("%s fast vs exact: mean KL %.6f, top-1 %.3f, max |dlogit| %.4f\n", type,
-                r.mean_kl, r.top1_agreement, r.max_abs_logit_diff);
+    std::printf("%s fast vs exact: mean KL %.6f, top-1 %.3f, max |dlogit| %.4f\n", type, r.mean_kl,
+                r.top1_agreement, r.max_abs_logit_diff);
     EXPECT_TRUE(r.finite) << type;
     EXPECT_LT(r.mean_kl, 1e-3) << type;
     // Random-weight q4 logits have near ties that any rounding can flip.

@@ -1,6 +1,7 @@
 // Tier 1: the SIMD matmul against the plain reference on odd shapes (sizes
 // that are not multiples of the vector width), and its bitwise invariance to
-// the number of rows in flight and to the thread count.
+// the number of rows in flight and to the thread count, on every SIMD target
+// this CPU supports.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,9 +10,11 @@
 #include <random>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
+#include "for_each_target.h"
 #include "ops/matmul.h"
 #include "ops/parallel.h"
+#include "ops/quantize.h"
 
 namespace talkie::ops {
 namespace {
@@ -29,7 +32,7 @@ Problem MakeProblem(int64_t m, int64_t n, int64_t k, uint32_t seed) {
   Problem p{{}, {}, {}, m, n, k};
   for (int64_t i = 0; i < m * k; ++i) p.x.push_back(normal(rng));
   for (int64_t i = 0; i < n * k; ++i) {
-    p.w_bf16.push_back(io::FloatToBf16(normal(rng)));
+    p.w_bf16.push_back(FloatToBf16(normal(rng)));
     p.w_f32.push_back(normal(rng));
   }
   return p;
@@ -53,31 +56,34 @@ std::vector<float> Apply(void (*fn)(const float*, int64_t, const WeightMatrix&, 
 
 TEST(MatMulTest, AgreesWithTheReferenceOnOddShapes) {
   std::printf("matmul target: %s\n", MatMulTarget());
-  for (int64_t m : {1, 3, 4, 5, 9}) {
-    for (int64_t k : {1, 7, 16, 33, 130}) {
-      for (int64_t n : {1, 5, 17}) {
-        const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m * 1000 + k * 10 + n));
-        for (int variant = 0; variant < 3; ++variant) {
-          const WeightMatrix w = variant == 2 ? WeightMatrix{WeightType::kF32, p.w_f32.data(), n, k}
-                                              : Bf16(p, variant == 1);
-          const std::vector<float> fast = Apply(MatMul, p, w);
-          const std::vector<float> ref = Apply(MatMulReference, p, w);
-          for (int64_t i = 0; i < m; ++i) {
-            for (int64_t j = 0; j < n; ++j) {
-              // Bound: a few ulps of the sum of |products| per term.
-              std::vector<float> row(static_cast<size_t>(k));
-              WeightRowToFloat(w, j, row.data());
-              double magnitude = 0;
-              for (int64_t t = 0; t < k; ++t) magnitude += std::fabs(p.x[i * k + t] * row[t]);
-              const double bound = 2.0 * static_cast<double>(k) * 1.2e-7 * magnitude + 1e-30;
-              EXPECT_LE(std::fabs(fast[i * n + j] - ref[i * n + j]), bound)
-                  << "m " << m << " k " << k << " n " << n << " variant " << variant;
+  ForEachTarget([&](const char* target) {
+    for (int64_t m : {1, 3, 4, 5, 9}) {
+      for (int64_t k : {1, 7, 16, 33, 130}) {
+        for (int64_t n : {1, 5, 17}) {
+          const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m * 1000 + k * 10 + n));
+          for (int variant = 0; variant < 3; ++variant) {
+            const WeightMatrix w = variant == 2
+                                       ? WeightMatrix{WeightType::kF32, p.w_f32.data(), n, k}
+                                       : Bf16(p, variant == 1);
+            const std::vector<float> fast = Apply(MatMul, p, w);
+            const std::vector<float> ref = Apply(MatMulReference, p, w);
+            for (int64_t i = 0; i < m; ++i) {
+              for (int64_t j = 0; j < n; ++j) {
+                // Bound: a few ulps of the sum of |products| per term.
+                std::vector<float> row(static_cast<size_t>(k));
+                WeightRowToFloat(w, j, row.data());
+                double magnitude = 0;
+                for (int64_t t = 0; t < k; ++t) magnitude += std::fabs(p.x[i * k + t] * row[t]);
+                const double bound = 2.0 * static_cast<double>(k) * 1.2e-7 * magnitude + 1e-30;
+                EXPECT_LE(std::fabs(fast[i * n + j] - ref[i * n + j]), bound)
+                    << "m " << m << " k " << k << " n " << n << " variant " << variant;
+              }
             }
           }
         }
       }
     }
-  }
+  });
 }
 
 // Quantized copies of a float matrix (n x k, k % 32 == 0).
@@ -106,20 +112,22 @@ Quantized Quantize(const std::vector<float>& w, int64_t n, int64_t k) {
 }
 
 TEST(MatMulTest, QuantizedKernelsAgreeWithTheReference) {
-  for (int64_t m : {1, 4, 6}) {
-    for (int64_t k : {32, 96, 224}) {
-      const int64_t n = 9;
-      const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m + k));
-      const Quantized q = Quantize(p.w_f32, n, k);
-      for (const WeightMatrix& w : {q.Q8(n, k), q.Q4(n, k)}) {
-        const std::vector<float> fast = Apply(MatMul, p, w);
-        const std::vector<float> ref = Apply(MatMulReference, p, w);
-        for (size_t i = 0; i < fast.size(); ++i)
-          EXPECT_NEAR(fast[i], ref[i], 1e-4f * (1.0f + std::fabs(ref[i])))
-              << "k " << k << " type " << int(w.type);
+  ForEachTarget([&](const char* target) {
+    for (int64_t m : {1, 4, 6}) {
+      for (int64_t k : {32, 96, 224}) {
+        const int64_t n = 9;
+        const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m + k));
+        const Quantized q = Quantize(p.w_f32, n, k);
+        for (const WeightMatrix& w : {q.Q8(n, k), q.Q4(n, k)}) {
+          const std::vector<float> fast = Apply(MatMul, p, w);
+          const std::vector<float> ref = Apply(MatMulReference, p, w);
+          for (size_t i = 0; i < fast.size(); ++i)
+            EXPECT_NEAR(fast[i], ref[i], 1e-4f * (1.0f + std::fabs(ref[i])))
+                << "k " << k << " type " << int(w.type);
+        }
       }
     }
-  }
+  });
 }
 
 TEST(MatMulTest, QuantizationErrorIsWithinTheFormatsStep) {
@@ -145,24 +153,26 @@ TEST(MatMulTest, QuantizationErrorIsWithinTheFormatsStep) {
 }
 
 TEST(MatMulTest, RowsInFlightAndThreadsNeverChangeABit) {
-  const Problem p = MakeProblem(11, 37, 224, 5);
-  const Quantized q = Quantize(p.w_f32, 37, 224);
-  for (int variant = 0; variant < 4; ++variant) {
-    const WeightMatrix w = variant < 2    ? Bf16(p, variant == 1)
-                           : variant == 2 ? q.Q8(37, 224)
-                                          : q.Q4(37, 224);
-    SetNumThreads(2);
-    const std::vector<float> all = Apply(MatMul, p, w);
-    SetNumThreads(1);
-    const std::vector<float> one_thread = Apply(MatMul, p, w);
-    SetNumThreads(0);
-    EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0);
-    for (int64_t i = 0; i < p.m; ++i) {
-      std::vector<float> y(static_cast<size_t>(p.n));
-      MatMul(&p.x[i * p.k], 1, w, y.data());
-      EXPECT_EQ(std::memcmp(y.data(), &all[i * p.n], y.size() * 4), 0) << "row " << i;
+  ForEachTarget([&](const char* target) {
+    const Problem p = MakeProblem(11, 37, 224, 5);
+    const Quantized q = Quantize(p.w_f32, 37, 224);
+    for (int variant = 0; variant < 4; ++variant) {
+      const WeightMatrix w = variant < 2    ? Bf16(p, variant == 1)
+                             : variant == 2 ? q.Q8(37, 224)
+                                            : q.Q4(37, 224);
+      SetNumThreads(2);
+      const std::vector<float> all = Apply(MatMul, p, w);
+      SetNumThreads(1);
+      const std::vector<float> one_thread = Apply(MatMul, p, w);
+      SetNumThreads(0);
+      EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0);
+      for (int64_t i = 0; i < p.m; ++i) {
+        std::vector<float> y(static_cast<size_t>(p.n));
+        MatMul(&p.x[i * p.k], 1, w, y.data());
+        EXPECT_EQ(std::memcmp(y.data(), &all[i * p.n], y.size() * 4), 0) << "row " << i;
+      }
     }
-  }
+  });
 }
 
 }  // namespace

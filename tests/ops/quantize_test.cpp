@@ -15,7 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
+#include "ops/quantize.h"
 #include "ops/weights.h"
 
 namespace talkie::ops {
@@ -30,9 +31,9 @@ void PlainQ4(const float* x, int64_t n, uint8_t* q, uint16_t* scales) {
     float extreme = 0.0f;
     for (int64_t i = 0; i < kG; ++i)
       if (std::fabs(v[i]) > std::fabs(extreme)) extreme = v[i];
-    const uint16_t d16 = io::FloatToF16(extreme / -8.0f);
+    const uint16_t d16 = FloatToF16(extreme / -8.0f);
     scales[g] = d16;
-    const float d = io::F16ToFloat(d16);
+    const float d = F16ToFloat(d16);
     const float inv = d != 0.0f ? 1.0f / d : 0.0f;
     auto code = [&](float value) {
       return static_cast<uint8_t>(std::clamp(std::nearbyint(value * inv) + 8.0f, 0.0f, 15.0f));
@@ -47,9 +48,9 @@ void PlainQ8(const float* x, int64_t n, int8_t* q, uint16_t* scales) {
     const float* v = x + g * kG;
     float amax = 0.0f;
     for (int64_t i = 0; i < kG; ++i) amax = std::max(amax, std::fabs(v[i]));
-    const uint16_t d16 = io::FloatToF16(amax / 127.0f);
+    const uint16_t d16 = FloatToF16(amax / 127.0f);
     scales[g] = d16;
-    const float d = io::F16ToFloat(d16);
+    const float d = F16ToFloat(d16);
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     for (int64_t i = 0; i < kG; ++i)
       q[g * kG + i] = static_cast<int8_t>(std::clamp(std::nearbyint(v[i] * inv), -127.0f, 127.0f));
@@ -224,7 +225,7 @@ TEST(QuantizeTest, Q4TiesBetweenTheTailsPickThePlainRulesExtreme) {
 }
 
 TEST(QuantizeTest, Q4ExactlyRepresentableGroupsAreExact) {
-  const float d = io::F16ToFloat(io::FloatToF16(0.0123f));
+  const float d = F16ToFloat(FloatToF16(0.0123f));
   std::vector<float> x(kG);
   for (int64_t i = 0; i < kG; ++i) x[i] = static_cast<float>(static_cast<int>(i % 16) - 8) * d;
   const Q4Row r = RunQ4(x);
@@ -237,7 +238,7 @@ TEST(QuantizeTest, Q4RoundTripsThroughWeightRowToFloat) {
   const std::vector<float> x = RandomRow(6, Distributions()[1].second, 9);
   const Q4Row r = RunQ4(x);
   for (int64_t g = 0; g < 6; ++g) {
-    const float d = io::F16ToFloat(r.scales[g]);
+    const float d = F16ToFloat(r.scales[g]);
     for (int64_t i = 0; i < 16; ++i) {
       const uint8_t byte = r.q[g * 16 + i];
       EXPECT_EQ(r.decoded[g * kG + i], static_cast<float>((byte & 15) - 8) * d);
@@ -283,8 +284,8 @@ TEST(QuantizeTest, Q4NeverProducesNanOrInf) {
   const Q4Row r = RunQ4(x);
   ExpectFinite(r);
   for (const uint16_t s : r.scales)
-    EXPECT_LE(std::fabs(io::F16ToFloat(s)), 65504.0f);  // clamped, never inf
-  EXPECT_EQ(io::F16ToFloat(r.scales[0]), -65504.0f);    // 1e30 / -8, clamped
+    EXPECT_LE(std::fabs(F16ToFloat(s)), 65504.0f);  // clamped, never inf
+  EXPECT_EQ(F16ToFloat(r.scales[0]), -65504.0f);    // 1e30 / -8, clamped
   // Finite, non-extreme values in those groups still quantize sensibly.
   EXPECT_NEAR(r.decoded[4 * kG + 3], 0.5f, 0.5f / 8.0f);
   for (int64_t g : {6})

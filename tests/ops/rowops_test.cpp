@@ -4,8 +4,6 @@
 // (or which slice of a buffer) are processed together, and to in-place use.
 #include <gtest/gtest.h>
 
-#include <hwy/targets.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "for_each_target.h"
 #include "ops/activation.h"
 #include "ops/norm.h"
 
@@ -22,18 +21,6 @@ namespace talkie::ops {
 namespace {
 
 constexpr int64_t kSizes[] = {1, 7, 15, 17, 31, 33, 100, 2049, 5504};
-
-// Runs body() once per SIMD target compiled in and supported by this CPU
-// (HWY_DYNAMIC_DISPATCH follows the mock), then restores the real set.
-template <class Body>
-void ForEachTarget(Body body) {
-  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    SCOPED_TRACE(hwy::TargetName(target));
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
 
 bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;

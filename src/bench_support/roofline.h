@@ -6,7 +6,7 @@
 
 #include "ops/weights.h"
 
-namespace talkie::ops {
+namespace talkie::bench_support {
 
 // Memory read bandwidth in GB/s: `threads` threads summing a buffer of
 // `bytes` (much larger than the caches), best of `reps` passes.
@@ -19,6 +19,6 @@ double MeasureFmaPeak(int threads);
 // The fast policy's dot-product peak in GOP/s (2 ops per multiply-add) for
 // the kernel that `type` (kBF16: VDPBF16PS; kQ8 / kQ4: VPDPBUSD) uses on this
 // CPU; 0 when the CPU lacks the instruction.
-double MeasureLowPrecisionPeak(WeightType type, int threads);
+double MeasureLowPrecisionPeak(ops::WeightType type, int threads);
 
-}  // namespace talkie::ops
+}  // namespace talkie::bench_support

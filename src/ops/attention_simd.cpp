@@ -8,32 +8,27 @@
 #include "ops/attention.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/attention_fast.cpp"
+#define HWY_TARGET_INCLUDE "ops/attention_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+
+#include "ops/simd-inl.h"
 
 #include <cmath>
 #include <limits>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
-using DF = hn::ScalableTag<float>;
-constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 
 // Keys / values as stored: float, or bf16 widened exactly (the bits move to
 // the high half of a float).
 HWY_INLINE hn::Vec<DF> LoadKv(DF df, const float* p) { return hn::LoadU(df, p); }
-HWY_INLINE hn::Vec<DF> LoadKv(DF df, const uint16_t* p) {
-  const hn::Rebind<uint16_t, DF> d16;
-  const hn::RebindToUnsigned<DF> d32;
-  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p))));
-}
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const uint16_t* p) { return LoadBf16(df, p); }
 HWY_INLINE float KvToFloat(float v) { return v; }
-HWY_INLINE float KvToFloat(uint16_t v) { return io::Bf16ToFloat(v); }
+HWY_INLINE float KvToFloat(uint16_t v) { return Bf16ToFloat(v); }
 
 // q . k with a zero-padded tail and lanes summed in index order.
 template <class T>
@@ -41,18 +36,13 @@ HWY_INLINE float Dot(DF df, const float* q, const T* k, int64_t n) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
   auto acc = hn::Zero(df);
   int64_t d = 0;
-  for (; d + lanes <= n; d += lanes)
-    acc = hn::MulAdd(hn::LoadU(df, q + d), LoadKv(df, k + d), acc);
+  for (; d + lanes <= n; d += lanes) acc = hn::MulAdd(hn::LoadU(df, q + d), LoadKv(df, k + d), acc);
   HWY_ALIGN float tail_q[kMaxLanes] = {}, tail_k[kMaxLanes] = {};
   if (d < n) {
     for (int64_t i = d; i < n; ++i) tail_q[i - d] = q[i], tail_k[i - d] = KvToFloat(k[i]);
     acc = hn::MulAdd(hn::Load(df, tail_q), hn::Load(df, tail_k), acc);
   }
-  HWY_ALIGN float sums[kMaxLanes];
-  hn::Store(acc, df, sums);
-  float s = sums[0];
-  for (int64_t l = 1; l < lanes; ++l) s += sums[l];
-  return s;
+  return SumLanesInOrder(df, acc);
 }
 
 template <class T>
@@ -92,13 +82,13 @@ HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t s
   }
 }
 
-void AttendOneQueryFast(const float* q, const float* keys, const float* values, int64_t stride,
+void AttendOneQuerySimd(const float* q, const float* keys, const float* values, int64_t stride,
                         int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
                         float* probs, float* out) {
   Attend(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 
-void AttendOneQueryBf16Fast(const float* q, const uint16_t* keys, const uint16_t* values,
+void AttendOneQueryBf16Simd(const float* q, const uint16_t* keys, const uint16_t* values,
                             int64_t stride, int64_t kv_len, int64_t head_dim,
                             const uint8_t* visible, float scale, float* probs, float* out) {
   Attend(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
@@ -111,20 +101,20 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace talkie::ops {
 
-HWY_EXPORT(AttendOneQueryFast);
-HWY_EXPORT(AttendOneQueryBf16Fast);
+HWY_EXPORT(AttendOneQuerySimd);
+HWY_EXPORT(AttendOneQueryBf16Simd);
 
 void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride,
                     int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
                     float* probs, float* out) {
-  HWY_DYNAMIC_DISPATCH(AttendOneQueryFast)
+  HWY_DYNAMIC_DISPATCH(AttendOneQuerySimd)
   (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 
 void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* values,
                         int64_t stride, int64_t kv_len, int64_t head_dim, const uint8_t* visible,
                         float scale, float* probs, float* out) {
-  HWY_DYNAMIC_DISPATCH(AttendOneQueryBf16Fast)
+  HWY_DYNAMIC_DISPATCH(AttendOneQueryBf16Simd)
   (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 

@@ -11,27 +11,23 @@
 #include "ops/matmul.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/matmul_fast.cpp"
+#define HWY_TARGET_INCLUDE "ops/matmul_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+
+#include "ops/simd-inl.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "io/tensor.h"
+#include "common/number_formats.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
-
-using DF = hn::ScalableTag<float>;
-using VF = hn::Vec<DF>;
-// Upper bound on float lanes of any target.
-constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 
 // Row access policies: Load(df, row, kk) returns weights [kk, kk + N) of a row
 // as floats; Widen(row, kk, out) writes the tail [kk, cols) as floats.
@@ -46,30 +42,8 @@ struct Bf16Rows {
   static constexpr bool kGrouped = false;
   const uint16_t* p;
   int64_t k;
-  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const {
-    // bf16 -> f32 is exact: the bf16 bits are the high half of the float.
-    const hn::Rebind<uint16_t, DF> d16;
-    const hn::RebindToUnsigned<DF> d32;
-    return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p + r * k + kk))));
-  }
+  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const { return LoadBf16(df, p + r * k + kk); }
 };
-
-// f16 -> f32 without branches for the finite values scales hold: move the
-// exponent and mantissa into place and rebias by multiplying with 2^112
-// (exact for normal and subnormal halves).
-HWY_INLINE float HalfToFloat(uint16_t h) {
-  const uint32_t magnitude = static_cast<uint32_t>(h & 0x7fffu) << 13;
-  float f;
-  std::memcpy(&f, &magnitude, sizeof f);
-  f *= 0x1p112f;
-  // The sign is ORed in, not branched on: q4 scales are negative half the
-  // time, and a mispredicted branch per group costs more than the group.
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  bits |= static_cast<uint32_t>(h & 0x8000u) << 16;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 // Quantized rows expose the codes (as floats) and the group scale separately,
 // so the scale is applied once per group (see GroupedTile).
@@ -78,7 +52,7 @@ struct GroupScales {
   const uint16_t* scales;  // f16 [rows, k / 32]
   int64_t k;
   HWY_INLINE float Scale(int64_t r, int64_t kk) const {
-    return HalfToFloat(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
+    return F16ToFloatFinite(scales[r * (k / kQuantGroup) + kk / kQuantGroup]);
   }
 };
 
@@ -104,16 +78,6 @@ struct Q4Rows : GroupScales {
     return hn::ConvertTo(df, hn::Sub(nibble, hn::Set(di, 8)));
   }
 };
-
-// Adds the lanes in index order (fixed, so results never depend on the
-// target's own reduction tree).
-HWY_INLINE float SumLanes(DF df, VF v) {
-  HWY_ALIGN float lanes[kMaxLanes];
-  hn::Store(v, df, lanes);
-  float s = lanes[0];
-  for (size_t l = 1; l < hn::Lanes(df); ++l) s += lanes[l];
-  return s;
-}
 
 // acc[i][j] += x_i * w_j for one vector of k (weights scaled first if asked).
 template <int MR, int NR, bool kScaled>
@@ -172,7 +136,7 @@ HWY_INLINE void Tile(const float* x, const Rows& rows, int64_t j0, int64_t k, fl
   }
   if (kk < k) AccumulateTail<MR, NR, kScaled>(x, j0, k, kk, w, acc);
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanes(df, acc[i][j]);
+    for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanesInOrder(df, acc[i][j]);
 }
 
 // Quantized rows: y = sum over groups of d_g * (sum over the group of x * q).
@@ -207,7 +171,7 @@ HWY_INLINE void GroupedTile(const float* x, const Rows& rows, int64_t j0, int64_
     }
   }
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanes(df, acc[i][j]);
+    for (int j = 0; j < NR; ++j) y[i * ldy + j] = SumLanesInOrder(df, acc[i][j]);
 }
 
 // Quantized rows whose codes were already converted to float (prefill reuses
@@ -306,7 +270,7 @@ void Dispatch(const float* x, int64_t m, const Rows& rows, const WeightMatrix& w
   MatMulRows<false>(x, m, rows, w, y);
 }
 
-void MatMulFastImpl(const float* x, int64_t m, const WeightMatrix& w, float* y) {
+void MatMulSimd(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   const int64_t k = w.cols;
   switch (w.type) {
     case WeightType::kBF16:
@@ -333,11 +297,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace talkie::ops {
 
-HWY_EXPORT(MatMulFastImpl);
+HWY_EXPORT(MatMulSimd);
 
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y) {
   if (w.precision == Precision::kFast) return MatMulLowPrecision(x, m, w, y);
-  HWY_DYNAMIC_DISPATCH(MatMulFastImpl)(x, m, w, y);
+  HWY_DYNAMIC_DISPATCH(MatMulSimd)(x, m, w, y);
 }
 
 const char* MatMulTarget() {

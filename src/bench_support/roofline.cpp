@@ -1,8 +1,8 @@
 // Bandwidth and FMA-peak probes (see roofline.h).
-#include "ops/roofline.h"
+#include "bench_support/roofline.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/roofline.cpp"
+#define HWY_TARGET_INCLUDE "bench_support/roofline.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
@@ -13,10 +13,11 @@
 
 #include <omp.h>
 
+#include "bench_support/dot_peak.h"
 #include "ops/matmul_lowp_kernels.h"
 
 HWY_BEFORE_NAMESPACE();
-namespace talkie::ops {
+namespace talkie::bench_support {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
@@ -55,11 +56,11 @@ double FmaLoop(int64_t iterations, float* sink) {
 }
 
 }  // namespace HWY_NAMESPACE
-}  // namespace talkie::ops
+}  // namespace talkie::bench_support
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-namespace talkie::ops {
+namespace talkie::bench_support {
 
 HWY_EXPORT(SumBuffer);
 HWY_EXPORT(FmaLoop);
@@ -92,16 +93,18 @@ double MeasureReadBandwidth(int threads, int64_t bytes, int reps) {
   return best;
 }
 
-double MeasureLowPrecisionPeak(WeightType type, int threads) {
-  const bool bf16 = type == WeightType::kBF16;
-  if (type != WeightType::kBF16 && type != WeightType::kQ8 && type != WeightType::kQ4) return 0.0;
-  if (bf16 ? !lowp::CpuHasAvx512Bf16() : !lowp::CpuHasAvx512Vnni()) return 0.0;
+double MeasureLowPrecisionPeak(ops::WeightType type, int threads) {
+  const bool bf16 = type == ops::WeightType::kBF16;
+  if (type != ops::WeightType::kBF16 && type != ops::WeightType::kQ8 &&
+      type != ops::WeightType::kQ4)
+    return 0.0;
+  if (bf16 ? !ops::lowp::CpuHasAvx512Bf16() : !ops::lowp::CpuHasAvx512Vnni()) return 0.0;
   const int64_t iterations = 20'000'000;
   double ops = 0.0;
   float sinks[256] = {};
   const double t0 = Now();
 #pragma omp parallel num_threads(threads) reduction(+ : ops)
-  ops += lowp::DotLoopAvx512(bf16, iterations, &sinks[omp_get_thread_num() % 256]);
+  ops += DotLoopAvx512(bf16, iterations, &sinks[omp_get_thread_num() % 256]);
   return ops / (Now() - t0) / 1e9;
 }
 
@@ -115,5 +118,5 @@ double MeasureFmaPeak(int threads) {
   return flops / (Now() - t0) / 1e9;
 }
 
-}  // namespace talkie::ops
+}  // namespace talkie::bench_support
 #endif  // HWY_ONCE

@@ -13,22 +13,18 @@
 #include "ops/activation.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/activation_fast.cpp"
+#define HWY_TARGET_INCLUDE "ops/activation_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 // Per-target like highway.h, so it must come after it.
 #include <hwy/contrib/math/math-inl.h>
 
+#include "ops/simd-inl.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
-
-using DF = hn::ScalableTag<float>;
-using VF = hn::Vec<DF>;
-// Upper bound on float lanes of any target.
-constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 
 HWY_INLINE VF Silu(DF df, VF g, VF up) {
   // Min(NaN, 100) may be 100 on some targets; g / (1 + inf) is then still NaN.
@@ -36,7 +32,7 @@ HWY_INLINE VF Silu(DF df, VF g, VF up) {
   return hn::Mul(hn::Div(g, hn::Add(hn::Set(df, 1.0f), e)), up);
 }
 
-void SiluMulFast(const float* gate, const float* up, int64_t n, float* out) {
+void SiluMulSimd(const float* gate, const float* up, int64_t n, float* out) {
   const DF df;
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
@@ -57,10 +53,10 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace talkie::ops {
 
-HWY_EXPORT(SiluMulFast);
+HWY_EXPORT(SiluMulSimd);
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  HWY_DYNAMIC_DISPATCH(SiluMulFast)(gate, up, n, out);
+  HWY_DYNAMIC_DISPATCH(SiluMulSimd)(gate, up, n, out);
 }
 
 }  // namespace talkie::ops

@@ -9,21 +9,17 @@
 #include "ops/norm.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/norm_fast.cpp"
+#define HWY_TARGET_INCLUDE "ops/norm_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+
+#include "ops/simd-inl.h"
 
 #include <cmath>
 
 HWY_BEFORE_NAMESPACE();
 namespace talkie::ops {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
-
-using DF = hn::ScalableTag<float>;
-using VF = hn::Vec<DF>;
-// Upper bound on float lanes of any target.
-constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
 
 HWY_INLINE float SumOfSquares(DF df, const float* x, int64_t n) {
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
@@ -59,14 +55,10 @@ HWY_INLINE float SumOfSquares(DF df, const float* x, int64_t n) {
     const VF v = hn::Load(df, tail);
     a0 = hn::MulAdd(v, v, a0);
   }
-  HWY_ALIGN float sums[kMaxLanes];
-  hn::Store(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), df, sums);
-  float s = sums[0];
-  for (int64_t l = 1; l < lanes; ++l) s += sums[l];
-  return s;
+  return SumLanesInOrder(df, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)));
 }
 
-void RmsNormRowsFast(const float* x, int64_t rows, int64_t n, float* y) {
+void RmsNormRowsSimd(const float* x, int64_t rows, int64_t n, float* y) {
   const DF df;
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
   for (int64_t r = 0; r < rows; ++r) {
@@ -88,10 +80,10 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace talkie::ops {
 
-HWY_EXPORT(RmsNormRowsFast);
+HWY_EXPORT(RmsNormRowsSimd);
 
 void RmsNormRows(const float* x, int64_t rows, int64_t n, float* y) {
-  HWY_DYNAMIC_DISPATCH(RmsNormRowsFast)(x, rows, n, y);
+  HWY_DYNAMIC_DISPATCH(RmsNormRowsSimd)(x, rows, n, y);
 }
 
 }  // namespace talkie::ops

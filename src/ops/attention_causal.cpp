@@ -1,0 +1,71 @@
+// The attention task loop (see attention.h): threads over
+// (sequence, head, query), each task one AttendOneQuery over its cache view.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/attention.h"
+#include "ops/parallel.h"
+
+namespace talkie::ops {
+namespace {
+
+// One query head: the element type of the cache picks the kernel here, so
+// callers never branch on it.
+void AttendView(const float* q, const KvView& kv, int64_t col, int64_t kv_len, int64_t head_dim,
+                const uint8_t* visible, float scale, float* probs, float* out) {
+  if (kv.type == KvType::kF32)
+    AttendOneQuery(q, static_cast<const float*>(kv.keys) + col,
+                   static_cast<const float*>(kv.values) + col, kv.stride, kv_len, head_dim, visible,
+                   scale, probs, out);
+  else
+    AttendOneQueryBf16(q, static_cast<const uint16_t*>(kv.keys) + col,
+                       static_cast<const uint16_t*>(kv.values) + col, kv.stride, kv_len, head_dim,
+                       visible, scale, probs, out);
+}
+
+}  // namespace
+
+void AttendCausal(const float* q, int64_t n_head, int64_t head_dim,
+                  const std::vector<AttentionSequence>& seqs, AttentionScratch& scratch,
+                  float* out) {
+  const int64_t width = n_head * head_dim;
+  // Tasks in (sequence, head, query) order; task_begin[i] = first task of seqs[i].
+  scratch.task_begin.resize(seqs.size() + 1);
+  int64_t max_kv = 0;
+  scratch.task_begin[0] = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    max_kv = std::max(max_kv, seqs[i].kv_len);
+    scratch.task_begin[i + 1] = scratch.task_begin[i] + n_head * seqs[i].q_len;
+  }
+  const int64_t tasks = scratch.task_begin.back();
+  const int threads = std::max(1, NumThreads());
+  const auto per_thread = static_cast<size_t>(max_kv);
+  if (scratch.visible.size() < per_thread * threads) {
+    scratch.visible.resize(per_thread * threads);
+    scratch.probs.resize(per_thread * threads);
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t* begin = scratch.task_begin.data();
+#pragma omp parallel num_threads(threads)
+  {
+    const size_t slot = static_cast<size_t>(omp_get_thread_num()) * per_thread;
+    uint8_t* visible = scratch.visible.data() + slot;
+    float* probs = scratch.probs.data() + slot;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const size_t i =
+          static_cast<size_t>(std::upper_bound(begin, begin + seqs.size(), task) - begin) - 1;
+      const AttentionSequence& s = seqs[i];
+      const int64_t local = task - begin[i], hd = local / s.q_len, t = local % s.q_len;
+      for (int64_t j = 0; j < s.kv_len; ++j) visible[j] = j <= s.past + t && s.mask[j] != 0;
+      const int64_t row = s.first_row + t, col = hd * head_dim;
+      AttendView(q + row * width + col, s.kv, col, s.kv_len, head_dim, visible, scale, probs,
+                 out + row * width + col);
+      if (s.probs) std::copy_n(probs, s.kv_len, s.probs + (hd * s.q_len + t) * s.kv_len);
+    }
+  }
+}
+
+}  // namespace talkie::ops
