@@ -95,7 +95,10 @@ class TALKIE_API KvCache {
 enum class LogitsFor { kAll, kLast, kNone, kSelected };
 
 struct ForwardRequest {
-  Tensor<int32_t> input_ids;       // [batch, q_len]
+  Tensor<int32_t> input_ids;  // [batch, q_len]
+  // Or instead of input_ids: [batch, q_len, n_embd] rows used in place of the
+  // embedding lookup (Transformers' inputs_embeds: soft prompts, attribution).
+  Tensor<float> inputs_embeds;
   Tensor<uint8_t> attention_mask;  // empty, [batch, kv_len] or [batch, q_len]; 1 = real token
   Tensor<int64_t> position_ids;    // empty (derived: cumsum(mask) - 1) or [batch, q_len]
   bool output_hidden_states = false;
@@ -151,6 +154,9 @@ class TALKIE_API Model {
   // fresh start. Throws Error naming the argument for inconsistent input;
   // the cache is unchanged on error.
   ForwardResult Forward(const ForwardRequest& request, KvCache* cache = nullptr) const;
+
+  // The embedding rows of ids [..] as [.., n_embd] (what inputs_embeds replaces).
+  Tensor<float> Embed(const Tensor<int32_t>& ids) const;
 
   // The logit lens: the model's final rms-norm (unless !apply_final_norm)
   // and lm_head applied to residual-stream vectors [..., n_embd], giving

@@ -121,18 +121,30 @@ PYBIND11_MODULE(_talkie, m) {
           py::arg("batch") = 1, py::arg("capacity") = 0)
       .def(
           "forward",
-          [](const talkie::Model& model, const py::array& input_ids, const py::object& mask,
+          [](const talkie::Model& model, const py::object& input_ids, const py::object& mask,
              const py::object& positions, std::shared_ptr<PyCache> cache, bool hidden,
-             bool attentions, int64_t logits_to_keep) {
+             bool attentions, int64_t logits_to_keep, const py::object& embeds) {
             talkie::ForwardRequest req;
-            req.input_ids = ToTensor2d<int32_t>(input_ids, "input_ids");
+            if (!embeds.is_none()) {
+              auto e =
+                  py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(embeds);
+              if (!e || e.ndim() != 3)
+                throw py::value_error(
+                    "inputs_embeds must be a float array [batch, length, n_embd]");
+              std::vector<int64_t> shape(e.shape(), e.shape() + 3);
+              req.inputs_embeds =
+                  talkie::Tensor<float>(shape, std::vector<float>(e.data(), e.data() + e.size()));
+            } else {
+              req.input_ids = ToTensor2d<int32_t>(py::array(input_ids), "input_ids");
+            }
             if (!mask.is_none())
               req.attention_mask = ToTensor2d<uint8_t>(py::array(mask), "attention_mask");
             if (!positions.is_none())
               req.position_ids = ToTensor2d<int64_t>(py::array(positions), "position_ids");
             req.output_hidden_states = hidden;
             req.output_attentions = attentions;
-            const int64_t q_len = req.input_ids.dim(1);
+            const int64_t q_len =
+                embeds.is_none() ? req.input_ids.dim(1) : req.inputs_embeds.dim(1);
             if (logits_to_keep > 0 && logits_to_keep < q_len) {
               req.logits = talkie::LogitsFor::kSelected;
               for (int64_t t = q_len - logits_to_keep; t < q_len; ++t)
@@ -166,7 +178,15 @@ PYBIND11_MODULE(_talkie, m) {
           py::arg("input_ids"), py::arg("attention_mask") = py::none(),
           py::arg("position_ids") = py::none(), py::arg("cache") = nullptr,
           py::arg("output_hidden_states") = false, py::arg("output_attentions") = false,
-          py::arg("logits_to_keep") = 0)
+          py::arg("logits_to_keep") = 0, py::arg("inputs_embeds") = py::none())
+      .def("embed",
+           [](const talkie::Model& model, const py::array& ids) {
+             auto c = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(ids);
+             if (!c) throw py::type_error("embed: ids must be an integer array");
+             std::vector<int64_t> shape(c.shape(), c.shape() + c.ndim());
+             talkie::Tensor<int32_t> t(shape, std::vector<int32_t>(c.data(), c.data() + c.size()));
+             return ToNumpy(model.Embed(t));
+           })
       .def(
           "unembed",
           [](const talkie::Model& model, const py::array& hidden, bool apply_final_norm) {

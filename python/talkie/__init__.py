@@ -143,11 +143,11 @@ class Model:
         """An empty KV cache for `batch` rows (capacity 0 = the context length)."""
         return self._model.new_cache(batch, capacity)
 
-    def __call__(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None,
+    def __call__(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                  use_cache: bool = False, output_hidden_states: bool = False,
                  output_attentions: bool = False, logits_to_keep: int = 0,
                  num_logits_to_keep: int = 0, return_dict: bool = True, labels=None,
-                 **unused) -> ModelOutput:
+                 inputs_embeds=None, **unused) -> ModelOutput:
         """The forward pass with the seed's contract.
 
         input_ids [B, S]; attention_mask [B, kv_len] or [B, S] (1 = real token;
@@ -160,7 +160,19 @@ class Model:
         for key in unused:
             if key not in ("return_dict", "cache_position"):
                 raise TypeError(f"unexpected keyword argument '{key}'")
-        ids = _as_2d("input_ids", input_ids, "iu", np.int32)
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        embeds = None
+        if inputs_embeds is not None:
+            embeds = np.ascontiguousarray(inputs_embeds, dtype=np.float32)
+            if embeds.ndim == 2:
+                embeds = embeds[None]
+            if embeds.ndim != 3 or embeds.shape[2] != self.config.n_embd:
+                raise ValueError(f"inputs_embeds must be [batch, length, n_embd={self.config.n_embd}], "
+                                 f"got shape {embeds.shape}")
+            ids = np.zeros(embeds.shape[:2], dtype=np.int32)  # shapes only
+        else:
+            ids = _as_2d("input_ids", input_ids, "iu", np.int32)
         mask = None if attention_mask is None else _as_2d("attention_mask", attention_mask, "iub", np.uint8)
         pos = None if position_ids is None else _as_2d("position_ids", position_ids, "iu", np.int64)
         if mask is not None and mask.size and mask.max() > 1:
@@ -174,7 +186,8 @@ class Model:
         if labels is not None and keep:
             raise ValueError("labels needs the logits of every position (drop logits_to_keep)")
         logits, hidden, attn, positions = self._model.forward(
-            ids, mask, pos, cache, output_hidden_states, output_attentions, keep)
+            None if embeds is not None else ids, mask, pos, cache, output_hidden_states,
+            output_attentions, keep, embeds)
         loss = None if labels is None else _causal_lm_loss(logits, labels)
         out = ModelOutput(logits=logits, loss=loss, hidden_states=hidden, attentions=attn,
                           past_key_values=cache if (use_cache or past_key_values is not None) else None,
@@ -211,6 +224,17 @@ class Model:
         if device_map not in (None, "cpu", "auto") and str(device_map) != "cpu":
             raise ValueError(f"from_pretrained: device_map={device_map!r}: talkie.cpp runs on the CPU")
         return cls(path, threads=threads, policy=policy)
+
+    def get_input_embeddings(self):
+        """Transformers-style: a callable mapping ids to their embedding rows."""
+        return lambda ids: self._model.embed(np.asarray(ids, dtype=np.int64))
+
+    def embed(self, ids) -> np.ndarray:
+        """The embedding rows of `ids` ([..] -> [.., n_embd]); what inputs_embeds replaces."""
+        ids = np.asarray(ids)
+        if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() > 2 ** 31 - 1):
+            raise ValueError("embed: ids must be token ids")
+        return self._model.embed(ids.astype(np.int64))
 
     def unembed(self, hidden, apply_final_norm: bool = True) -> np.ndarray:
         """The logit lens: final rms-norm (optional) + lm_head on [..., n_embd] vectors."""

@@ -144,9 +144,18 @@ KvCache Model::NewCache(int64_t batch, int64_t capacity) const {
 }
 
 ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) const {
-  const std::vector<int64_t>& ids_shape = request.input_ids.shape();
-  Check(ids_shape.size() == 2, "Forward: input_ids must be 2-d [batch, q_len], got shape " +
-                                   Tensor<int>::ShapeString(ids_shape));
+  const bool embeds = !request.inputs_embeds.shape().empty();
+  Check(!embeds || request.input_ids.shape().empty(),
+        "Forward: give input_ids or inputs_embeds, not both");
+  const std::vector<int64_t>& ids_shape =
+      embeds ? request.inputs_embeds.shape() : request.input_ids.shape();
+  Check(embeds ? ids_shape.size() == 3 && ids_shape[2] == impl_->config.n_embd
+               : ids_shape.size() == 2,
+        std::string("Forward: ") +
+            (embeds ? "inputs_embeds must be [batch, q_len, n_embd = " +
+                          std::to_string(impl_->config.n_embd) + "]"
+                    : "input_ids must be 2-d [batch, q_len]") +
+            ", got shape " + Tensor<int>::ShapeString(ids_shape));
   const int64_t batch = ids_shape[0], q_len = ids_shape[1];
   Check(batch >= 1 && q_len >= 1,
         "Forward: input_ids is empty (shape " + Tensor<int>::ShapeString(ids_shape) + ")");
@@ -159,6 +168,7 @@ ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) cons
   in.batch = batch;
   in.q_len = q_len;
   in.ids = request.input_ids.values();
+  in.inputs_embeds = request.inputs_embeds.values();
   in.attention_mask = request.attention_mask.values();
   in.position_ids = request.position_ids.values();
   in.output_hidden_states = request.output_hidden_states;
@@ -190,6 +200,22 @@ ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) cons
         std::vector<int64_t>{out.batch, impl_->config.n_head, out.q_len, out.kv_len}, std::move(a));
   r.position_ids = Tensor<int64_t>({out.batch, out.q_len}, std::move(out.position_ids));
   return r;
+}
+
+Tensor<float> Model::Embed(const Tensor<int32_t>& ids) const {
+  const int64_t n_embd = impl_->config.n_embd, vocab = impl_->config.vocab_size;
+  std::vector<int64_t> shape = ids.shape();
+  shape.push_back(n_embd);
+  Tensor<float> out(shape);
+  const model::TalkieWeights& w = impl_->model->weights();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int32_t id = ids.data()[i];
+    Check(id >= 0 && id < vocab, "Embed: token id " + std::to_string(id) + " at index " +
+                                     std::to_string(i) + " is outside the vocabulary [0, " +
+                                     std::to_string(vocab) + ")");
+    ops::WeightRowToFloat(w.embed, id, out.data() + i * n_embd);
+  }
+  return out;
 }
 
 Tensor<float> Model::Unembed(const Tensor<float>& hidden, bool apply_final_norm) const {

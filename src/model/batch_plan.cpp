@@ -3,6 +3,7 @@
 #include "model/batch_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "common/error.h"
@@ -16,9 +17,20 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
   p.q_len = in.q_len;
   Check(in.batch > 0, "batch must be positive, got " + std::to_string(in.batch));
   Check(in.q_len > 0, "input_ids: empty id list (q_len must be positive)");
-  Check(static_cast<int64_t>(in.ids.size()) == in.batch * in.q_len,
-        "input_ids: expected batch * q_len = " + std::to_string(in.batch * in.q_len) +
-            " ids, got " + std::to_string(in.ids.size()));
+  if (in.inputs_embeds.empty()) {
+    Check(static_cast<int64_t>(in.ids.size()) == in.batch * in.q_len,
+          "input_ids: expected batch * q_len = " + std::to_string(in.batch * in.q_len) +
+              " ids, got " + std::to_string(in.ids.size()));
+  } else {
+    Check(in.ids.empty(), "give input_ids or inputs_embeds, not both");
+    Check(static_cast<int64_t>(in.inputs_embeds.size()) == in.batch * in.q_len * c.n_embd,
+          "inputs_embeds: expected [batch, q_len, n_embd] = " +
+              std::to_string(in.batch * in.q_len * c.n_embd) + " values, got " +
+              std::to_string(in.inputs_embeds.size()));
+    for (size_t i = 0; i < in.inputs_embeds.size(); ++i)
+      Check(std::isfinite(in.inputs_embeds[i]),
+            "inputs_embeds: value at index " + std::to_string(i) + " is not finite");
+  }
   Check(cache.batch() == in.batch, "kv cache: batch size " + std::to_string(cache.batch()) +
                                        " does not match the input batch " +
                                        std::to_string(in.batch));

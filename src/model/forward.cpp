@@ -111,17 +111,21 @@ void Mlp(const BlockWeights& w, Activations& a) {
 // The blocks over all rows of a step; leaves the final rms-normed state in
 // a.normed and fills the optional hidden states ([rows, n_embd] each) and
 // attentions (attention_size floats per layer).
-void RunBlocks(const Model& model, const std::vector<int32_t>& ids,
-               std::vector<SequenceSlice>& seqs, Activations& a,
+void RunBlocks(const Model& model, const std::vector<int32_t>& ids, const float* embeds,
+               int64_t rows, std::vector<SequenceSlice>& seqs, Activations& a,
                std::vector<std::vector<float>>* hidden_states,
                std::vector<std::vector<float>>* attentions, int64_t attention_size) {
   const ModelConfig& c = model.config();
   const TalkieWeights& w = model.weights();
   const int64_t n_embd = c.n_embd;
-  a.Resize(c, static_cast<int64_t>(ids.size()));
+  a.Resize(c, rows);
   a.attention.resize(seqs.size());
 
-  Embed(w, ids, a.normed.data());
+  if (embeds != nullptr) {
+    std::copy_n(embeds, rows * n_embd, a.normed.data());
+  } else {
+    Embed(w, ids, a.normed.data());
+  }
   RmsNorm(a.normed, n_embd, a.x);
   a.skip = a.x;  // embedding skip e, reused by every block
   if (hidden_states) hidden_states->push_back(a.x);
@@ -186,7 +190,9 @@ ForwardOutput Forward(const Model& model, KvCache& cache, const ForwardInput& in
   out.position_ids = plan.positions;
   out.logit_positions = plan.logit_positions;
   Activations a;
-  RunBlocks(model, input.ids, seqs, a, input.output_hidden_states ? &out.hidden_states : nullptr,
+  const float* embeds = input.inputs_embeds.empty() ? nullptr : input.inputs_embeds.data();
+  RunBlocks(model, input.ids, embeds, plan.batch * plan.q_len, seqs, a,
+            input.output_hidden_states ? &out.hidden_states : nullptr,
             input.output_attentions ? &out.attentions : nullptr,
             plan.batch * c.n_head * plan.q_len * plan.kv_len);
   std::vector<int64_t> rows;
@@ -212,7 +218,8 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model,
   }
   for (const SequenceStep& st : steps) st.cache->Grow(static_cast<int64_t>(st.ids.size()));
   Activations a;
-  RunBlocks(model, plan.ids, seqs, a, nullptr, nullptr, 0);
+  RunBlocks(model, plan.ids, nullptr, static_cast<int64_t>(plan.ids.size()), seqs, a, nullptr,
+            nullptr, 0);
   const Rows logits = Logits(model, a, plan.logit_rows);
   std::vector<std::vector<float>> out(steps.size());
   const int64_t vocab = model.config().vocab_size;

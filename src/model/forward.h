@@ -22,7 +22,10 @@ enum class LogitsFor { kAll, kLast, kNone, kSelected };
 struct ForwardInput {
   int64_t batch = 1;
   int64_t q_len = 0;
-  std::vector<int32_t> ids;             // [batch, q_len] token ids, row-major
+  std::vector<int32_t> ids;  // [batch, q_len] token ids, row-major
+  // Instead of ids: [batch, q_len, n_embd] rows used in place of embed[ids]
+  // (soft prompts, attribution; Transformers' inputs_embeds). ids stays empty.
+  std::vector<float> inputs_embeds;
   std::vector<uint8_t> attention_mask;  // empty, [batch, kv_len] or [batch, q_len]; 1 = real
   std::vector<int64_t> position_ids;    // empty or [batch, q_len]
   bool output_hidden_states = false;

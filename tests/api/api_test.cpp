@@ -146,6 +146,29 @@ TEST(ApiModel, LeftPaddedBatchGivesEachSequenceItsReferenceOutputs) {
   EXPECT_EQ(out.attentions[0].shape(), (std::vector<int64_t>{2, model.config().n_head, len, len}));
 }
 
+TEST(ApiModel, InputsEmbedsOfTheEmbeddingRowsGiveTheIdsLogitsBitForBit) {
+  const Model model = Model::Load(ModelDir("small"));
+  const Tensor<int32_t> ids({2, 4}, {11, 250, 3, 999, 42, 7, 300, 5});
+  ForwardRequest by_ids;
+  by_ids.input_ids = ids;
+  by_ids.output_hidden_states = true;
+  ForwardRequest by_embeds;
+  by_embeds.inputs_embeds = model.Embed(ids);
+  by_embeds.output_hidden_states = true;
+  EXPECT_EQ(by_embeds.inputs_embeds.shape(), (std::vector<int64_t>{2, 4, model.config().n_embd}));
+  const ForwardResult a = model.Forward(by_ids), b = model.Forward(by_embeds);
+  EXPECT_TRUE(SameBytes(a.logits.data(), b.logits.data(), a.logits.size()));
+  EXPECT_TRUE(
+      SameBytes(a.hidden_states[2].data(), b.hidden_states[2].data(), a.hidden_states[2].size()));
+  ForwardRequest both = by_embeds;
+  both.input_ids = ids;
+  EXPECT_THROW(model.Forward(both), Error);
+  ForwardRequest narrow;
+  narrow.inputs_embeds = Tensor<float>({1, 2, 7});
+  EXPECT_THROW(model.Forward(narrow), Error);
+  EXPECT_THROW(model.Embed(Tensor<int32_t>({1}, {1 << 20})), Error);
+}
+
 TEST(ApiModel, SelectedLogitsAndCacheRows) {
   const Model model = Model::Load(ModelDir("tiny"));
   ForwardRequest req = Request({3, 4, 5, 6});

@@ -88,3 +88,27 @@ def test_from_pretrained_rejects_what_it_cannot_honour(talkie):
     model = talkie.AutoModelForCausalLM.from_pretrained("")
     assert model.to("cpu") is model and model.eval() is model
     assert model.config.hidden_size == model.config.n_embd
+
+
+def test_inputs_embeds_equal_to_the_embedding_rows_give_the_same_logits(talkie):
+    model = talkie.Model()
+    tok = talkie.Tokenizer(model)
+    ids = np.array([tok.encode("And it came to pass"), tok.encode("The king said unto him")[:5]])
+    mask = np.ones_like(ids)
+    embeds = model.get_input_embeddings()(ids)
+    assert embeds.shape == ids.shape + (model.config.n_embd,)
+    a = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+    b = model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True)
+    assert np.array_equal(a.logits, b.logits)
+    assert np.array_equal(a.hidden_states[3], b.hidden_states[3])
+    # A perturbed (soft) prompt changes the result; bad shapes are errors.
+    c = model(inputs_embeds=embeds * 1.01)
+    assert not np.array_equal(c.logits, a.logits)
+    with pytest.raises(ValueError):
+        model(input_ids=ids, inputs_embeds=embeds)
+    with pytest.raises(ValueError):
+        model(inputs_embeds=embeds[..., :-1])
+    bad = embeds.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        model(inputs_embeds=bad)
