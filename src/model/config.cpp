@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 
 namespace talkie::model {
 namespace {
@@ -78,6 +79,7 @@ void ValidateConfig(const ModelConfig& c, const std::string& origin) {
 }
 
 ModelConfig ParseConfigJson(const std::string& text, const std::string& origin) {
+  CheckJsonDepth(text, origin);
   json j;
   try {
     j = json::parse(text);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 
+#include "common/json_limits.h"
 #include "tokenizer/chat.h"
 
 namespace talkie::server {
@@ -19,6 +20,11 @@ using json = nlohmann::json;
 }
 
 json ParseObject(std::string_view body) {
+  // Before parsing: deeper values would overflow the stack in the recursive
+  // copies, comparisons and dumps below.
+  if (JsonNestingDepth(body) > kMaxJsonDepth)
+    throw ApiError(400, "request body: JSON nesting is deeper than " +
+                            std::to_string(kMaxJsonDepth) + " levels");
   json j;
   try {
     j = json::parse(body);
