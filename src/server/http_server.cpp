@@ -1,7 +1,9 @@
 // Routes, limits and streaming of `talkie serve` (see http_server.h).
 #include "server/http_server.h"
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <random>
 #include <thread>
@@ -283,6 +285,13 @@ HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& to
                 512, s.options.scheduler.max_batch + s.options.scheduler.max_queue + 8));
   s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
+  // httplib's default options add SO_REUSEPORT, which lets a second server
+  // share the port and the kernel split connections between the two:
+  // SO_REUSEADDR alone only allows a restart over TIME_WAIT connections.
+  s.http.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.Routes();
 }
 
@@ -294,10 +303,11 @@ int HttpServer::Bind() {
     const int port = s.http.bind_to_any_port(s.options.host);
     Check(port > 0, "cannot bind " + s.options.host + " on any port");
     s.options.port = port;
-  } else {
-    Check(s.http.bind_to_port(s.options.host, s.options.port),
-          "cannot bind " + s.options.host + ":" + std::to_string(s.options.port) +
-              " (in use, or not a local address?)");
+  } else if (!s.http.bind_to_port(s.options.host, s.options.port)) {
+    const int err = errno;
+    throw Error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
+                (err == EADDRINUSE ? std::string("the port is in use (another server?)")
+                                   : std::string(std::strerror(err))));
   }
   return s.options.port;
 }

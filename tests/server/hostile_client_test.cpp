@@ -2,6 +2,10 @@
 // JSON, compressed bodies, pipelining, HTTP/1.0, slow clients, connection
 // caps, shutdown with clients still connected, and a taken port. Loopback
 // only; every wait is bounded.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -93,6 +97,43 @@ TEST(HostileClientTest, DeeplyNestedJsonIs400NotACrash) {
     EXPECT_NE(r.body.find("nesting"), std::string::npos) << r.body;
   }
   EXPECT_EQ(PostJson(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})").status, 200);
+}
+
+// Issue #16: with SO_REUSEPORT a second server shared the port and the
+// kernel split the requests between the two.
+TEST(HostileClientTest, ASecondServerOnATakenPortFailsToBind) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  TestServer first(DefaultModel(), Options());
+  ServerOptions o = Options();
+  o.host = "127.0.0.1";
+  o.port = first.port();
+  HttpServer second(*DefaultModel().model, *DefaultModel().tokenizer, o);
+  try {
+    second.Bind();
+    FAIL() << "a second server bound port " << first.port();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use"), std::string::npos) << e.what();
+  }
+}
+
+// The binary: one `talkie: error: ...` line and exit code 1.
+TEST(ServeCommandTest, TakenPortIsAOneLineErrorAndExitCode1) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  if (access(TALKIE_CLI_PATH, X_OK) != 0) GTEST_SKIP() << "talkie binary not built";
+  TestServer first(DefaultModel(), Options());
+  const std::string command = std::string("timeout 60 ") + TALKIE_CLI_PATH +
+                              " serve --threads 1 --port " + std::to_string(first.port()) + " 2>&1";
+  FILE* p = popen(command.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  const int status = pclose(p);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  EXPECT_EQ(out.rfind("talkie: error: ", 0), 0u) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("in use"), std::string::npos) << out;
 }
 
 }  // namespace
