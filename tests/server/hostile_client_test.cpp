@@ -99,6 +99,185 @@ TEST(HostileClientTest, DeeplyNestedJsonIs400NotACrash) {
   EXPECT_EQ(PostJson(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})").status, 200);
 }
 
+std::string Post(const std::string& path, const std::string& body,
+                 const std::string& version = "HTTP/1.1") {
+  return "POST " + path + " " + version +
+         "\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+// Compressed bodies are refused before a byte is inflated (a 20 KB gzip
+// body inflating to 20 MB took the server to 713 MB); chunked bodies and an
+// oversized Content-Length are refused before the body is read.
+TEST(HostileClientTest, CompressedChunkedAndOversizedBodiesAreRefusedUnread) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  ServerOptions o = Options();
+  o.max_body_bytes = 64 * 1024;
+  TestServer s(DefaultModel(), o);
+  auto c = s.Client();
+  c.set_compress(true);  // httplib gzips the body and says Content-Encoding: gzip
+  const std::string bomb = "{\"prompt\": \"" + std::string(20 << 20, 'a') + "\"}";
+  auto r = c.Post("/v1/completions", bomb, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415) << r->body;
+  EXPECT_NE(r->body.find("Content-Encoding"), std::string::npos) << r->body;
+
+  RawClient chunked(s.port());
+  chunked.Send(
+      "POST /tokenize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\n{\"con\r\n");
+  const std::string chunked_reply = chunked.Read(5s, "\r\n\r\n");
+  EXPECT_EQ(chunked_reply.rfind("HTTP/1.1 411", 0), 0u) << chunked_reply;
+
+  RawClient huge(s.port());  // declares 1 TB and sends nothing
+  const auto start = std::chrono::steady_clock::now();
+  huge.Send("POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n");
+  const std::string huge_reply = huge.Read(5s, "\r\n\r\n");
+  EXPECT_EQ(huge_reply.rfind("HTTP/1.1 413", 0), 0u) << huge_reply;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_TRUE(huge.WaitClosed(2s)) << "the unread body must not be parsed as a request";
+}
+
+// Requests written back to back on one connection are all answered, in
+// order (only the first was, before).
+TEST(HostileClientTest, PipelinedRequestsAreAnsweredInOrder) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  TestServer s(DefaultModel(), Options());
+  RawClient c(s.port());
+  ASSERT_TRUE(c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n" +
+                     Post("/tokenize", R"({"content": "In the beginning"})") +
+                     "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string got;
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < end && Count(got, "HTTP/1.1 200") < 3 &&
+         !c.closed_by_peer())
+    got += c.Read(500ms);
+  EXPECT_EQ(Count(got, "HTTP/1.1 200"), 3u) << got;
+  const size_t health = got.find("active_sequences"), tokens = got.find("\"tokens\""),
+               models = got.find("\"object\":\"list\"");
+  ASSERT_NE(models, std::string::npos) << got;
+  EXPECT_LT(health, tokens);
+  EXPECT_LT(tokens, models);
+}
+
+// HTTP/1.0 has no chunked encoding: a stream ends by closing.
+TEST(HostileClientTest, Http10StreamIsNotChunkedAndEndsWithTheConnection) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  TestServer s(DefaultModel(), Options());
+  RawClient c(s.port());
+  ASSERT_TRUE(c.Send(Post("/v1/completions",
+                          R"({"prompt": "In the beginning", "max_tokens": 4, "stream": true})",
+                          "HTTP/1.0")));
+  const std::string reply = c.Read(20s);
+  EXPECT_TRUE(c.closed_by_peer()) << reply;
+  const size_t head_end = reply.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << reply;
+  const std::string head = reply.substr(0, head_end), body = reply.substr(head_end + 4);
+  EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+  EXPECT_EQ(body.rfind("data: ", 0), 0u) << body;  // no chunk-size lines
+  EXPECT_NE(body.find("data: [DONE]\n\n"), std::string::npos) << body;
+}
+
+ServerOptions SlowClientOptions() {
+  ServerOptions o = Options();
+  o.scheduler.max_batch = 1;
+  o.scheduler.max_queue = 1;
+  o.connections.request_timeout = 1500ms;
+  o.connections.max_connections = 6;
+  o.connections.max_connections_per_client = 4;
+  o.connections.shutdown_grace = 1000ms;
+  return o;
+}
+
+// Slow clients (another loopback address) neither lock others out nor stay
+// connected past the request deadline, even while still sending.
+TEST(HostileClientTest, SlowClientsAreCutOffAndOthersStillServed) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  TestServer s(DefaultModel(), SlowClientOptions());
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < 12; ++i) {
+    slow.push_back(std::make_unique<RawClient>(s.port(), "127.0.0.2"));
+    ASSERT_TRUE(slow.back()->connected());
+    slow.back()->Send("GET /health HTTP/1.1\r\nHo");
+  }
+  std::this_thread::sleep_for(200ms);  // they are all accepted and waiting
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.Health()["status"], "ok");
+  EXPECT_EQ(PostJson(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  // One byte every 100 ms keeps per-read timeouts happy, not the deadline.
+  bool closed = false;
+  const auto drip_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40 && !closed; ++i) {
+    closed = !slow[0]->Send("s") || slow[0]->WaitClosed(100ms);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - drip_start, 2500ms);
+  for (auto& c : slow) EXPECT_TRUE(c->WaitClosed(3s));
+}
+
+// With every connection slot taken, /health still answers; other requests
+// get a 503 with Retry-After instead of waiting.
+TEST(HostileClientTest, HealthAnswersWhenTheConnectionCapIsReached) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  ServerOptions o = SlowClientOptions();
+  o.connections.request_timeout = 5000ms;
+  TestServer s(DefaultModel(), o);
+  std::vector<std::unique_ptr<RawClient>> hogs;
+  for (const char* from : {"127.0.0.2", "127.0.0.3"})
+    for (int i = 0; i < 3; ++i) {
+      hogs.push_back(std::make_unique<RawClient>(s.port(), from));
+      hogs.back()->Send("GET /he");
+    }
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(s.server().open_connections(), 6);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.Health()["status"], "ok");
+  const auto r = PostJson(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.retry_after, "1");
+  EXPECT_NE(r.body.find("too many connections"), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+// Stop() ends within the grace period whatever the clients do, and at once
+// when nothing is open.
+TEST(HostileClientTest, ShutdownEndsWithinTheGracePeriod) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  {
+    TestServer s(DefaultModel(), SlowClientOptions());
+    const auto start = std::chrono::steady_clock::now();
+    s.Stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "idle shutdown";
+  }
+  TestServer s(DefaultModel(), SlowClientOptions());
+  RawClient idle(s.port());
+  ASSERT_TRUE(idle.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  idle.Read(2s, "}");  // a kept-alive connection
+  RawClient slow(s.port(), "127.0.0.2");
+  slow.Send("GET /health HTTP/1.1\r\nHo");
+  std::atomic<bool> dripping{true};
+  std::thread drip([&] {
+    for (int i = 0; i < 60 && dripping.load(); ++i) {
+      slow.Send("s");
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  s.Stop();
+  const auto took = std::chrono::steady_clock::now() - start;
+  dripping = false;
+  drip.join();
+  EXPECT_LT(took, 1500ms);
+}
+
 // Issue #16: with SO_REUSEPORT a second server shared the port and the
 // kernel split the requests between the two.
 TEST(HostileClientTest, ASecondServerOnATakenPortFailsToBind) {
