@@ -31,6 +31,10 @@ struct ServeArgs {
   size_t max_body = 1 << 20;
   int threads = 0;
   std::string policy = "exact";
+  double request_timeout = 10;
+  double shutdown_grace = 5;
+  int max_connections = 256;
+  int max_connections_per_client = 32;
 };
 
 std::string ModelName(const model::Model& m) {
@@ -46,6 +50,12 @@ void RunServe(const ServeArgs& a) {
   Check(a.prefill_chunk >= 1, "--prefill-chunk must be >= 1");
   Check(a.ctx >= 0, "--ctx must be >= 0");
   Check(a.threads >= 0, "--threads must be >= 0");
+  Check(a.request_timeout > 0 && a.request_timeout <= 3600,
+        "--request-timeout must be in (0, 3600] seconds");
+  Check(a.shutdown_grace >= 0 && a.shutdown_grace <= 3600,
+        "--shutdown-grace must be in [0, 3600] seconds");
+  Check(a.max_connections >= 1, "--max-connections must be >= 1");
+  Check(a.max_connections_per_client >= 1, "--max-connections-per-client must be >= 1");
   ops::SetNumThreads(a.threads);
 
   // Signals go to one waiting thread only: block them before any thread
@@ -69,6 +79,12 @@ void RunServe(const ServeArgs& a) {
   o.context = a.ctx;
   o.max_body_bytes = a.max_body;
   o.model_name = ModelName(*m.model);
+  o.connections.request_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout * 1000));
+  o.connections.shutdown_grace =
+      std::chrono::milliseconds(static_cast<int64_t>(a.shutdown_grace * 1000));
+  o.connections.max_connections = a.max_connections;
+  o.connections.max_connections_per_client = a.max_connections_per_client;
   o.scheduler.max_batch = a.max_batch;
   o.scheduler.max_queue = a.queue;
   o.scheduler.prefill_chunk = a.prefill_chunk;
@@ -120,6 +136,18 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "prompt tokens per sequence per step")
       ->capture_default_str();
   cmd->add_option("--max-body", a->max_body, "largest request body in bytes (beyond: 413)")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", a->request_timeout,
+                  "seconds to receive a request's headers and body, in total")
+      ->capture_default_str();
+  cmd->add_option("--shutdown-grace", a->shutdown_grace,
+                  "seconds SIGTERM waits for open connections before closing them")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", a->max_connections,
+                  "open connections at most (beyond: /health only)")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", a->max_connections_per_client,
+                  "open connections per client address at most")
       ->capture_default_str();
   cmd->add_option("--threads", a->threads, "kernel threads (default: all cores)");
   AddPolicyOption(cmd, &a->policy);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "io/atomic_file.h"
 
 namespace talkie::model {
@@ -79,6 +80,7 @@ void ValidateConfig(const ModelConfig& c, const std::string& origin) {
 }
 
 ModelConfig ParseConfigJson(const std::string& text, const std::string& origin) {
+  CheckJsonDepth(text, origin);
   json j;
   try {
     j = json::parse(text);

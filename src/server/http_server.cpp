@@ -1,7 +1,9 @@
 // Routes, limits and streaming of `talkie serve` (see http_server.h).
 #include "server/http_server.h"
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <random>
 #include <thread>
@@ -16,6 +18,12 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+std::string ErrorType(int status) {
+  if (status == 404) return "not_found_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(Dump(body), "application/json");
@@ -23,14 +31,44 @@ void SendJson(httplib::Response& res, int status, const json& body) {
 
 void SendError(httplib::Response& res, int status, const std::string& message,
                const std::string& type, const std::string& param = "") {
+  // Every 503 is temporary (busy, too many connections, shutting down).
+  if (status == 503) res.set_header("Retry-After", "1");
   SendJson(res, status, ErrorBody(message, type, param));
 }
 
-std::string ErrorType(int status) {
-  if (status == 404) return "not_found_error";
-  if (status == 413) return "invalid_request_error";
-  if (status >= 500) return "server_error";
-  return "invalid_request_error";
+// Refuses, before the body is read, what would make reading it unbounded:
+// compressed bodies (a few KB can inflate to GB), chunked bodies (no length
+// to check up front) and a Content-Length over the limit. Connections over
+// a cap get /health only. A refused request's body stays unread, so its
+// connection is closed after the answer.
+bool Refuse(const httplib::Request& req, httplib::Response& res, size_t max_body) {
+  auto refuse = [&](int status, const std::string& message) {
+    GuardedServer::CloseAfterResponse();
+    SendError(res, status, message, ErrorType(status));
+    return true;
+  };
+  if (GuardedServer::OverCap() && req.path != "/health")
+    return refuse(503,
+                  "too many connections are open (from this address or in total); retry "
+                  "later or reuse a connection");
+  const std::string encoding = req.get_header_value("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity")
+    return refuse(415, "compressed request bodies are not accepted (Content-Encoding: " + encoding +
+                           "); send plain JSON");
+  if (req.has_header("Transfer-Encoding"))
+    return refuse(411, "chunked request bodies are not accepted; send a Content-Length");
+  const std::string length = req.get_header_value("Content-Length");
+  if (!length.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(length.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0' || length[0] == '-')
+      return refuse(400, "Content-Length is not a number: " + length);
+    if (n > max_body)
+      return refuse(
+          413, "request body is larger than the limit of " + std::to_string(max_body) + " bytes");
+  }
+  return false;
 }
 
 // Runs a handler body, turning errors into OpenAI-style JSON error responses.
@@ -62,11 +100,16 @@ struct StreamState {
 
 struct HttpServer::Impl {
   Impl(const model::Model& m, const tokenizer::Tokenizer& t, ServerOptions o)
-      : model(m), tokenizer(t), options(std::move(o)), scheduler(m, t, options.scheduler) {}
+      : model(m),
+        tokenizer(t),
+        options(std::move(o)),
+        scheduler(m, t, options.scheduler),
+        http(options.connections) {}
 
   void Routes();
   void HandleGeneration(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
-  void Stream(const std::shared_ptr<StreamState>& state, httplib::Response& res);
+  void Stream(const std::shared_ptr<StreamState>& state, const httplib::Request& req,
+              httplib::Response& res);
   std::string NewId(Endpoint endpoint);
 
   const model::Model& model;
@@ -74,7 +117,7 @@ struct HttpServer::Impl {
   ServerOptions options;
   ApiLimits limits;
   Scheduler scheduler;
-  httplib::Server http;
+  GuardedServer http;
   std::atomic<bool> stopped{false}, in_run{false};
   std::mutex rng_mutex;
   std::mt19937_64 rng{std::random_device{}()};
@@ -122,7 +165,7 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
     state->meta = std::move(meta);
     state->include_usage = p.include_usage;
     state->started.assign(n, false);
-    Stream(state, res);
+    Stream(state, req, res);
     return;
   }
 
@@ -147,7 +190,8 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   SendJson(res, 200, CompletionResponse(meta, choices, tokenizer));
 }
 
-void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state, httplib::Response& res) {
+void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state,
+                              const httplib::Request& req, httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
   const tokenizer::Tokenizer* tok = &tokenizer;
   auto provider = [state, tok](size_t, httplib::DataSink& sink) {
@@ -192,10 +236,21 @@ void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state, httplib
   // Runs when the response ends for any reason; cancelling a finished
   // request is harmless.
   auto release = [state](bool) { state->request->Cancel(); };
-  res.set_chunked_content_provider("text/event-stream", provider, release);
+  if (req.version == "HTTP/1.0") {
+    // HTTP/1.0 has no chunked encoding: the end of the stream is the close.
+    GuardedServer::CloseAfterResponse();
+    res.set_header("Connection", "close");
+    res.set_content_provider("text/event-stream", provider, release);
+  } else {
+    res.set_chunked_content_provider("text/event-stream", provider, release);
+  }
 }
 
 void HttpServer::Impl::Routes() {
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return Refuse(req, res, options.max_body_bytes) ? httplib::Server::HandlerResponse::Handled
+                                                    : httplib::Server::HandlerResponse::Unhandled;
+  });
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     const SchedulerStats s = scheduler.stats();
     SendJson(res, 200,
@@ -240,6 +295,9 @@ void HttpServer::Impl::Routes() {
   // JSON body too; responses our handlers filled are left alone.
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    // httplib's own answers (bad request line or headers, ...) may leave
+    // the stream mid-request: do not read another request from it.
+    if (res.status != 404) GuardedServer::CloseAfterResponse();
     std::string message = "HTTP " + std::to_string(res.status);
     if (res.status == 404) message = "no route for " + req.method + " " + req.path;
     if (res.status == 413)
@@ -262,6 +320,7 @@ void HttpServer::Impl::Routes() {
 
 HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                        ServerOptions options) {
+  options.connections.max_request_bytes = options.max_body_bytes;
   const int64_t max_context = model.config().max_position_embeddings;
   if (options.context == 0) options.context = max_context;
   Check(options.context >= 2 && options.context <= max_context,
@@ -274,15 +333,14 @@ HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& to
   s.limits.context = s.options.context;
   // A client that goes away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
-  // Enough handler threads that queued requests reach us (and get a 503
-  // beyond the queue) rather than waiting unseen in httplib's own queue.
-  size_t threads =
-      s.options.http_threads > 0
-          ? static_cast<size_t>(s.options.http_threads)
-          : static_cast<size_t>(std::min<int64_t>(
-                512, s.options.scheduler.max_batch + s.options.scheduler.max_queue + 8));
-  s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
+  // httplib's default options add SO_REUSEPORT, which lets a second server
+  // share the port and the kernel split connections between the two:
+  // SO_REUSEADDR alone only allows a restart over TIME_WAIT connections.
+  s.http.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.Routes();
 }
 
@@ -294,11 +352,13 @@ int HttpServer::Bind() {
     const int port = s.http.bind_to_any_port(s.options.host);
     Check(port > 0, "cannot bind " + s.options.host + " on any port");
     s.options.port = port;
-  } else {
-    Check(s.http.bind_to_port(s.options.host, s.options.port),
-          "cannot bind " + s.options.host + ":" + std::to_string(s.options.port) +
-              " (in use, or not a local address?)");
+  } else if (!s.http.bind_to_port(s.options.host, s.options.port)) {
+    const int err = errno;
+    throw Error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
+                (err == EADDRINUSE ? std::string("the port is in use (another server?)")
+                                   : std::string(std::strerror(err))));
   }
+  s.http.WidenBacklog();
   return s.options.port;
 }
 
@@ -313,6 +373,7 @@ void HttpServer::Stop() {
   // Cancel first: handlers waiting on the scheduler wake up and answer, so
   // httplib's workers can finish and listen_after_bind() can return.
   impl_->scheduler.Shutdown();
+  impl_->http.BeginShutdown();
   // httplib's stop() does nothing until the listen loop runs: give a Run()
   // that has just started a moment to get there.
   for (int i = 0; i < 100 && impl_->in_run.load() && !impl_->http.is_running(); ++i)
@@ -321,5 +382,7 @@ void HttpServer::Stop() {
 }
 
 SchedulerStats HttpServer::stats() const { return impl_->scheduler.stats(); }
+
+int HttpServer::open_connections() const { return impl_->http.open_connections(); }
 
 }  // namespace talkie::server

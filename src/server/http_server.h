@@ -10,6 +10,7 @@
 #include <string>
 
 #include "model/model.h"
+#include "server/connection.h"
 #include "server/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -21,7 +22,7 @@ struct ServerOptions {
   int64_t context = 0;                // 0: the model's max_position_embeddings
   size_t max_body_bytes = 1 << 20;    // larger bodies get 413
   std::string model_name = "talkie";  // the id /v1/models lists
-  int http_threads = 0;               // 0: enough for max_batch + max_queue + a few
+  ConnectionLimits connections;       // deadlines, caps, shutdown grace
   SchedulerOptions scheduler;
 };
 
@@ -44,6 +45,7 @@ class HttpServer {
   void Stop();
 
   SchedulerStats stats() const;
+  int open_connections() const;
 
  private:
   struct Impl;

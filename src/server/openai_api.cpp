@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 
+#include "common/json_limits.h"
 #include "tokenizer/chat.h"
 
 namespace talkie::server {
@@ -19,6 +20,11 @@ using json = nlohmann::json;
 }
 
 json ParseObject(std::string_view body) {
+  // Before parsing: deeper values would overflow the stack in the recursive
+  // copies, comparisons and dumps below.
+  if (JsonNestingDepth(body) > kMaxJsonDepth)
+    throw ApiError(400, "request body: JSON nesting is deeper than " +
+                            std::to_string(kMaxJsonDepth) + " levels");
   json j;
   try {
     j = json::parse(body);
@@ -272,15 +278,19 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
     generate::ValidateSamplingConfig(s);
   } catch (const Error& e) {
     // The sampler's messages start with the field name, which is ours too.
-    const std::string message = e.what();
+    // Its value is the float it became (1e308 -> inf, 1e-300 -> 0): show
+    // the number as sent instead.
+    std::string message = e.what();
     const std::string field = message.substr(0, message.find(' '));
+    const size_t got = message.rfind(", got ");
+    if (got != std::string::npos && j.contains(field))
+      message = message.substr(0, got) + ", got " + j[field].dump();
     Bad(field, message);
   }
 
   if (Has(j, "seed")) {
-    const json& v = j["seed"];
-    if (!v.is_number_integer()) Bad("seed", "'seed' must be an integer");
-    r.seed = v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(v.get<int64_t>());
+    // At most 2^53: what every JSON client (JavaScript's numbers) can echo.
+    r.seed = static_cast<uint64_t>(GetInt(j, "seed", 0, int64_t{1} << 53));
   } else {
     r.seed = random_seed;
   }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie::tokenizer {
@@ -156,6 +157,7 @@ int ByteFromUnicode(uint32_t cp) {
 }
 
 Vocab ParseHfTokenizerJson(std::string_view contents, const std::string& name) {
+  CheckJsonDepth(contents, name);
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(contents);

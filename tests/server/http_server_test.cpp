@@ -286,6 +286,7 @@ TEST(HttpServerTest, QueueLimitAnswers503) {
     const json j = json::parse(r.body);
     EXPECT_NE(j["error"]["message"].get<std::string>().find("busy"), std::string::npos);
     EXPECT_EQ(j["error"]["type"], "server_error");
+    EXPECT_EQ(r.retry_after, "1");  // issue #22: a 503 tells when to retry
   }
   leave = true;  // the streaming client leaves; the queued request runs
   running.join();

@@ -49,6 +49,8 @@ const std::vector<BadCase>& BadCases() {
       {Endpoint::kCompletions, R"({"prompt": "a", "stop": ["x", ""]})", "stop"},
       {Endpoint::kCompletions, R"({"prompt": "a", "stop": ["a","b","c","d","e"]})", "stop"},
       {Endpoint::kCompletions, R"({"prompt": "a", "seed": 1.5})", "seed"},
+      {Endpoint::kCompletions, R"({"prompt": "a", "seed": -1})", "seed"},
+      {Endpoint::kCompletions, R"({"prompt": "a", "seed": 9007199254740993})", "seed"},
       {Endpoint::kCompletions, R"({"prompt": "a", "stream": "yes"})", "stream"},
       {Endpoint::kCompletions, R"({"prompt": "a", "logprobs": 50})", "logprobs"},
       {Endpoint::kCompletions, R"({"prompt": "a", "logprobs": true})", "logprobs"},
@@ -170,8 +172,26 @@ TEST(OpenAiApiTest, DefaultsSeedsAndPromptForms) {
   EXPECT_TRUE(Parse(Endpoint::kCompletions, R"({"prompt": "a", "ignore_eos": true})")
                   .configs[0]
                   .stop_token_ids->empty());
-  EXPECT_EQ(Parse(Endpoint::kCompletions, R"({"prompt": "a", "seed": -1})").seed,
-            static_cast<uint64_t>(-1));
+  EXPECT_EQ(Parse(Endpoint::kCompletions, R"({"prompt": "a", "seed": 9007199254740992})").seed,
+            uint64_t{1} << 53);
+}
+
+// Issue #22: 1e308 said "got inf" and 1e-300 "got 0.000000".
+TEST(OpenAiApiTest, OutOfRangeNumbersAreQuotedAsSent) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"prompt": "a", "temperature": 1e308})", "got 1e+308"},
+      {R"({"prompt": "a", "top_p": 1e-300})", "got 1e-300"},
+      {R"({"prompt": "a", "repetition_penalty": -1e308})", "got -1e+308"},
+  };
+  for (const auto& [body, quoted] : cases) {
+    try {
+      Parse(Endpoint::kCompletions, body);
+      ADD_FAILURE() << "accepted: " << body;
+    } catch (const ApiError& e) {
+      EXPECT_NE(std::string(e.what()).find(quoted), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(OpenAiApiTest, MaxTokensClampsToTheContext) {

@@ -128,6 +128,7 @@ struct HttpResult {
   int status = -1;  // -1: no response (connection error)
   std::string body;
   std::string content_type;
+  std::string retry_after;
 };
 
 inline HttpResult PostJson(const TestServer& s, const std::string& path, const std::string& body) {
@@ -138,6 +139,7 @@ inline HttpResult PostJson(const TestServer& s, const std::string& path, const s
   out.status = r->status;
   out.body = r->body;
   out.content_type = r->get_header_value("Content-Type");
+  out.retry_after = r->get_header_value("Retry-After");
   return out;
 }
 
