@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/validators.h"
 #include "common/error.h"
 #include "ops/parallel.h"
 #include "server/http_server.h"
@@ -130,7 +131,8 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--max-batch", a->max_batch, "sequences stepped together at most")
       ->capture_default_str();
-  cmd->add_option("--ctx", a->ctx, "context limit per sequence (default: the model's)");
+  cmd->add_option("--ctx", a->ctx, "context limit per sequence (default: the model's)")
+      ->check(IntegerIn(1));
   cmd->add_option("--queue", a->queue, "requests waiting at most (beyond: 503)")
       ->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "prompt tokens per sequence per step")

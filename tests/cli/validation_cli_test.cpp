@@ -87,6 +87,7 @@ TEST(ValidationCliTest, NumbersAreNeverClampedAndZeroIsNotTheDefault) {
   ExpectOneLineError("synth --out /tmp/x --seed 99999999999999999999", "--seed");
   const std::string text = std::string(TALKIE_TEST_DATA_DIR) + "/tiny1930/heldout.txt";
   ExpectOneLineError("perplexity -f " + text + " --window 0", "--window: must be an integer >= 1");
+  ExpectOneLineError("serve --ctx 0", "--ctx: must be an integer >= 1");
   ExpectOneLineError("perplexity -f " + text + " --stride 0", "--stride: must be an integer >= 1");
   ExpectOneLineError("forward --ids 1,2 --out /tmp/x.safetensors --chunk 0",
                      "--chunk: must be an integer >= 1");
