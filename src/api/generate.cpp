@@ -7,18 +7,19 @@
 
 namespace talkie {
 
+// The public enum mirrors the internal one value for value.
+static_assert(static_cast<int>(FinishReason::kStopToken) ==
+                  static_cast<int>(generate::FinishReason::kStopToken) &&
+              static_cast<int>(FinishReason::kStopString) ==
+                  static_cast<int>(generate::FinishReason::kStopString) &&
+              static_cast<int>(FinishReason::kLength) ==
+                  static_cast<int>(generate::FinishReason::kLength) &&
+              static_cast<int>(FinishReason::kCancelled) ==
+                  static_cast<int>(generate::FinishReason::kCancelled));
+
 const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStopToken:
-      return "stop_token";
-    case FinishReason::kStopString:
-      return "stop_string";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kCancelled:
-      return "cancelled";
-  }
-  return "unknown";
+  // The internal names are string literals, so data() is NUL-terminated.
+  return generate::FinishReasonName(static_cast<generate::FinishReason>(reason)).data();
 }
 
 namespace {
@@ -37,19 +38,7 @@ generate::GenerationConfig ToConfig(const GenerateOptions& o) {
   return c;
 }
 
-FinishReason ToPublic(generate::FinishReason r) {
-  switch (r) {
-    case generate::FinishReason::kStopToken:
-      return FinishReason::kStopToken;
-    case generate::FinishReason::kStopString:
-      return FinishReason::kStopString;
-    case generate::FinishReason::kLength:
-      return FinishReason::kLength;
-    case generate::FinishReason::kCancelled:
-      return FinishReason::kCancelled;
-  }
-  return FinishReason::kCancelled;
-}
+FinishReason ToPublic(generate::FinishReason r) { return static_cast<FinishReason>(r); }
 
 std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokenizer* tokenizer,
                                      const std::vector<std::vector<int32_t>>& prompts,
