@@ -6,7 +6,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
-  g++ cmake ninja-build pkg-config \
+  g++ cmake ninja-build pkg-config ccache \
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev \
   libhwy-dev libomp-dev libcpp-httplib-dev libedit-dev \
   clang libclang-rt-14-dev clang-format \
