@@ -2,6 +2,7 @@
 #include "model/config.h"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -20,12 +21,18 @@ using nlohmann::json;
 bool ReadInt(const json& j, const char* key, const std::string& origin, int64_t* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return false;
+  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})
+    throw Error(origin + ": field '" + key + "' is out of range, got " + it->dump());
   if (it->is_number_integer() || it->is_number_unsigned()) {
     *out = it->get<int64_t>();
     return true;
   }
   if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>()) {
-    *out = static_cast<int64_t>(it->get<double>());
+    // A whole float beyond int64 is an error, not an undefined conversion.
+    const double v = it->get<double>();
+    if (!(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18))
+      throw Error(origin + ": field '" + key + "' is out of range, got " + it->dump());
+    *out = static_cast<int64_t>(v);
     return true;
   }
   throw Error(origin + ": field '" + key + "' must be an integer, got " + it->dump());
