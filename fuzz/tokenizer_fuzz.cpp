@@ -20,13 +20,15 @@ namespace {
 
 namespace tok = talkie::tokenizer;
 
-// The fixture vocabulary, found from this source file's (absolute) path
-// unless $TALKIE_FUZZ_VOCAB names another vocab.txt.
+// The fixture vocabulary: $TALKIE_FUZZ_VOCAB, else tests/data/tokenizer/
+// vocab.txt under the working directory (scripts/fuzz.sh runs from the
+// repository root), else beside this source file. A missing vocab is a
+// start-up error, not a crash inside the fuzzer.
 std::string VocabPath() {
   if (const char* path = std::getenv("TALKIE_FUZZ_VOCAB")) return path;
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() /
-          "tests/data/tokenizer/vocab.txt")
-      .string();
+  const std::filesystem::path in_cwd = "tests/data/tokenizer/vocab.txt";
+  if (std::filesystem::exists(in_cwd)) return in_cwd.string();
+  return (std::filesystem::path(__FILE__).parent_path().parent_path() / in_cwd).string();
 }
 
 const tok::Tokenizer& Get(bool it) {
