@@ -70,6 +70,7 @@ Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer* tokeni
 model::SequenceStep Sequence::NextStep(int64_t prefill_chunk) {
   model::SequenceStep step;
   step.cache = &cache_;
+  step.hooks = config_.hooks;
   const int64_t cached = cache_.length();
   if (cached < prompt_len_) {
     const int64_t n =

@@ -33,6 +33,9 @@ struct GenerationConfig {
   // Generation ends when the text contains one of these; the text returned
   // stops just before it. The chat markers of spec §4 always count.
   std::vector<std::string> stop_strings;
+  // Hook points run on every step of this sequence (steering, capture);
+  // null: none. Must outlive the generation.
+  const model::HookSet* hooks = nullptr;
 };
 
 // Validates sampling fields and max_new_tokens (Error naming the field).

@@ -34,6 +34,9 @@ struct Activations {
   // and its per-thread buffers.
   std::vector<ops::AttentionSequence> attention;
   ops::AttentionScratch attention_scratch;
+  // Per sequence: its [n_head, q_len, kv_len] softmax weights, kept only
+  // while a hook_pattern hook of that sequence asks for them.
+  std::vector<std::vector<float>> patterns;
 };
 
 }  // namespace talkie::model

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/hooks.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 
@@ -36,6 +37,9 @@ struct ForwardInput {
   // prefill of a left-padded batch legitimately feeds such rows (a short
   // prompt's leading pads); their outputs are meaningless and must be ignored.
   bool allow_padding_only_rows = false;
+  // Hook points to read or patch (hooks.h); each call is one batch row.
+  // Must outlive the call. Null or empty: no hook work at all.
+  const HookSet* hooks = nullptr;
 };
 
 struct ForwardOutput {
@@ -64,6 +68,7 @@ struct SequenceStep {
   KvCache* cache = nullptr;
   std::vector<int32_t> ids;
   LogitsFor logits = LogitsFor::kLast;  // kAll, kLast or kNone
+  const HookSet* hooks = nullptr;       // this sequence's hooks (hooks.h), or none
 };
 std::vector<std::vector<float>> ForwardRagged(const Model& model,
                                               const std::vector<SequenceStep>& steps);

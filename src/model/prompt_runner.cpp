@@ -54,6 +54,7 @@ std::vector<SequenceOutputs> RunPrompts(const Model& model,
     in.q_len = q_len;
     in.output_hidden_states = options.output_hidden_states;
     in.output_attentions = options.output_attentions;
+    in.hooks = options.hooks;
     in.allow_padding_only_rows = true;  // a short prompt's first chunks may be all padding
     in.attention_mask.resize(static_cast<size_t>(batch * (start + q_len)));
     for (int64_t b = 0; b < batch; ++b) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/hooks.h"
 #include "model/model.h"
 
 namespace talkie::model {
@@ -15,7 +16,8 @@ struct PromptRunOptions {
   int64_t chunk = 0;  // tokens per Forward call; 0 = all at once
   bool output_hidden_states = false;
   bool output_attentions = false;
-  int32_t pad_id = 0;  // token id placed in padded slots (masked anyway)
+  int32_t pad_id = 0;              // token id placed in padded slots (masked anyway)
+  const HookSet* hooks = nullptr;  // run on every Forward call (hooks.h)
 };
 
 struct SequenceOutputs {

@@ -41,6 +41,14 @@ void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* va
                         int64_t stride, int64_t kv_len, int64_t head_dim, const uint8_t* visible,
                         float scale, float* probs, float* out);
 
+// out[head_dim] = sum over visible keys j, in key order, of probs[j] * value_j:
+// the last phase of AttendOneQuery(Bf16) alone, for weights a hook patched.
+// On the weights AttendOneQuery wrote it gives its `out` bit for bit.
+void WeightValues(const float* probs, const float* values, int64_t stride, int64_t kv_len,
+                  int64_t head_dim, const uint8_t* visible, float* out);
+void WeightValuesBf16(const float* probs, const uint16_t* values, int64_t stride, int64_t kv_len,
+                      int64_t head_dim, const uint8_t* visible, float* out);
+
 // The plain reference the SIMD kernel is tested against (float keys / values;
 // its own loops, sharing nothing with the SIMD kernel).
 void AttendOneQueryReference(const float* q, const float* keys, const float* values, int64_t stride,
@@ -74,5 +82,10 @@ struct AttentionScratch {
 void AttendCausal(const float* q, int64_t n_head, int64_t head_dim,
                   const std::vector<AttentionSequence>& seqs, AttentionScratch& scratch,
                   float* out);
+
+// Recomputes the out rows of every sequence that has .probs from those
+// weights (as AttendCausal would from its own), after a hook patched them.
+void WeightCausal(int64_t n_head, int64_t head_dim, const std::vector<AttentionSequence>& seqs,
+                  AttentionScratch& scratch, float* out);
 
 }  // namespace talkie::ops

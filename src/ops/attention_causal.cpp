@@ -1,5 +1,7 @@
 // The attention task loop (see attention.h): threads over
-// (sequence, head, query), each task one AttendOneQuery over its cache view.
+// (sequence, head, query), each task one AttendOneQuery over its cache view
+// (AttendCausal), or the weighted sum of values alone on patched weights
+// (WeightCausal).
 #include <omp.h>
 
 #include <algorithm>
@@ -25,28 +27,40 @@ void AttendView(const float* q, const KvView& kv, int64_t col, int64_t kv_len, i
                        visible, scale, probs, out);
 }
 
-}  // namespace
+// Out-of-line twin of AttendView for a patched pattern.
+void WeightView(const float* probs, const KvView& kv, int64_t col, int64_t kv_len, int64_t head_dim,
+                const uint8_t* visible, float* out) {
+  if (kv.type == KvType::kF32)
+    WeightValues(probs, static_cast<const float*>(kv.values) + col, kv.stride, kv_len, head_dim,
+                 visible, out);
+  else
+    WeightValuesBf16(probs, static_cast<const uint16_t*>(kv.values) + col, kv.stride, kv_len,
+                     head_dim, visible, out);
+}
 
-void AttendCausal(const float* q, int64_t n_head, int64_t head_dim,
-                  const std::vector<AttentionSequence>& seqs, AttentionScratch& scratch,
-                  float* out) {
-  const int64_t width = n_head * head_dim;
-  // Tasks in (sequence, head, query) order; task_begin[i] = first task of seqs[i].
+// Runs body(sequence, head, query, visible, probs scratch) once per task of
+// the sequences selected by `take`, in (sequence, head, query) order over the
+// threads; `visible` holds the query's mask-and-causality row.
+template <class Take, class Body>
+void ForEachQuery(int64_t n_head, const std::vector<AttentionSequence>& seqs,
+                  AttentionScratch& scratch, Take take, Body body) {
+  // task_begin[i] = first task of seqs[i].
   scratch.task_begin.resize(seqs.size() + 1);
   int64_t max_kv = 0;
   scratch.task_begin[0] = 0;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    max_kv = std::max(max_kv, seqs[i].kv_len);
-    scratch.task_begin[i + 1] = scratch.task_begin[i] + n_head * seqs[i].q_len;
+    const bool taken = take(seqs[i]);
+    if (taken) max_kv = std::max(max_kv, seqs[i].kv_len);
+    scratch.task_begin[i + 1] = scratch.task_begin[i] + (taken ? n_head * seqs[i].q_len : 0);
   }
   const int64_t tasks = scratch.task_begin.back();
+  if (tasks == 0) return;
   const int threads = std::max(1, NumThreads());
   const auto per_thread = static_cast<size_t>(max_kv);
   if (scratch.visible.size() < per_thread * threads) {
     scratch.visible.resize(per_thread * threads);
     scratch.probs.resize(per_thread * threads);
   }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t* begin = scratch.task_begin.data();
 #pragma omp parallel num_threads(threads)
   {
@@ -60,12 +74,38 @@ void AttendCausal(const float* q, int64_t n_head, int64_t head_dim,
       const AttentionSequence& s = seqs[i];
       const int64_t local = task - begin[i], hd = local / s.q_len, t = local % s.q_len;
       for (int64_t j = 0; j < s.kv_len; ++j) visible[j] = j <= s.past + t && s.mask[j] != 0;
-      const int64_t row = s.first_row + t, col = hd * head_dim;
-      AttendView(q + row * width + col, s.kv, col, s.kv_len, head_dim, visible, scale, probs,
-                 out + row * width + col);
-      if (s.probs) std::copy_n(probs, s.kv_len, s.probs + (hd * s.q_len + t) * s.kv_len);
+      body(s, hd, t, visible, probs);
     }
   }
+}
+
+}  // namespace
+
+void AttendCausal(const float* q, int64_t n_head, int64_t head_dim,
+                  const std::vector<AttentionSequence>& seqs, AttentionScratch& scratch,
+                  float* out) {
+  const int64_t width = n_head * head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  ForEachQuery(
+      n_head, seqs, scratch, [](const AttentionSequence&) { return true; },
+      [&](const AttentionSequence& s, int64_t hd, int64_t t, const uint8_t* visible, float* probs) {
+        const int64_t row = s.first_row + t, col = hd * head_dim;
+        AttendView(q + row * width + col, s.kv, col, s.kv_len, head_dim, visible, scale, probs,
+                   out + row * width + col);
+        if (s.probs) std::copy_n(probs, s.kv_len, s.probs + (hd * s.q_len + t) * s.kv_len);
+      });
+}
+
+void WeightCausal(int64_t n_head, int64_t head_dim, const std::vector<AttentionSequence>& seqs,
+                  AttentionScratch& scratch, float* out) {
+  const int64_t width = n_head * head_dim;
+  ForEachQuery(
+      n_head, seqs, scratch, [](const AttentionSequence& s) { return s.probs != nullptr; },
+      [&](const AttentionSequence& s, int64_t hd, int64_t t, const uint8_t* visible, float*) {
+        const int64_t row = s.first_row + t, col = hd * head_dim;
+        WeightView(s.probs + (hd * s.q_len + t) * s.kv_len, s.kv, col, s.kv_len, head_dim, visible,
+                   out + row * width + col);
+      });
 }
 
 }  // namespace talkie::ops

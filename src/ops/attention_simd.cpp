@@ -45,6 +45,24 @@ HWY_INLINE float Dot(DF df, const float* q, const T* k, int64_t n) {
   return SumLanesInOrder(df, acc);
 }
 
+// out[d] += p_j * v_j[d] over visible keys in key order (out starts at 0):
+// the last phase of Attend, also run alone on a patched hook_pattern.
+template <class T>
+HWY_INLINE void WeightValues(const float* probs, const T* values, int64_t stride, int64_t kv_len,
+                             int64_t head_dim, const uint8_t* visible, float* out) {
+  const DF df;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t full = head_dim / lanes * lanes;
+  for (int64_t j = 0; j < kv_len; ++j) {
+    if (!visible[j]) continue;
+    const T* v = values + j * stride;
+    const auto p = hn::Set(df, probs[j]);
+    for (int64_t d = 0; d < full; d += lanes)
+      hn::StoreU(hn::MulAdd(p, LoadKv(df, v + d), hn::LoadU(df, out + d)), df, out + d);
+    for (int64_t d = full; d < head_dim; ++d) out[d] = std::fma(probs[j], KvToFloat(v[d]), out[d]);
+  }
+}
+
 template <class T>
 HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t stride,
                        int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
@@ -69,17 +87,9 @@ HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t s
     probs[j] = std::exp(probs[j] - max_score);
     sum += probs[j];
   }
-  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
-  const int64_t full = head_dim / lanes * lanes;
-  for (int64_t j = 0; j < kv_len; ++j) {
-    if (!visible[j]) continue;
-    probs[j] /= sum;
-    const T* v = values + j * stride;
-    const auto p = hn::Set(df, probs[j]);
-    for (int64_t d = 0; d < full; d += lanes)
-      hn::StoreU(hn::MulAdd(p, LoadKv(df, v + d), hn::LoadU(df, out + d)), df, out + d);
-    for (int64_t d = full; d < head_dim; ++d) out[d] = std::fma(probs[j], KvToFloat(v[d]), out[d]);
-  }
+  for (int64_t j = 0; j < kv_len; ++j)
+    if (visible[j]) probs[j] /= sum;
+  WeightValues(probs, values, stride, kv_len, head_dim, visible, out);
 }
 
 void AttendOneQuerySimd(const float* q, const float* keys, const float* values, int64_t stride,
@@ -94,6 +104,18 @@ void AttendOneQueryBf16Simd(const float* q, const uint16_t* keys, const uint16_t
   Attend(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 
+void WeightValuesSimd(const float* probs, const float* values, int64_t stride, int64_t kv_len,
+                      int64_t head_dim, const uint8_t* visible, float* out) {
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  WeightValues(probs, values, stride, kv_len, head_dim, visible, out);
+}
+
+void WeightValuesBf16Simd(const float* probs, const uint16_t* values, int64_t stride,
+                          int64_t kv_len, int64_t head_dim, const uint8_t* visible, float* out) {
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  WeightValues(probs, values, stride, kv_len, head_dim, visible, out);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace talkie::ops
 HWY_AFTER_NAMESPACE();
@@ -103,6 +125,8 @@ namespace talkie::ops {
 
 HWY_EXPORT(AttendOneQuerySimd);
 HWY_EXPORT(AttendOneQueryBf16Simd);
+HWY_EXPORT(WeightValuesSimd);
+HWY_EXPORT(WeightValuesBf16Simd);
 
 void AttendOneQuery(const float* q, const float* keys, const float* values, int64_t stride,
                     int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
@@ -116,6 +140,16 @@ void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* va
                         float scale, float* probs, float* out) {
   HWY_DYNAMIC_DISPATCH(AttendOneQueryBf16Simd)
   (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+void WeightValues(const float* probs, const float* values, int64_t stride, int64_t kv_len,
+                  int64_t head_dim, const uint8_t* visible, float* out) {
+  HWY_DYNAMIC_DISPATCH(WeightValuesSimd)(probs, values, stride, kv_len, head_dim, visible, out);
+}
+
+void WeightValuesBf16(const float* probs, const uint16_t* values, int64_t stride, int64_t kv_len,
+                      int64_t head_dim, const uint8_t* visible, float* out) {
+  HWY_DYNAMIC_DISPATCH(WeightValuesBf16Simd)(probs, values, stride, kv_len, head_dim, visible, out);
 }
 
 }  // namespace talkie::ops
