@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "talkie/export.h"
+#include "talkie/hooks.h"
 
 namespace talkie {
 
@@ -45,6 +46,9 @@ struct GenerateOptions {
   // stops just before it. The chat markers always count.
   std::vector<std::string> stop_strings;
   int64_t prefill_chunk = 512;  // prompt tokens a sequence feeds per step
+  // Hook points run on every step of this prompt's sequence (steering,
+  // capture during generation); HookEvent::sequence is the prompt's index.
+  const Hooks* hooks = nullptr;
 };
 
 enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };

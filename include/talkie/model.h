@@ -25,6 +25,7 @@
 
 #include "talkie/engine.h"
 #include "talkie/export.h"
+#include "talkie/hooks.h"
 #include "talkie/tensor.h"
 
 namespace talkie {
@@ -108,6 +109,12 @@ struct ForwardRequest {
   // A row whose visible keys are all padding is an error unless this is set
   // (chunked prefill of a left-padded batch feeds such rows; ignore their outputs).
   bool allow_padding_only_rows = false;
+  // Hook points to read or patch (talkie/hooks.h); run before the captures
+  // and hidden states, which therefore see patched values. Not owned.
+  const Hooks* hooks = nullptr;
+  // Hook names to return in ForwardResult::captured ("blocks.*.<point>"
+  // returns every block's), without computing anything else.
+  std::vector<std::string> capture;
 };
 
 struct ForwardResult {
@@ -119,6 +126,9 @@ struct ForwardResult {
   // n_layer tensors [batch, n_head, q_len, kv_len] of softmax weights.
   std::vector<Tensor<float>> attentions;
   Tensor<int64_t> position_ids;  // [batch, q_len], given or derived
+  // Per concrete hook name of request.capture: [batch, q_len, row shape...]
+  // (hook_pattern [batch, n_head, q_len, kv_len]; logits [batch, positions, vocab]).
+  std::map<std::string, Tensor<float>> captured;
 };
 
 // Per-token log-probabilities of a sequence under the model.

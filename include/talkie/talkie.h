@@ -15,6 +15,7 @@
 #include "talkie/engine.h"
 #include "talkie/error.h"
 #include "talkie/generate.h"
+#include "talkie/hooks.h"
 #include "talkie/model.h"
 #include "talkie/tensor.h"
 #include "talkie/tokenizer.h"

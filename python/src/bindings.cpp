@@ -49,6 +49,39 @@ struct PyCache {
 
 talkie::Policy PolicyOf(const std::string& name) { return talkie::ParsePolicy(name); }
 
+// A Python callable held by C++ hooks: copies share it without touching its
+// reference count (the engine copies hook sets with the GIL released), and
+// the last owner drops it under the GIL.
+std::shared_ptr<py::object> HoldPython(py::object fn) {
+  return std::shared_ptr<py::object>(new py::object(std::move(fn)), [](py::object* p) {
+    py::gil_scoped_acquire acquire;
+    delete p;
+  });
+}
+
+// fn(activation, event) at a hook: activation is a writable float32 view of
+// the engine's buffer (valid during the call only); event is (name, layer,
+// sequence, slots, positions). A returned array replaces the activation.
+talkie::HookFunction PythonHook(py::object fn) {
+  return [held = HoldPython(std::move(fn))](const talkie::HookEvent& e) {
+    py::gil_scoped_acquire acquire;
+    const py::capsule no_owner(e.data, [](void*) {});
+    std::vector<py::ssize_t> shape(e.shape.begin(), e.shape.end());
+    py::array_t<float> view(shape, e.data, no_owner);
+    const std::vector<int64_t> slots(e.slots.begin(), e.slots.end()),
+        positions(e.positions.begin(), e.positions.end());
+    const py::object result =
+        (*held)(view, py::make_tuple(e.name, e.layer, e.sequence, slots, positions));
+    if (result.is_none() || result.is(view)) return;
+    auto replacement =
+        py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(result);
+    if (!replacement || static_cast<size_t>(replacement.size()) != e.size())
+      throw py::value_error("hook '" + e.name + "' returned an array of another size (expected " +
+                            std::to_string(e.size()) + " float32 values)");
+    std::copy_n(replacement.data(), e.size(), e.data);
+  };
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_talkie, m) {
@@ -123,8 +156,11 @@ PYBIND11_MODULE(_talkie, m) {
           "forward",
           [](const talkie::Model& model, const py::object& input_ids, const py::object& mask,
              const py::object& positions, std::shared_ptr<PyCache> cache, bool hidden,
-             bool attentions, int64_t logits_to_keep, const py::object& embeds) {
+             bool attentions, int64_t logits_to_keep, const py::object& embeds,
+             const talkie::Hooks* hooks, const std::vector<std::string>& capture) {
             talkie::ForwardRequest req;
+            req.hooks = hooks;
+            req.capture = capture;
             if (!embeds.is_none()) {
               auto e =
                   py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(embeds);
@@ -172,13 +208,16 @@ PYBIND11_MODULE(_talkie, m) {
                 t[i] = ToNumpy(std::move(out.attentions[i]));
               at = t;
             }
+            py::dict captured;
+            for (auto& [name, t] : out.captured) captured[py::str(name)] = ToNumpy(std::move(t));
             return py::make_tuple(ToNumpy(std::move(out.logits)), hs, at,
-                                  ToNumpy(std::move(out.position_ids)));
+                                  ToNumpy(std::move(out.position_ids)), captured);
           },
           py::arg("input_ids"), py::arg("attention_mask") = py::none(),
           py::arg("position_ids") = py::none(), py::arg("cache") = nullptr,
           py::arg("output_hidden_states") = false, py::arg("output_attentions") = false,
-          py::arg("logits_to_keep") = 0, py::arg("inputs_embeds") = py::none())
+          py::arg("logits_to_keep") = 0, py::arg("inputs_embeds") = py::none(),
+          py::arg("hooks") = nullptr, py::arg("capture") = std::vector<std::string>{})
       .def("embed",
            [](const talkie::Model& model, const py::array& ids) {
              auto c = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(ids);
@@ -256,8 +295,9 @@ PYBIND11_MODULE(_talkie, m) {
          const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens,
          float temperature, int64_t top_k, float top_p, float min_p, float repetition_penalty,
          uint64_t seed, const std::vector<std::string>& stop_strings, bool ignore_eos,
-         const py::object& on_text) {
+         const py::object& on_text, const talkie::Hooks* hooks) {
         talkie::GenerateOptions o;
+        o.hooks = hooks;
         o.max_new_tokens = max_new_tokens;
         o.sampling = {temperature, top_k, top_p, min_p, repetition_penalty, seed};
         o.stop_strings = stop_strings;
@@ -285,5 +325,32 @@ PYBIND11_MODULE(_talkie, m) {
       py::arg("model"), py::arg("tokenizer"), py::arg("prompts"), py::arg("max_new_tokens"),
       py::arg("temperature"), py::arg("top_k"), py::arg("top_p"), py::arg("min_p"),
       py::arg("repetition_penalty"), py::arg("seed"), py::arg("stop_strings"),
-      py::arg("ignore_eos"), py::arg("on_text"));
+      py::arg("ignore_eos"), py::arg("on_text"), py::arg("hooks") = nullptr);
+
+  py::class_<talkie::Hooks>(m, "Hooks")
+      .def(py::init<>())
+      .def(
+          "add",
+          [](talkie::Hooks& h, const std::string& name, py::object fn, bool read_only) {
+            h.Add(name, PythonHook(std::move(fn)), read_only);
+          },
+          py::arg("name"), py::arg("fn"), py::arg("read_only") = false)
+      .def(
+          "add_vector",
+          [](talkie::Hooks& h, const std::string& name, std::vector<float> v, float scale) {
+            h.AddVector(name, std::move(v), scale);
+          },
+          py::arg("name"), py::arg("vector"), py::arg("scale") = 1.0f)
+      .def(
+          "project_out",
+          [](talkie::Hooks& h, const std::string& name, std::vector<float> d) {
+            h.ProjectOut(name, std::move(d));
+          },
+          py::arg("name"), py::arg("direction"))
+      .def("empty", &talkie::Hooks::empty);
+  m.def("hook_names", [](int64_t n_layer) {
+    talkie::ModelConfig c;
+    c.n_layer = n_layer;
+    return talkie::Hooks::Names(c);
+  });
 }

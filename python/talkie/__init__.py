@@ -14,6 +14,7 @@ the engine's message. See docs/python.md.
 """
 
 import os
+from collections import namedtuple
 import secrets
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -28,7 +29,7 @@ KVCache = _talkie.KVCache
 
 __all__ = ["Model", "Tokenizer", "ModelOutput", "KVCache", "TalkieError", "Config",
            "AutoModelForCausalLM", "AutoTokenizer", "BatchEncoding",
-           "default_model_path", "simd_target"]
+           "Hooks", "HookEvent", "default_model_path", "simd_target"]
 
 
 def default_model_path() -> str:
@@ -68,6 +69,7 @@ class ModelOutput:
     attentions: Optional[Tuple[np.ndarray, ...]] = None     # L x [B, H, S, kv_len]
     past_key_values: Optional[KVCache] = None
     position_ids: Optional[np.ndarray] = None            # int64 [B, S], given or derived
+    captured: Optional[dict] = None                      # hook name -> [B, ...] (capture=)
 
     def __getitem__(self, key):
         return getattr(self, key)
@@ -120,6 +122,57 @@ def _causal_lm_loss(logits, labels) -> float:
     return float((logz - scores[np.arange(len(target)), target]).mean())
 
 
+HookEvent = namedtuple("HookEvent", "name layer sequence slots positions")
+
+
+class Hooks:
+    """Hook points to read or patch during a forward or generation.
+
+    Names as TransformerLens: "hook_embed", "blocks.3.hook_resid_post",
+    "blocks.*.attn.hook_pattern" (every block), "ln_final.hook_normalized",
+    "logits" (docs/interpretability.md lists all with their shapes).
+    A hook is fn(activation, event): activation is a writable float32 view of
+    one sequence's rows of this step ([rows, width]; q/k/v/z [rows, heads,
+    head_dim]; hook_pattern [heads, q_rows, kv_len]), valid during the call
+    only (copy it to keep it); event is a HookEvent (name, layer, sequence,
+    slots, positions). Change it in place or return a replacement array.
+    """
+
+    def __init__(self):
+        self._hooks = _talkie.Hooks()
+
+    def add(self, name: str, fn, read_only: bool = False) -> "Hooks":
+        self._hooks.add(name, lambda x, e: fn(x, HookEvent(*e)), read_only)
+        return self
+
+    def add_vector(self, name: str, vector, scale: float = 1.0) -> "Hooks":
+        """Steering: adds scale * vector to every row at `name`."""
+        self._hooks.add_vector(name, np.asarray(vector, dtype=np.float32).ravel().tolist(), scale)
+        return self
+
+    def project_out(self, name: str, direction) -> "Hooks":
+        """Directional ablation: removes the component along `direction`."""
+        self._hooks.project_out(name, np.asarray(direction, dtype=np.float32).ravel().tolist())
+        return self
+
+    def __len__(self):
+        return 0 if self._hooks.empty() else 1
+
+    def __bool__(self):
+        return not self._hooks.empty()
+
+
+def _as_hooks(hooks):
+    """None, a Hooks, or a list of (name, fn) pairs / a {name: fn} dict."""
+    if hooks is None or isinstance(hooks, Hooks):
+        return hooks
+    pairs = hooks.items() if isinstance(hooks, dict) else hooks
+    out = Hooks()
+    for name, fn in pairs:
+        out.add(name, fn)
+    return out
+
+
 class Model:
     """A loaded Talkie model. Model() loads the bundled model.
 
@@ -147,7 +200,7 @@ class Model:
                  use_cache: bool = False, output_hidden_states: bool = False,
                  output_attentions: bool = False, logits_to_keep: int = 0,
                  num_logits_to_keep: int = 0, return_dict: bool = True, labels=None,
-                 inputs_embeds=None, **unused) -> ModelOutput:
+                 inputs_embeds=None, hooks=None, capture=None, **unused) -> ModelOutput:
         """The forward pass with the seed's contract.
 
         input_ids [B, S]; attention_mask [B, kv_len] or [B, S] (1 = real token;
@@ -156,6 +209,8 @@ class Model:
         logits_to_keep > 0 returns only the last k positions' logits;
         labels [B, S] adds `loss`: the mean cross-entropy of labels[:, 1:]
         against logits[:, :-1], positions labelled -100 ignored (Transformers).
+        hooks: a Hooks (or [(name, fn)] / {name: fn}) run during the pass;
+        capture: hook names whose values come back in `captured` as [B, ...].
         """
         for key in unused:
             if key not in ("return_dict", "cache_position"):
@@ -185,18 +240,45 @@ class Model:
         keep = logits_to_keep or num_logits_to_keep
         if labels is not None and keep:
             raise ValueError("labels needs the logits of every position (drop logits_to_keep)")
-        logits, hidden, attn, positions = self._model.forward(
+        hooks = _as_hooks(hooks)
+        if isinstance(capture, str):
+            capture = [capture]
+        logits, hidden, attn, positions, captured = self._model.forward(
             None if embeds is not None else ids, mask, pos, cache, output_hidden_states,
-            output_attentions, keep, embeds)
+            output_attentions, keep, embeds, hooks._hooks if hooks else None, list(capture or []))
         loss = None if labels is None else _causal_lm_loss(logits, labels)
         out = ModelOutput(logits=logits, loss=loss, hidden_states=hidden, attentions=attn,
                           past_key_values=cache if (use_cache or past_key_values is not None) else None,
-                          position_ids=positions)
+                          position_ids=positions, captured=captured if capture else None)
         return out if return_dict else tuple(v for v in (out.loss, out.logits, out.past_key_values,
                                                          out.hidden_states, out.attentions)
                                              if v is not None)
 
     forward = __call__
+
+    def run_with_hooks(self, input_ids, fwd_hooks=(), **kwargs) -> ModelOutput:
+        """TransformerLens style: fwd_hooks = [(name, fn(activation, event))]."""
+        return self(input_ids, hooks=_as_hooks(list(fwd_hooks)), **kwargs)
+
+    def run_with_cache(self, input_ids, names_filter=None, **kwargs):
+        """TransformerLens style: (logits, {hook name: activation [B, ...]}).
+        names_filter: a name, a list of names, or a predicate on names
+        (default: every hook point but the attention patterns)."""
+        names = self.hook_names()
+        if names_filter is None:
+            wanted = [n for n in names if not n.endswith("hook_pattern")]
+        elif isinstance(names_filter, str):
+            wanted = [names_filter]
+        elif callable(names_filter):
+            wanted = [n for n in names if names_filter(n)]
+        else:
+            wanted = list(names_filter)
+        out = self(input_ids, capture=wanted, **kwargs)
+        return out.logits, out.captured
+
+    def hook_names(self):
+        """Every hook point of this model, in forward order."""
+        return _talkie.hook_names(self.config.n_layer)
 
     # Transformers habits that mean nothing on a CPU engine.
     device = "cpu"
@@ -252,7 +334,7 @@ class Model:
                  top_p: float = 1.0, min_p: float = 0.0, repetition_penalty: float = 1.0,
                  seed: Optional[int] = None, stop_strings=None, streamer=None,
                  ignore_eos: bool = False, tokenizer=None, pad_token_id: Optional[int] = None,
-                 **unused) -> np.ndarray:
+                 hooks=None, **unused) -> np.ndarray:
         """Continues each row (HF convention): returns [B, S + new] int64 ids,
         the prompt as given (padding included) followed by the new tokens,
         right-padded with pad_token_id (default: the end-of-text id) where a
@@ -260,7 +342,8 @@ class Model:
 
         do_sample=False is greedy; seed=None draws a random seed. streamer:
         a callable(text) (or an object with .put(text) / .end()) receiving row
-        0's text as it becomes final.
+        0's text as it becomes final. hooks: run on every step of every row
+        (steering); event.sequence is the row.
         """
         for key in unused:
             if key not in ("use_cache", "return_dict_in_generate", "output_scores",
@@ -288,11 +371,12 @@ class Model:
             def on_text(index, piece):
                 if index == 0:
                     put(piece.decode("utf-8", errors="replace"))
+        hooks = _as_hooks(hooks)
         results = _talkie.generate(
             self._model, tok, prompts, int(max_new_tokens),
             float(temperature) if do_sample else 0.0, int(top_k), float(top_p), float(min_p),
             float(repetition_penalty), int(seed), list(stop_strings or []), bool(ignore_eos),
-            on_text)
+            on_text, hooks._hooks if hooks else None)
         if streamer is not None and hasattr(streamer, "end"):
             streamer.end()
         if pad_token_id is None:

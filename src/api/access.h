@@ -3,7 +3,9 @@
 // Not installed.
 #pragma once
 
+#include "model/hooks.h"
 #include "model/model.h"
+#include "talkie/hooks.h"
 #include "talkie/model.h"
 #include "talkie/tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -14,6 +16,9 @@ struct ModelAccess {
   static const model::Model& Internal(const Model& model);
   static model::KvCache& Internal(KvCache& cache) { return *cache.impl_; }
   static KvCache Wrap(model::KvCache cache);
+  static const model::HookSet* Internal(const Hooks* hooks) {
+    return hooks == nullptr ? nullptr : hooks->impl_.get();
+  }
 };
 
 struct TokenizerAccess {

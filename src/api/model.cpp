@@ -2,6 +2,7 @@
 // to model::Forward (src/model), applying the engine's settings per call.
 #include "talkie/model.h"
 
+#include <map>
 #include <utility>
 
 #include "api/access.h"
@@ -176,6 +177,31 @@ ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) cons
   in.logits = static_cast<model::LogitsFor>(request.logits);
   in.logit_positions = request.logit_positions;
   in.allow_padding_only_rows = request.allow_padding_only_rows;
+  // The caller's hooks, then one read hook per capture name that gathers each
+  // sequence's rows into [batch, ...] tensors.
+  struct Captured {
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+  };
+  std::map<std::string, Captured> captured;
+  model::HookSet hooks;
+  if (const model::HookSet* user = ModelAccess::Internal(request.hooks)) hooks.Append(*user);
+  for (const std::string& name : request.capture)
+    hooks.Add(
+        name,
+        [&captured, batch](const model::HookCall& call) {
+          Captured& c = captured[model::HookNameString(call.point, call.layer)];
+          size_t n = 1;
+          for (int64_t d : call.shape) n *= static_cast<size_t>(d);
+          if (c.data.empty()) {
+            c.shape = {batch};
+            c.shape.insert(c.shape.end(), call.shape.begin(), call.shape.end());
+            c.data.resize(n * static_cast<size_t>(batch));
+          }
+          std::copy_n(call.data, n, c.data.data() + n * call.sequence);
+        },
+        model::HookAccess::kRead);
+  if (!hooks.empty()) in.hooks = &hooks;
 
   api::EngineScope scope(impl_->engine);
   model::ForwardOutput out;
@@ -199,6 +225,8 @@ ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) cons
     r.attentions.emplace_back(
         std::vector<int64_t>{out.batch, impl_->config.n_head, out.q_len, out.kv_len}, std::move(a));
   r.position_ids = Tensor<int64_t>({out.batch, out.q_len}, std::move(out.position_ids));
+  for (auto& [name, c] : captured)
+    r.captured.emplace(name, Tensor<float>(std::move(c.shape), std::move(c.data)));
   return r;
 }
 

@@ -67,6 +67,7 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
       if (seqs[i]->done()) continue;
       prefilling = prefilling || seqs[i]->prefilling();
       steps.push_back(seqs[i]->NextStep(prefill_chunk));
+      steps.back().sequence_id = static_cast<int64_t>(i);  // hooks see the prompt's index
       fed.push_back(i);
     }
     if (steps.empty()) break;

@@ -368,7 +368,8 @@ std::vector<std::vector<float>> ForwardRagged(const Model& model,
     s.rows.past = plan.past[i];
     s.rows.kv_len = plan.past[i] + plan.q_len[i];
     s.rows.mask = plan.masks[i].data();
-    AttachHooks(s, steps[i].hooks, static_cast<int64_t>(i));
+    AttachHooks(s, steps[i].hooks,
+                steps[i].sequence_id >= 0 ? steps[i].sequence_id : static_cast<int64_t>(i));
   }
   for (const SequenceStep& st : steps) st.cache->Grow(static_cast<int64_t>(st.ids.size()));
   Activations a;

@@ -69,6 +69,7 @@ struct SequenceStep {
   std::vector<int32_t> ids;
   LogitsFor logits = LogitsFor::kLast;  // kAll, kLast or kNone
   const HookSet* hooks = nullptr;       // this sequence's hooks (hooks.h), or none
+  int64_t sequence_id = -1;             // HookCall::sequence; -1: its index in the steps
 };
 std::vector<std::vector<float>> ForwardRagged(const Model& model,
                                               const std::vector<SequenceStep>& steps);

@@ -117,14 +117,16 @@ int64_t HookRowWidth(const ModelConfig& config, HookPoint point) {
   }
 }
 
-void HookSet::Add(std::string_view name, HookFn fn, HookAccess access) {
-  Add(ParseHookName(name), std::move(fn), access);
+void HookSet::Add(std::string_view name, HookFn fn, HookAccess access, int64_t row_width) {
+  Add(ParseHookName(name), std::move(fn), access, row_width);
 }
 
-void HookSet::Add(HookName name, HookFn fn, HookAccess access) {
-  Check(static_cast<bool>(fn),
-        "hook '" + HookNameString(name.point, name.layer) + "': no function");
-  entries_.push_back({name, std::move(fn), access});
+void HookSet::Add(HookName name, HookFn fn, HookAccess access, int64_t row_width) {
+  const std::string what = "hook '" + HookNameString(name.point, name.layer) + "': ";
+  Check(static_cast<bool>(fn), what + "no function");
+  Check(row_width == 0 || name.point != HookPoint::kPattern,
+        what + "hook_pattern rows have no fixed width");
+  entries_.push_back({name, std::move(fn), access, row_width});
 }
 
 void HookSet::Append(const HookSet& other) {
@@ -132,12 +134,17 @@ void HookSet::Append(const HookSet& other) {
 }
 
 void HookSet::Validate(const ModelConfig& config) const {
-  for (const Entry& e : entries_)
+  for (const Entry& e : entries_) {
+    const std::string what = "hook '" + HookNameString(e.name.point, e.name.layer) + "': ";
     if (e.name.layer >= config.n_layer)
-      throw Error("hook '" + HookNameString(e.name.point, e.name.layer) + "': block " +
-                  std::to_string(e.name.layer) + " out of range: the model has " +
+      throw Error(what + "block " + std::to_string(e.name.layer) + " out of range: the model has " +
                   std::to_string(config.n_layer) + " blocks (0.." +
                   std::to_string(config.n_layer - 1) + ")");
+    const int64_t width = HookRowWidth(config, e.name.point);
+    if (e.row_width != 0 && e.row_width != width)
+      throw Error(what + "a vector of width " + std::to_string(e.row_width) +
+                  " does not fit rows of width " + std::to_string(width));
+  }
 }
 
 bool HookSet::Wants(HookPoint point, int64_t layer) const {

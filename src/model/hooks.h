@@ -108,13 +108,17 @@ class HookSet {
  public:
   // Registers `fn` at `name` (see ParseHookName). Throws on a bad name.
   // kRead promises the hook only reads: patterns are then not re-applied.
-  void Add(std::string_view name, HookFn fn, HookAccess access = HookAccess::kWrite);
-  void Add(HookName name, HookFn fn, HookAccess access = HookAccess::kWrite);
+  // row_width > 0: fn works on rows of that width only (a steering vector);
+  // Validate then checks it against the point's width for the model.
+  void Add(std::string_view name, HookFn fn, HookAccess access = HookAccess::kWrite,
+           int64_t row_width = 0);
+  void Add(HookName name, HookFn fn, HookAccess access = HookAccess::kWrite, int64_t row_width = 0);
   // Appends other's hooks after this set's own.
   void Append(const HookSet& other);
 
   bool empty() const { return entries_.empty(); }
-  // Throws talkie::Error if a hook names a layer the model does not have.
+  // Throws talkie::Error if a hook names a layer the model does not have, or
+  // its row width does not fit the point.
   void Validate(const ModelConfig& config) const;
   bool Wants(HookPoint point, int64_t layer) const;
   bool Writes(HookPoint point, int64_t layer) const;
@@ -126,6 +130,7 @@ class HookSet {
     HookName name;
     HookFn fn;
     HookAccess access;
+    int64_t row_width;
     bool Matches(HookPoint point, int64_t layer) const {
       return name.point == point && (name.layer == layer || name.layer == kEveryLayer);
     }
