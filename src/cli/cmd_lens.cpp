@@ -4,6 +4,7 @@
 // map of the top-1 probabilities over layers x positions (--png).
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@
 #include "cli/token_display.h"
 #include "cli/validators.h"
 #include "common/error.h"
+#include "io/atomic_file.h"
 #include "io/png_writer.h"
 #include "ops/parallel.h"
 #include "talkie/model.h"
@@ -38,6 +40,7 @@ struct LensArgs {
   bool all = false;
   bool json = false;
   std::string png;
+  bool png_given = false;  // --png '' is an error, not "no picture"
   bool force = false;
   int threads = 0;
   std::string policy = "exact";
@@ -119,8 +122,8 @@ nlohmann::json ToJson(const LensResult& r, const std::vector<size_t>& shown,
           {"positions", std::move(positions)}};
 }
 
-void WriteHeatmap(const std::string& path, const LensResult& r, const std::vector<int32_t>& ids,
-                  const Tokenizer& tok) {
+void WriteHeatmap(io::AtomicFile& file, const std::string& path, const LensResult& r,
+                  const std::vector<int32_t>& ids, const Tokenizer& tok) {
   HeatmapInput in;
   for (int32_t id : ids) in.position_tokens.push_back(tok.TokenBytes(id));
   for (int64_t l = 0; l < r.n_layer; ++l) {
@@ -134,7 +137,8 @@ void WriteHeatmap(const std::string& path, const LensResult& r, const std::vecto
     in.top1.push_back(std::move(texts));
   }
   const io::RgbImage image = DrawLensHeatmap(in);
-  io::WritePng(path, image);
+  file.Write(io::EncodePng(image));
+  file.Commit();
   std::fprintf(stderr, "lens: wrote %s (%lld x %lld)\n", path.c_str(),
                static_cast<long long>(image.width), static_cast<long long>(image.height));
 }
@@ -156,7 +160,17 @@ void RunLens(const LensArgs& a) {
   ParsePolicy(a.policy);
   ApplyThreads(a.threads);
   const std::string model_path = ResolveModelPath(a.model);
-  if (!a.png.empty()) CheckPlainOutputFile(a.png, "--png", model_path, a.force);
+  // The PNG's temporary file is made now, so an unwritable place is an error
+  // before any work (it is removed again if the command fails).
+  std::optional<io::AtomicFile> png_file;
+  if (a.png_given) {
+    CheckPlainOutputFile(a.png, "--png", model_path, a.force);
+    try {
+      png_file.emplace(a.png);
+    } catch (const Error& e) {
+      throw Error(std::string("--png ") + e.what());
+    }
+  }
 
   EngineOptions engine;
   engine.threads = ops::NumThreads();
@@ -173,14 +187,14 @@ void RunLens(const LensArgs& a) {
                                  " is outside the vocabulary [0, " + std::to_string(c.vocab_size) +
                                  ")");
   const auto len = static_cast<int64_t>(ids.size());
-  Check(a.png.empty() || len <= kMaxPngPositions,
+  Check(!a.png_given || len <= kMaxPngPositions,
         "--png draws at most " + std::to_string(kMaxPngPositions) + " positions; the prompt has " +
             std::to_string(len) + " tokens");
 
   // The heat map needs every position; the table and JSON show the last
   // one unless --all.
   std::vector<int64_t> positions;
-  if (a.all || !a.png.empty())
+  if (a.all || a.png_given)
     for (int64_t p = 0; p < len; ++p) positions.push_back(p);
   else
     positions.push_back(len - 1);
@@ -196,7 +210,7 @@ void RunLens(const LensArgs& a) {
   else
     PrintTable(r, shown, ids, tok, a.top);
   std::fflush(stdout);
-  if (!a.png.empty()) WriteHeatmap(a.png, r, ids, tok);
+  if (png_file) WriteHeatmap(*png_file, a.png, r, ids, tok);
 }
 
 }  // namespace
@@ -215,12 +229,15 @@ void RegisterLensCommand(CLI::App& app) {
       ->check(IntegerIn(std::numeric_limits<int64_t>::min()));
   cmd->add_flag("--all", a->all, "every position, not only the last");
   cmd->add_flag("--json", a->json, "print JSON instead of the table");
-  cmd->add_option("--png", a->png,
+  CLI::Option* png = cmd->add_option("--png", a->png,
                   "also draw the layer x position heat map of top-1 probabilities to FILE");
   cmd->add_flag("--force", a->force, "replace an existing --png file");
   AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
-  cmd->callback([a] { RunLens(*a); });
+  cmd->callback([a, png] {
+    a->png_given = png->count() > 0;
+    RunLens(*a);
+  });
 }
 
 }  // namespace talkie::cli
