@@ -229,8 +229,8 @@ void RegisterLensCommand(CLI::App& app) {
       ->check(IntegerIn(std::numeric_limits<int64_t>::min()));
   cmd->add_flag("--all", a->all, "every position, not only the last");
   cmd->add_flag("--json", a->json, "print JSON instead of the table");
-  CLI::Option* png = cmd->add_option("--png", a->png,
-                  "also draw the layer x position heat map of top-1 probabilities to FILE");
+  CLI::Option* png = cmd->add_option(
+      "--png", a->png, "also draw the layer x position heat map of top-1 probabilities to FILE");
   cmd->add_flag("--force", a->force, "replace an existing --png file");
   AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);

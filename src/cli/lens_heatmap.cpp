@@ -34,12 +34,21 @@ void DrawCentred(io::RgbImage& image, int64_t centre_x, int64_t y, const std::st
   DrawText(image, centre_x - w / 2, y, text, colour, scale);
 }
 
+// A cell label: a token of spaces only would leave the cell blank, so its
+// spaces are drawn as underscores.
+std::string CellLabel(const std::string& token) {
+  std::string label = AsciiTokenLabel(token, kHeatmapCellChars);
+  if (!label.empty() && label.find_first_not_of(' ') == std::string::npos)
+    label.assign(label.size(), '_');
+  return label;
+}
+
 }  // namespace
 
 Rgb ViridisColour(double t) {
-  static constexpr std::array<Rgb, 5> kAnchors = {
-      Rgb{0x44, 0x01, 0x54}, Rgb{0x3b, 0x52, 0x8b}, Rgb{0x21, 0x91, 0x8c}, Rgb{0x5e, 0xc9, 0x62},
-      Rgb{0xfd, 0xe7, 0x25}};
+  static constexpr std::array<Rgb, 5> kAnchors = {Rgb{0x44, 0x01, 0x54}, Rgb{0x3b, 0x52, 0x8b},
+                                                  Rgb{0x21, 0x91, 0x8c}, Rgb{0x5e, 0xc9, 0x62},
+                                                  Rgb{0xfd, 0xe7, 0x25}};
   if (!(t > 0)) t = 0;  // NaN too
   t = std::min(t, 1.0) * (kAnchors.size() - 1);
   const auto i = std::min(static_cast<size_t>(t), kAnchors.size() - 2);
@@ -76,14 +85,13 @@ io::RgbImage DrawLensHeatmap(const HeatmapInput& in) {
       const Rgb fill = ViridisColour(in.top1_prob[l][p]);
       // A one-pixel paper gap between cells keeps equal colours apart.
       FillRect(image, x + 1, y + 1, kHeatmapCellWidth - 2, kHeatmapCellHeight - 2, fill);
-      DrawCentred(image, x + kHeatmapCellWidth / 2, y + text_dy,
-                  AsciiTokenLabel(in.top1[l][p], kHeatmapCellChars), TextColourOn(fill), kScale);
+      DrawCentred(image, x + kHeatmapCellWidth / 2, y + text_dy, CellLabel(in.top1[l][p]),
+                  TextColourOn(fill), kScale);
     }
   }
   for (int64_t p = 0; p < positions; ++p) {
     const int64_t centre = kHeatmapLeft + p * kHeatmapCellWidth + kHeatmapCellWidth / 2;
-    DrawCentred(image, centre, grid_bottom + 6,
-                AsciiTokenLabel(in.position_tokens[p], kHeatmapCellChars), kInk, kScale);
+    DrawCentred(image, centre, grid_bottom + 6, CellLabel(in.position_tokens[p]), kInk, kScale);
     DrawCentred(image, centre, grid_bottom + 6 + kTextHeight + 5, std::to_string(p), kInk, 1);
   }
 

@@ -14,7 +14,7 @@
 namespace talkie::cli {
 
 // Geometry in pixels (text is the 5x7 font at scale 2).
-inline constexpr int64_t kHeatmapCellWidth = 80;   // 6 characters + padding
+inline constexpr int64_t kHeatmapCellWidth = 80;  // 6 characters + padding
 inline constexpr int64_t kHeatmapCellHeight = 24;
 inline constexpr int64_t kHeatmapLeft = 56;    // layer numbers
 inline constexpr int64_t kHeatmapTop = 32;     // title
@@ -31,9 +31,9 @@ inline int64_t HeatmapHeight(int64_t layers) {
 }
 
 struct HeatmapInput {
-  std::vector<std::string> position_tokens;     // token bytes at each position
-  std::vector<std::vector<double>> top1_prob;   // [layer][position], in [0, 1]
-  std::vector<std::vector<std::string>> top1;   // [layer][position], token bytes
+  std::vector<std::string> position_tokens;    // token bytes at each position
+  std::vector<std::vector<double>> top1_prob;  // [layer][position], in [0, 1]
+  std::vector<std::vector<std::string>> top1;  // [layer][position], token bytes
 };
 
 // The ramp: t in [0, 1] (clamped) interpolated linearly between viridis's

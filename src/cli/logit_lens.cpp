@@ -37,13 +37,12 @@ LensResult RunLogitLens(const Model& model, const std::vector<int32_t>& ids,
   const ModelConfig& c = model.config();
   const auto len = static_cast<int64_t>(ids.size());
   Check(len >= 1, "empty prompt: it encodes to no tokens");
-  Check(len <= c.max_position_embeddings,
-        "prompt has " + std::to_string(len) + " tokens; the model's context is " +
-            std::to_string(c.max_position_embeddings));
-  Check(top_k >= 1 && top_k <= c.vocab_size, "--top must be in [1, " +
-                                                 std::to_string(c.vocab_size) +
-                                                 "] (the vocabulary size), got " +
-                                                 std::to_string(top_k));
+  Check(len <= c.max_position_embeddings, "prompt has " + std::to_string(len) +
+                                              " tokens; the model's context is " +
+                                              std::to_string(c.max_position_embeddings));
+  Check(top_k >= 1 && top_k <= c.vocab_size,
+        "--top must be in [1, " + std::to_string(c.vocab_size) + "] (the vocabulary size), got " +
+            std::to_string(top_k));
   for (int64_t p : positions) Check(p >= 0 && p < len, "lens position out of range");
 
   ForwardRequest request;

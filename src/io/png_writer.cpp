@@ -14,7 +14,8 @@ namespace {
 constexpr int64_t kMaxSide = int64_t{1} << 24;
 
 void AppendBe32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void AppendChunk(std::string& out, const char type[4], const std::string& data) {
@@ -41,9 +42,9 @@ std::string Deflate(const std::string& raw) {
 }  // namespace
 
 RgbImage::RgbImage(int64_t w, int64_t h, uint8_t r, uint8_t g, uint8_t b) : width(w), height(h) {
-  Check(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide,
-        "image size " + std::to_string(w) + " x " + std::to_string(h) +
-            " is not in [1, 2^24] per side");
+  Check(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide, "image size " + std::to_string(w) +
+                                                              " x " + std::to_string(h) +
+                                                              " is not in [1, 2^24] per side");
   rgb.resize(static_cast<size_t>(w * h * 3));
   for (size_t i = 0; i < rgb.size(); i += 3) rgb[i] = r, rgb[i + 1] = g, rgb[i + 2] = b;
 }
@@ -67,7 +68,8 @@ std::string EncodePng(const RgbImage& image) {
   std::string ihdr;
   AppendBe32(ihdr, static_cast<uint32_t>(image.width));
   AppendBe32(ihdr, static_cast<uint32_t>(image.height));
-  ihdr += std::string{8, 2, 0, 0, 0};  // bit depth 8, colour type 2 (RGB), deflate, filter 0, no interlace
+  ihdr += std::string{8, 2, 0, 0,
+                      0};  // bit depth 8, colour type 2 (RGB), deflate, filter 0, no interlace
 
   std::string png("\x89PNG\r\n\x1a\n", 8);
   AppendChunk(png, "IHDR", ihdr);

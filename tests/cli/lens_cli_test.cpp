@@ -36,7 +36,9 @@ int64_t BundledConfig(const char* key) {
   return json::parse(in).at(key).get<int64_t>();
 }
 
-std::string TempPath(const std::string& name) { return ::testing::TempDir() + "talkie_lens_" + name; }
+std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "talkie_lens_" + name;
+}
 
 // stdout of a command that wrote only JSON (stderr is merged by RunTalkie,
 // and `lens` without --png writes nothing there).
@@ -116,8 +118,8 @@ TEST(LensCliTest, JsonHasTheDocumentedFields) {
     EXPECT_EQ(layer["layer"], l);
     double previous = 1.0, sum = 0;
     for (const json& c : layer["top"]) {
-      ASSERT_TRUE(c["id"].is_number_integer() && c["token"].is_string() &&
-                  c["logit"].is_number() && c["prob"].is_number())
+      ASSERT_TRUE(c["id"].is_number_integer() && c["token"].is_string() && c["logit"].is_number() &&
+                  c["prob"].is_number())
           << c;
       const double p = c["prob"];
       EXPECT_GT(p, 0.0);
@@ -197,7 +199,8 @@ std::array<uint8_t, 3> Viridis(double t) {
   const int i = std::min(static_cast<int>(t), 3);
   const double f = t - i;
   std::array<uint8_t, 3> c;
-  for (int k = 0; k < 3; ++k) c[k] = static_cast<uint8_t>(std::lround(a[i][k] + (a[i + 1][k] - a[i][k]) * f));
+  for (int k = 0; k < 3; ++k)
+    c[k] = static_cast<uint8_t>(std::lround(a[i][k] + (a[i + 1][k] - a[i][k]) * f));
   return c;
 }
 
@@ -267,7 +270,8 @@ TEST(LensCliTest, BadInputIsOneClearError) {
   ExpectOneLineError("lens --frobnicate hello", "--frobnicate");
   ExpectOneLineError("lens --policy turbo hello", "turbo");
   ExpectOneLineError("lens -m /no/such/model hello", "/no/such/model");
-  ExpectOneLineError("lens --png /no/such/folder/x.png hello", "folder /no/such/folder does not exist");
+  ExpectOneLineError("lens --png /no/such/folder/x.png hello",
+                     "folder /no/such/folder does not exist");
   ExpectOneLineError("lens --png " + ::testing::TempDir() + " hello", "is a directory");
   ExpectOneLineError("lens --png '' hello", "--png: empty file name");
 }

@@ -24,7 +24,8 @@ struct DecodedPng {
 inline uint32_t ReadBe32(const std::string& s, size_t at) {
   return (uint32_t{static_cast<uint8_t>(s[at])} << 24) |
          (uint32_t{static_cast<uint8_t>(s[at + 1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(s[at + 2])} << 8) | uint32_t{static_cast<uint8_t>(s[at + 3])};
+         (uint32_t{static_cast<uint8_t>(s[at + 2])} << 8) |
+         uint32_t{static_cast<uint8_t>(s[at + 3])};
 }
 
 inline DecodedPng DecodePng(const std::string& bytes) {
@@ -41,8 +42,8 @@ inline DecodedPng DecodePng(const std::string& bytes) {
     if (at + 12 + length > bytes.size()) return png.error = "truncated chunk", png;
     const std::string type = bytes.substr(at + 4, 4);
     const std::string data = bytes.substr(at + 8, length);
-    const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data() + at + 4),
-                            4 + length);
+    const uLong crc = crc32(crc32(0L, Z_NULL, 0),
+                            reinterpret_cast<const Bytef*>(bytes.data() + at + 4), 4 + length);
     if (crc != ReadBe32(bytes, at + 8 + length)) return png.error = "bad CRC in " + type, png;
     png.chunk_types.push_back(type);
     if (type == "IHDR") {
@@ -63,7 +64,8 @@ inline DecodedPng DecodePng(const std::string& bytes) {
   std::string raw(row * png.height, '\0');
   uLongf raw_size = static_cast<uLongf>(raw.size());
   if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &raw_size,
-                 reinterpret_cast<const Bytef*>(idat.data()), static_cast<uLong>(idat.size())) != Z_OK ||
+                 reinterpret_cast<const Bytef*>(idat.data()),
+                 static_cast<uLong>(idat.size())) != Z_OK ||
       raw_size != raw.size())
     return png.error = "IDAT does not inflate to height x (1 + 3 x width) bytes", png;
   for (uint32_t y = 0; y < png.height; ++y) {
