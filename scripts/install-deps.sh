@@ -8,6 +8,6 @@ $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
   g++ cmake ninja-build pkg-config ccache \
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev \
-  libhwy-dev libomp-dev libcpp-httplib-dev libedit-dev \
+  libhwy-dev libomp-dev libcpp-httplib-dev libedit-dev zlib1g-dev \
   clang libclang-rt-14-dev clang-format \
   pybind11-dev python3-dev python3-numpy python3-pytest python3-matplotlib

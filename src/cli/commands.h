@@ -18,5 +18,6 @@ void RegisterBenchCommand(CLI::App& app);
 void RegisterQuantizeCommand(CLI::App& app);
 void RegisterCompareCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
+void RegisterLensCommand(CLI::App& app);
 
 }  // namespace talkie::cli

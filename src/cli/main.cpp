@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   talkie::cli::RegisterQuantizeCommand(app);
   talkie::cli::RegisterCompareCommand(app);
   talkie::cli::RegisterServeCommand(app);
+  talkie::cli::RegisterLensCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

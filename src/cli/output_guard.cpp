@@ -1,6 +1,8 @@
 // Output checks (see output_guard.h).
 #include "cli/output_guard.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "common/error.h"
@@ -86,6 +88,27 @@ void CheckForwardOutputFile(const std::string& out_file, const std::string& inpu
     throw Error("--out " + out_file +
                 " already exists and is not a `talkie forward` output (it may be a model); "
                 "pass --force to replace it");
+}
+
+void CheckPlainOutputFile(const std::string& out_file, const std::string& flag,
+                          const std::string& input_model, bool force) {
+  std::error_code ec;
+  const fs::path out(out_file);
+  Check(!out_file.empty(), flag + ": empty file name");
+  Check(!fs::is_directory(out, ec), flag + " " + out_file + " is a directory, expected a file");
+  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  Check(fs::is_directory(parent, ec),
+        flag + " " + out_file + ": folder " + parent.string() + " does not exist");
+  Check(::access(parent.c_str(), W_OK | X_OK) == 0,
+        flag + " " + out_file + ": folder " + parent.string() + " is not writable");
+  if (!fs::exists(out, ec)) return;
+  bool of_model = Same(out, input_model);
+  for (const auto& entry : fs::directory_iterator(ModelFolder(input_model), ec))
+    of_model = of_model || Same(out, entry.path());
+  if (of_model)
+    throw Error(flag + " " + out_file + " is a file of the input model " + input_model +
+                "; writing there would destroy the model being read. Choose another file");
+  if (!force) throw Error(flag + " " + out_file + " already exists; pass --force to replace it");
 }
 
 }  // namespace talkie::cli

@@ -21,4 +21,11 @@ void CheckModelOutputDir(const std::string& out_dir, const std::string& input_mo
 void CheckForwardOutputFile(const std::string& out_file, const std::string& input_model,
                             bool force);
 
+// For a command writing one plain output file (`talkie lens --png FILE`):
+// `flag` names the option in errors. The folder must exist and be writable;
+// FILE may not be a directory nor a file of the input model (even with
+// --force); an existing FILE needs --force. Throws talkie::Error.
+void CheckPlainOutputFile(const std::string& out_file, const std::string& flag,
+                          const std::string& input_model, bool force);
+
 }  // namespace talkie::cli
