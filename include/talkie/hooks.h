@@ -41,7 +41,7 @@ class HookSet;
 struct ModelConfig;
 
 // One call: one sequence's share of one hook point in one step.
-struct HookEvent {
+struct TALKIE_API HookEvent {
   std::string name;    // the concrete name, e.g. "blocks.3.hook_resid_post"
   int64_t layer = -1;  // the block, or -1 for hook_embed, ln_final, logits
   // The batch row (Model::Forward) or the prompt's index (Generate).

@@ -1,5 +1,6 @@
-// Logit lens (see logit_lens.h): one forward with hidden states, then the
-// library's own Model::Unembed (final rms-norm + lm_head) per layer.
+// Logit lens (see logit_lens.h): one forward capturing every block's
+// hook_resid_post, then the library's own Model::Unembed (final rms-norm +
+// lm_head) per layer.
 #include "cli/logit_lens.h"
 
 #include <algorithm>
@@ -47,7 +48,7 @@ LensResult RunLogitLens(const Model& model, const std::vector<int32_t>& ids,
 
   ForwardRequest request;
   request.input_ids = Tensor<int32_t>({1, len}, ids);
-  request.output_hidden_states = true;
+  request.capture = {"blocks.*.hook_resid_post"};
   request.logits = LogitsFor::kNone;
   const ForwardResult out = model.Forward(request);
 
@@ -56,15 +57,15 @@ LensResult RunLogitLens(const Model& model, const std::vector<int32_t>& ids,
   result.positions = positions;
   const auto rows = static_cast<int64_t>(positions.size());
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    // resid_post_l = hidden_states[l + 1]; the last layer's is only seen
-    // normed, as hidden_states[L] (the final logits' input).
-    const bool last = l == c.n_layer - 1;
-    const Tensor<float>& hidden = out.hidden_states[static_cast<size_t>(l + 1)];
+    // rms(resid_post) of the last block is the final logits' input, so its
+    // row is the model's own logits bit for bit.
+    const Tensor<float>& hidden =
+        out.captured.at("blocks." + std::to_string(l) + ".hook_resid_post");
     Tensor<float> picked({rows, c.n_embd});
     for (int64_t i = 0; i < rows; ++i)
       std::copy_n(hidden.data() + positions[static_cast<size_t>(i)] * c.n_embd, c.n_embd,
                   picked.data() + i * c.n_embd);
-    const Tensor<float> logits = model.Unembed(picked, /*apply_final_norm=*/!last);
+    const Tensor<float> logits = model.Unembed(picked);
     std::vector<std::vector<LensCandidate>> layer;
     for (int64_t i = 0; i < rows; ++i)
       layer.push_back(TopCandidates(logits.data() + i * c.vocab_size, c.vocab_size, top_k));

@@ -1,9 +1,9 @@
 // The logit lens (nostalgebraist 2020): what each layer's residual stream
 // "would predict" if it were the last one. For layer l (0-based) and
 // position s: logits_l = lm_head_gain * W_U * rms(resid_post_l[s]), then a
-// float64 softmax over the vocabulary. resid_post_l is hidden_states[l+1] for
-// l < L-1; for the last layer hidden_states[L] (already rms-normed) is used,
-// so its lens logits are the model's real logits bit for bit.
+// float64 softmax over the vocabulary. resid_post_l is captured at
+// blocks.{l}.hook_resid_post; for the last block rms(resid_post) is the real
+// logits' input, so its lens logits are the model's real logits bit for bit.
 #pragma once
 
 #include <cstdint>
