@@ -83,7 +83,8 @@ TEST(HooksApi, ProjectOutLeavesNoComponentAlongTheDirection) {
   ForwardRequest req = Request({4, 4, 2});
   req.hooks = &hooks;
   req.capture = {"blocks.0.hook_resid_mid"};
-  const Tensor<float>& x = m.Forward(req).captured.at("blocks.0.hook_resid_mid");
+  const ForwardResult result = m.Forward(req);
+  const Tensor<float>& x = result.captured.at("blocks.0.hook_resid_mid");
   for (int64_t t = 0; t < 3; ++t) {
     const float* row = x.data() + t * c.n_embd;
     EXPECT_NEAR(0.6 * row[3] - 0.8 * row[5], 0.0, 1e-5) << t;
