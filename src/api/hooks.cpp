@@ -7,6 +7,7 @@
 #include "api/access.h"
 #include "common/error.h"
 #include "model/hooks.h"
+#include "model/steering.h"
 
 namespace talkie {
 
@@ -40,9 +41,6 @@ HookEvent ToEvent(const model::HookCall& call) {
   return e;
 }
 
-// Rows of a call as [rows, width] (q / k / v / z rows are n_head * head_dim).
-int64_t RowCount(const model::HookCall& call) { return call.shape.empty() ? 0 : call.shape[0]; }
-
 }  // namespace
 
 Hooks& Hooks::Add(const std::string& name, HookFunction fn, bool read_only) {
@@ -60,16 +58,7 @@ Hooks& Hooks::AddVector(const std::string& name, std::vector<float> vector, floa
     v *= scale;  // scaled once, so a row gets exactly x + (scale * v)
     Check(std::isfinite(v), "Hooks::AddVector('" + name + "'): the vector is not finite");
   }
-  const auto width = static_cast<int64_t>(vector.size());
-  impl_->Add(
-      name,
-      [v = std::move(vector), width](const model::HookCall& call) {
-        for (int64_t r = 0; r < RowCount(call); ++r) {
-          float* row = call.data + r * width;
-          for (int64_t i = 0; i < width; ++i) row[i] += v[i];
-        }
-      },
-      model::HookAccess::kWrite, width);
+  model::AddVectorHook(*impl_, model::ParseHookName(name), std::move(vector));
   return *this;
 }
 
@@ -78,20 +67,7 @@ Hooks& Hooks::ProjectOut(const std::string& name, std::vector<float> direction) 
   for (float d : direction) norm += static_cast<double>(d) * d;
   Check(!direction.empty() && std::isfinite(norm) && norm > 0,
         "Hooks::ProjectOut('" + name + "'): the direction must be finite and non-zero");
-  for (float& d : direction) d = static_cast<float>(d / std::sqrt(norm));
-  const auto width = static_cast<int64_t>(direction.size());
-  impl_->Add(
-      name,
-      [d = std::move(direction), width](const model::HookCall& call) {
-        for (int64_t r = 0; r < RowCount(call); ++r) {
-          float* row = call.data + r * width;
-          double dot = 0;  // in index order: the same bits for a row wherever it runs
-          for (int64_t i = 0; i < width; ++i) dot += static_cast<double>(row[i]) * d[i];
-          const auto along = static_cast<float>(dot);
-          for (int64_t i = 0; i < width; ++i) row[i] -= along * d[i];
-        }
-      },
-      model::HookAccess::kWrite, width);
+  model::AddProjectOutHook(*impl_, model::ParseHookName(name), std::move(direction));
   return *this;
 }
 

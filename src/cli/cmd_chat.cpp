@@ -38,8 +38,9 @@ std::vector<int32_t> EncodeConversation(const tokenizer::Tokenizer& tok,
 }
 
 void RunChat(const ChatArgs& a) {
-  const generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  generate::GenerationConfig config = MakeGenerationConfig(a.gen);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
+  config.hooks = m.steering_hooks();
   generate::Generator generator(*m.model, *m.tokenizer);
   const bool it = m.tokenizer->style() == tokenizer::Style::kIt;
 

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/output_guard.h"
+#include "cli/steering_options.h"
 #include "cli/validators.h"
 #include "common/error.h"
 #include "io/tensor_store.h"
@@ -29,6 +30,7 @@ struct ForwardArgs {
   int32_t pad_id = 0;
   std::string policy = "exact";
   bool force = false;
+  SteeringArgs steering;
 };
 
 void RunForward(const ForwardArgs& args) {
@@ -39,14 +41,17 @@ void RunForward(const ForwardArgs& args) {
   ApplyThreads(args.threads);
   const std::string input = ResolveModelPath(args.model);
   CheckForwardOutputFile(args.out, input, args.force);
+  const NamedSteering steering = LoadSteering(args.steering);
 
   const auto model = LoadModel(input, args.policy);
   const model::ModelConfig& c = model->config();
+  const model::HookSet steering_hooks = model::MakeSteeringHooks(steering.plan, c);
   model::PromptRunOptions options;
   options.chunk = args.chunk;
   options.output_hidden_states = args.hidden_states;
   options.output_attentions = args.attentions;
   options.pad_id = args.pad_id;
+  if (!steering_hooks.empty()) options.hooks = &steering_hooks;
   const auto start = std::chrono::steady_clock::now();
   const std::vector<model::SequenceOutputs> outputs = model::RunPrompts(*model, prompts, options);
   const double seconds =
@@ -94,6 +99,7 @@ void RegisterForwardCommand(CLI::App& app) {
   cmd->add_option("--pad-id", args->pad_id, "token id used for left padding (masked)");
   cmd->add_flag("--force", args->force,
                 "replace an existing --out file that is not a forward output");
+  AddSteeringOptions(cmd, &args->steering);
   cmd->callback([args] { RunForward(*args); });
 }
 

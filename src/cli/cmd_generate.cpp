@@ -39,12 +39,13 @@ void RunGenerate(const GenerateArgs& a) {
   Check(sources <= 1, "give one of PROMPT, --ids or --prompts-file");
   Check(sources == 1,
         "empty prompt: give PROMPT text, - (stdin), --ids 1,2,3 or --prompts-file FILE");
-  const generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  generate::GenerationConfig config = MakeGenerationConfig(a.gen);
   std::vector<std::vector<int32_t>> prompts;
   if (!a.ids.empty()) prompts.push_back(ParseIdList(a.ids, "--ids"));
   const std::vector<std::string> file_prompts =
       a.prompts_file.empty() ? std::vector<std::string>{} : ReadPromptsFile(a.prompts_file);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
+  config.hooks = m.steering_hooks();
 
   if (!text.empty()) prompts.push_back(m.tokenizer->Encode(text, a.allow_special));
   for (size_t i = 0; i < file_prompts.size(); ++i) {

@@ -33,7 +33,8 @@ void RunPerplexity(const PerplexityArgs& a) {
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
-  const model::PerplexityResult r = model::Perplexity(*m.model, ids, a.window, a.stride);
+  const model::PerplexityResult r =
+      model::Perplexity(*m.model, ids, a.window, a.stride, m.steering_hooks());
   if (a.json) {
     std::printf(
         "%s\n",
@@ -65,6 +66,7 @@ void RegisterPerplexityCommand(CLI::App& app) {
       ->check(IntegerIn(1));
   AddThreadsOption(cmd, &a->gen.threads);
   AddPolicyOption(cmd, &a->gen.policy);
+  AddSteeringOptions(cmd, &a->gen.steering);
   cmd->add_flag("--json", a->json, "print {\"perplexity\": x, \"tokens\": n}");
   cmd->callback([a] { RunPerplexity(*a); });
 }

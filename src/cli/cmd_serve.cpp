@@ -36,6 +36,7 @@ struct ServeArgs {
   double shutdown_grace = 5;
   int max_connections = 256;
   int max_connections_per_client = 32;
+  SteeringArgs steering;  // the default for every request
 };
 
 std::string ModelName(const model::Model& m) {
@@ -68,6 +69,7 @@ void RunServe(const ServeArgs& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  NamedSteering steering = LoadSteering(a.steering);
   GenerationArgs gen;
   gen.model = a.model;
   gen.tokenizer = a.tokenizer;
@@ -89,6 +91,8 @@ void RunServe(const ServeArgs& a) {
   o.scheduler.max_batch = a.max_batch;
   o.scheduler.max_queue = a.queue;
   o.scheduler.prefill_chunk = a.prefill_chunk;
+  o.steering = std::move(steering.plan);
+  o.steering_names = std::move(steering.names);
   server::HttpServer srv(*m.model, *m.tokenizer, o);
   const int port = srv.Bind();
 
@@ -153,6 +157,7 @@ void RegisterServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", a->threads, "kernel threads (default: all cores)");
   AddPolicyOption(cmd, &a->policy);
+  AddSteeringOptions(cmd, &a->steering);
   cmd->callback([a] { RunServe(*a); });
 }
 

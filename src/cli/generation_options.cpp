@@ -44,6 +44,7 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
   cmd->add_flag("-q,--quiet", a->quiet, "no speed report on stderr");
+  AddSteeringOptions(cmd, &a->steering);
 }
 
 void AddPolicyOption(CLI::App* cmd, std::string* policy) {
@@ -98,7 +99,10 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
 
 LoadedModel LoadModelAndTokenizer(const GenerationArgs& a) {
   LoadedModel out;
+  // The steering files first: a bad one is reported before a long model load.
+  const NamedSteering steering = LoadSteering(a.steering);
   out.model = LoadModel(a.model, a.policy);
+  out.steering = model::MakeSteeringHooks(steering.plan, out.model->config());
   const std::string tokenizer_path = a.tokenizer.empty() ? out.model->directory() : a.tokenizer;
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, out.model->config().vocab_size));

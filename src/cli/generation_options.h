@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/steering_options.h"
 #include "generate/generator.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +29,7 @@ struct GenerationArgs {
   int threads = 0;
   std::string policy = "exact";
   bool quiet = false;
+  SteeringArgs steering;  // --control-vector ... (steering_options.h)
 };
 
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
@@ -44,8 +46,12 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& args);
 struct LoadedModel {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  model::HookSet steering;  // from the steering flags; empty when none
+  // What to put in GenerationConfig::hooks and friends: null when no steering.
+  const model::HookSet* steering_hooks() const { return steering.empty() ? nullptr : &steering; }
 };
-// Loads the model (default model when none is given) and its tokenizer.
+// Loads the steering files, then the model (default model when none is
+// given) and its tokenizer, and makes the steering hooks for the model.
 LoadedModel LoadModelAndTokenizer(const GenerationArgs& args);
 
 // "prompt 12 tok, 150.2 tok/s | generated 40 tok, 31.0 tok/s" on stderr.

@@ -12,7 +12,7 @@
 namespace talkie::model {
 
 PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids, int64_t window,
-                            int64_t stride) {
+                            int64_t stride, const HookSet* hooks) {
   const int64_t context = model.config().max_position_embeddings;
   if (window == 0) window = context;
   if (stride == 0) stride = window;
@@ -30,7 +30,12 @@ PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids,
   for (int64_t begin = 0; scored_until < n; begin += stride) {
     const int64_t end = std::min(begin + window, n);
     const std::vector<int32_t> chunk(ids.begin() + begin, ids.begin() + end);
-    const ForwardOutput out = ForwardSequence(model, chunk);
+    KvCache cache(model.config(), 1);
+    ForwardInput input;
+    input.q_len = static_cast<int64_t>(chunk.size());
+    input.ids = chunk;
+    input.hooks = hooks;
+    const ForwardOutput out = Forward(model, cache, input);
     // Logits at position t predict token t + 1.
     for (int64_t target = std::max(scored_until, begin + 1); target < end; ++target) {
       const float* row = &out.logits[(target - 1 - begin) * vocab];

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/hooks.h"
 #include "model/model.h"
 
 namespace talkie::model {
@@ -23,9 +24,10 @@ struct PerplexityResult {
 };
 
 // window: tokens per forward (0 = the model's context); stride: how far each
-// window moves (0 = window, no overlap).
+// window moves (0 = window, no overlap). hooks (optional): run on every
+// window's forward (steering, hooks.h).
 PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids, int64_t window = 0,
-                            int64_t stride = 0);
+                            int64_t stride = 0, const HookSet* hooks = nullptr);
 
 struct QualityReport {
   double mean_kl = 0.0;  // mean KL(reference || candidate) per position, nats

@@ -111,17 +111,36 @@ struct HttpServer::Impl {
   void Stream(const std::shared_ptr<StreamState>& state, const httplib::Request& req,
               httplib::Response& res);
   std::string NewId(Endpoint endpoint);
+  // The request's steering: the server's, or with the request's scales.
+  std::shared_ptr<const model::HookSet> SteeringFor(
+      const std::map<std::string, float>& scales) const;
 
   const model::Model& model;
   const tokenizer::Tokenizer& tokenizer;
   ServerOptions options;
   ApiLimits limits;
+  std::shared_ptr<const model::HookSet> steering;  // the default; null when none
   Scheduler scheduler;
   GuardedServer http;
   std::atomic<bool> stopped{false}, in_run{false};
   std::mutex rng_mutex;
   std::mt19937_64 rng{std::random_device{}()};
 };
+
+std::shared_ptr<const model::HookSet> HttpServer::Impl::SteeringFor(
+    const std::map<std::string, float>& scales) const {
+  if (scales.empty()) return steering;
+  model::SteeringPlan plan = options.steering;
+  for (size_t i = 0; i < plan.vectors.size(); ++i) {
+    const auto it = scales.find(options.steering_names[i]);
+    if (it != scales.end()) plan.vectors[i].scale = it->second;
+  }
+  try {
+    return std::make_shared<const model::HookSet>(model::MakeSteeringHooks(plan, model.config()));
+  } catch (const Error& e) {  // e.g. scales whose sum overflows
+    throw ApiError(400, std::string("control_vectors: ") + e.what(), "control_vectors");
+  }
+}
 
 std::string HttpServer::Impl::NewId(Endpoint endpoint) {
   std::lock_guard lock(rng_mutex);
@@ -149,7 +168,8 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   const size_t n = p.configs.size();
 
   std::shared_ptr<Request> request =
-      scheduler.TrySubmit(std::move(p.prompt), std::move(p.configs), p.top_logprobs, p.logprobs);
+      scheduler.TrySubmit(std::move(p.prompt), std::move(p.configs), p.top_logprobs, p.logprobs,
+                          SteeringFor(p.control_vector_scales));
   if (!request) {
     if (!scheduler.accepting())
       throw ApiError(503, "the server is shutting down", "", "server_error");
@@ -331,6 +351,17 @@ HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& to
   impl_ = std::make_unique<Impl>(model, tokenizer, std::move(options));
   Impl& s = *impl_;
   s.limits.context = s.options.context;
+  Check(s.options.steering_names.size() == s.options.steering.vectors.size(),
+        "server: one name per control vector");
+  for (size_t i = 0; i < s.options.steering_names.size(); ++i)
+    for (size_t k = 0; k < i; ++k)
+      Check(s.options.steering_names[i] != s.options.steering_names[k],
+            "two control vectors are named '" + s.options.steering_names[i] +
+                "' (the file name without its extension names a vector in requests)");
+  s.limits.control_vectors = s.options.steering_names;
+  if (!s.options.steering.empty())
+    s.steering = std::make_shared<const model::HookSet>(
+        model::MakeSteeringHooks(s.options.steering, model.config()));
   // A client that goes away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   s.http.set_payload_max_length(s.options.max_body_bytes);

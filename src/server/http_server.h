@@ -10,6 +10,7 @@
 #include <string>
 
 #include "model/model.h"
+#include "model/steering.h"
 #include "server/connection.h"
 #include "server/scheduler.h"
 #include "tokenizer/tokenizer.h"
@@ -24,6 +25,11 @@ struct ServerOptions {
   std::string model_name = "talkie";  // the id /v1/models lists
   ConnectionLimits connections;       // deadlines, caps, shutdown grace
   SchedulerOptions scheduler;
+  // Control vectors / ablation applied to every request (--control-vector*,
+  // --ablate-direction); steering_names[i] names steering.vectors[i] for the
+  // per-request "control_vectors" field.
+  model::SteeringPlan steering;
+  std::vector<std::string> steering_names;
 };
 
 class HttpServer {

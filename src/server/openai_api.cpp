@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <set>
 
@@ -210,6 +211,32 @@ void CheckUnsupported(const json& j) {
   }
 }
 
+// "control_vectors": {"name": scale}: names the server loaded, finite scales.
+std::map<std::string, float> ParseControlVectors(const json& j, const ApiLimits& limits) {
+  const json& cv = j["control_vectors"];
+  if (!cv.is_object())
+    Bad("control_vectors", "'control_vectors' must be an object of {\"name\": scale}");
+  std::string loaded;
+  for (const std::string& name : limits.control_vectors)
+    loaded += (loaded.empty() ? "" : ", ") + name;
+  std::map<std::string, float> out;
+  for (const auto& [name, value] : cv.items()) {
+    const std::string field = "control_vectors." + name;
+    if (std::find(limits.control_vectors.begin(), limits.control_vectors.end(), name) ==
+        limits.control_vectors.end())
+      Bad(field, "unknown control vector '" + name + "' (" +
+                     (loaded.empty() ? std::string("the server loaded none: start it with "
+                                                   "--control-vector FILE")
+                                     : "loaded: " + loaded) +
+                     ")");
+    if (!value.is_number() || !std::isfinite(value.get<double>()) ||
+        !std::isfinite(static_cast<float>(value.get<double>())))
+      Bad(field, "'" + field + "' must be a finite number");
+    out[name] = static_cast<float>(value.get<double>());
+  }
+  return out;
+}
+
 }  // namespace
 
 ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
@@ -234,7 +261,8 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
                                  "frequency_penalty",
                                  "presence_penalty",
                                  "logit_bias",
-                                 "ignore_eos"};
+                                 "ignore_eos",
+                                 "control_vectors"};
   if (chat) {
     known.insert({"messages", "top_logprobs", "max_completion_tokens", "response_format"});
   } else {
@@ -322,6 +350,8 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
     r.logprobs = true;
     r.top_logprobs = static_cast<int>(GetInt(j, "logprobs", 0, limits.max_completions_logprobs));
   }
+
+  if (Has(j, "control_vectors")) r.control_vector_scales = ParseControlVectors(j, limits);
 
   for (int i = 0; i < n; ++i) {
     r.configs.push_back(config);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ struct ApiLimits {
   int max_stop = 4;  // as OpenAI
   int max_top_logprobs = 20;
   int max_completions_logprobs = 5;  // /v1/completions "logprobs" is an int
+  // Names of the control vectors the server loaded (--control-vector*), which
+  // a request's "control_vectors" field may scale.
+  std::vector<std::string> control_vectors;
 };
 
 struct ParsedRequest {
@@ -57,6 +61,9 @@ struct ParsedRequest {
   bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;
   int top_logprobs = 0;
+  // Extension: "control_vectors": {"name": scale, ...} sets the scale of
+  // loaded control vectors for this request (the others keep the server's).
+  std::map<std::string, float> control_vector_scales;
 };
 
 // Parses a /v1/completions or /v1/chat/completions body. `random_seed` is

@@ -34,12 +34,18 @@ std::vector<std::pair<int32_t, float>> TopK(const std::vector<float>& lp, int k)
   return top;
 }
 
+std::vector<generate::GenerationConfig> WithHooks(std::vector<generate::GenerationConfig> configs,
+                                                  const model::HookSet* hooks) {
+  for (generate::GenerationConfig& c : configs) c.hooks = hooks;
+  return configs;
+}
 }  // namespace
 
 Request::Request(std::vector<int32_t> prompt, std::vector<generate::GenerationConfig> configs,
-                 int top_logprobs, bool logprobs)
+                 int top_logprobs, bool logprobs, std::shared_ptr<const model::HookSet> hooks)
     : prompt_(std::move(prompt)),
-      configs_(std::move(configs)),
+      hooks_(std::move(hooks)),
+      configs_(WithHooks(std::move(configs), hooks_.get())),
       top_logprobs_(top_logprobs),
       logprobs_(logprobs),
       unfinished_(static_cast<int>(configs_.size())) {}
@@ -76,10 +82,11 @@ Scheduler::~Scheduler() { Shutdown(); }
 
 std::shared_ptr<Request> Scheduler::TrySubmit(std::vector<int32_t> prompt,
                                               std::vector<generate::GenerationConfig> configs,
-                                              int top_logprobs, bool logprobs) {
+                                              int top_logprobs, bool logprobs,
+                                              std::shared_ptr<const model::HookSet> hooks) {
   Check(!configs.empty(), "a request needs at least one sequence");
-  auto request =
-      std::make_shared<Request>(std::move(prompt), std::move(configs), top_logprobs, logprobs);
+  auto request = std::make_shared<Request>(std::move(prompt), std::move(configs), top_logprobs,
+                                           logprobs, std::move(hooks));
   {
     std::lock_guard lock(mutex_);
     if (stopping_.load() || static_cast<int64_t>(queue_.size()) >= options_.max_queue) {

@@ -53,8 +53,9 @@ struct SequenceEvent {
 // thread (reads events, may cancel) and the scheduler thread (writes events).
 class Request {
  public:
+  // hooks (optional): the request's steering; every config's hooks point at it.
   Request(std::vector<int32_t> prompt, std::vector<generate::GenerationConfig> configs,
-          int top_logprobs, bool logprobs);
+          int top_logprobs, bool logprobs, std::shared_ptr<const model::HookSet> hooks = nullptr);
 
   // Waits up to `timeout` for events and returns all pending ones. `*done`
   // becomes true once every sequence has delivered its finished event.
@@ -72,6 +73,7 @@ class Request {
   void Push(SequenceEvent event);
 
   const std::vector<int32_t> prompt_;
+  const std::shared_ptr<const model::HookSet> hooks_;  // kept alive for configs_
   const std::vector<generate::GenerationConfig> configs_;
   const int top_logprobs_;
   const bool logprobs_;
@@ -113,9 +115,11 @@ class Scheduler {
   // Queues a request of configs.size() sequences (seeds set by the caller).
   // Returns nullptr when the queue is full or the scheduler is shutting down.
   // The prompt must be non-empty and shorter than the model's context.
+  // hooks (optional): steering for this request's sequences (model/steering.h).
   std::shared_ptr<Request> TrySubmit(std::vector<int32_t> prompt,
                                      std::vector<generate::GenerationConfig> configs,
-                                     int top_logprobs = 0, bool logprobs = false);
+                                     int top_logprobs = 0, bool logprobs = false,
+                                     std::shared_ptr<const model::HookSet> hooks = nullptr);
 
   // Cancels everything queued or running (each sequence gets its finished
   // event), stops the thread and joins it. Idempotent.
