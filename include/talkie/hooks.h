@@ -80,6 +80,15 @@ class TALKIE_API Hooks {
   // Directional ablation at one point: x -= (x . d) d for every row, with d
   // the unit vector along `direction` ([width]).
   Hooks& ProjectOut(const std::string& name, std::vector<float> direction);
+  // A control vector from a file: llama.cpp's control-vector GGUF or
+  // safetensors with tensors direction.N; direction.N (times scale) is added
+  // at blocks.N.hook_resid_post for blocks first..last (inclusive; -1: from
+  // the first / to the last). Throws Error naming the file for a bad one.
+  Hooks& AddControlVector(const std::string& path, float scale = 1.0f, int64_t first_block = -1,
+                          int64_t last_block = -1);
+  // Directional ablation of the whole residual stream: ProjectOut at
+  // blocks.0.hook_resid_pre and at every block's hook_resid_mid and hook_resid_post.
+  Hooks& AblateDirection(std::vector<float> direction);
 
   bool empty() const;
 

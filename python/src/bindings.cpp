@@ -347,6 +347,12 @@ PYBIND11_MODULE(_talkie, m) {
             h.ProjectOut(name, std::move(d));
           },
           py::arg("name"), py::arg("direction"))
+      .def("add_control_vector", &talkie::Hooks::AddControlVector, py::arg("path"),
+           py::arg("scale") = 1.0f, py::arg("first_block") = -1, py::arg("last_block") = -1)
+      .def(
+          "ablate_direction",
+          [](talkie::Hooks& h, std::vector<float> d) { h.AblateDirection(std::move(d)); },
+          py::arg("direction"))
       .def("empty", &talkie::Hooks::empty);
   m.def("hook_names", [](int64_t n_layer) {
     talkie::ModelConfig c;

@@ -155,6 +155,19 @@ class Hooks:
         self._hooks.project_out(name, np.asarray(direction, dtype=np.float32).ravel().tolist())
         return self
 
+    def add_control_vector(self, path, scale: float = 1.0, layers=None) -> "Hooks":
+        """Steering from a file (llama.cpp control-vector GGUF or safetensors):
+        direction.N times scale is added to block N's output, for blocks in
+        layers = (first, last) inclusive (default: all)."""
+        first, last = (-1, -1) if layers is None else layers
+        self._hooks.add_control_vector(os.fspath(path), scale, first, last)
+        return self
+
+    def ablate_direction(self, direction) -> "Hooks":
+        """Projects `direction` out of the residual stream at every layer."""
+        self._hooks.ablate_direction(np.asarray(direction, dtype=np.float32).ravel().tolist())
+        return self
+
     def __len__(self):
         return 0 if self._hooks.empty() else 1
 

@@ -71,6 +71,33 @@ Hooks& Hooks::ProjectOut(const std::string& name, std::vector<float> direction) 
   return *this;
 }
 
+Hooks& Hooks::AddControlVector(const std::string& path, float scale, int64_t first_block,
+                               int64_t last_block) {
+  Check(std::isfinite(scale), "Hooks::AddControlVector('" + path + "'): scale is not finite");
+  Check(last_block < 0 || first_block <= last_block,
+        "Hooks::AddControlVector('" + path + "'): first_block > last_block");
+  const model::ControlVector cv = model::LoadControlVector(path);
+  for (const auto& [layer, v] : cv.directions) {
+    if (layer < first_block || (last_block >= 0 && layer > last_block)) continue;
+    std::vector<float> scaled = v;
+    if (scale != 1.0f)
+      for (float& x : scaled) x *= scale;
+    for (float x : scaled)
+      Check(std::isfinite(x), "Hooks::AddControlVector('" + path + "'): scaled values overflow");
+    // A block the model lacks or a width other than n_embd is reported when
+    // the forward starts (HookSet::Validate), naming the hook.
+    model::AddVectorHook(*impl_, model::HookName{model::HookPoint::kResidPost, layer},
+                         std::move(scaled));
+  }
+  return *this;
+}
+
+Hooks& Hooks::AblateDirection(std::vector<float> direction) {
+  Check(!direction.empty(), "Hooks::AblateDirection: empty direction");
+  model::AddAblationHooks(*impl_, direction);
+  return *this;
+}
+
 bool Hooks::empty() const { return impl_->empty(); }
 
 std::vector<std::string> Hooks::Names(const ModelConfig& config) {

@@ -126,6 +126,12 @@ void AddProjectOutHook(HookSet& hooks, HookName name, std::vector<float> directi
       HookAccess::kWrite, width);
 }
 
+void AddAblationHooks(HookSet& hooks, const std::vector<float>& direction) {
+  AddProjectOutHook(hooks, HookName{HookPoint::kResidPre, 0}, direction);
+  AddProjectOutHook(hooks, HookName{HookPoint::kResidMid, kEveryLayer}, direction);
+  AddProjectOutHook(hooks, HookName{HookPoint::kResidPost, kEveryLayer}, direction);
+}
+
 ControlVector LoadControlVector(const std::string& path) {
   const auto file = io::MappedFile::Open(path);
   ControlVector cv = IsGguf(*file) ? FromGguf(path) : FromSafetensors(path);
@@ -208,9 +214,7 @@ HookSet MakeSteeringHooks(const SteeringPlan& plan, const ModelConfig& config) {
     Check(static_cast<int64_t>(d.size()) == config.n_embd,
           "directional ablation: the direction has " + std::to_string(d.size()) +
               " values, the model's n_embd is " + std::to_string(config.n_embd));
-    AddProjectOutHook(hooks, HookName{HookPoint::kResidPre, 0}, d);
-    AddProjectOutHook(hooks, HookName{HookPoint::kResidMid, kEveryLayer}, d);
-    AddProjectOutHook(hooks, HookName{HookPoint::kResidPost, kEveryLayer}, d);
+    AddAblationHooks(hooks, d);
   }
   return hooks;
 }

@@ -27,6 +27,10 @@ void AddVectorHook(HookSet& hooks, HookName name, std::vector<float> vector);
 // Throws if the direction is empty, zero or not finite.
 void AddProjectOutHook(HookSet& hooks, HookName name, std::vector<float> direction);
 
+// Directional ablation of the whole residual stream: AddProjectOutHook at
+// blocks.0.hook_resid_pre and at every block's hook_resid_mid and hook_resid_post.
+void AddAblationHooks(HookSet& hooks, const std::vector<float>& direction);
+
 // One control-vector file: direction.N -> [width] floats.
 struct ControlVector {
   std::string origin;  // the file, for errors

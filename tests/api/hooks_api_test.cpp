@@ -155,5 +155,42 @@ TEST(HooksApi, BadNamesWidthsAndBlocksAreClearErrors) {
   EXPECT_EQ(Hooks::Names(m.config()).size(), 3u + 14u * static_cast<size_t>(m.config().n_layer));
 }
 
+TEST(HooksApi, AControlVectorFileAddsDirectionNAtBlockNAndAblationRemovesADirection) {
+  const Model tiny = Model::Load(std::string(TALKIE_TEST_DATA_DIR) + "/model/models/tiny");
+  const std::string cvec = std::string(TALKIE_TEST_DATA_DIR) + "/control_vectors/";
+  ForwardRequest req = Request({5, 17, 300, 42});
+  req.capture = {"blocks.*.hook_resid_post"};
+  const ForwardResult plain = tiny.Forward(req);
+  Hooks hooks;
+  hooks.AddControlVector(cvec + "tiny-cvec.gguf", 2.0f, 0, 1);  // direction.2 is out of range
+  req.hooks = &hooks;
+  const ForwardResult steered = tiny.Forward(req);
+  EXPECT_TRUE(SameBytes(steered.captured.at("blocks.0.hook_resid_post"),
+                        plain.captured.at("blocks.0.hook_resid_post")));
+  // The safetensors twin holds the same direction.1: the same bits.
+  Hooks once;
+  once.AddControlVector(cvec + "tiny-cvec.safetensors", 2.0f, 1, 1);
+  req.hooks = &once;
+  EXPECT_TRUE(SameBytes(tiny.Forward(req).captured.at("blocks.1.hook_resid_post"),
+                        steered.captured.at("blocks.1.hook_resid_post")));
+  EXPECT_FALSE(SameBytes(steered.captured.at("blocks.1.hook_resid_post"),
+                         plain.captured.at("blocks.1.hook_resid_post")));
+
+  std::vector<float> d(96, 0.0f);
+  d[7] = 1.0f;
+  Hooks ablate;
+  ablate.AblateDirection(d);
+  req.hooks = &ablate;
+  const ForwardResult ablated = tiny.Forward(req);
+  for (int64_t l = 0; l < 3; ++l) {
+    const Tensor<float>& x =
+        ablated.captured.at("blocks." + std::to_string(l) + ".hook_resid_post");
+    for (int64_t t = 0; t < 4; ++t) EXPECT_EQ(x.data()[t * 96 + 7], 0.0f) << l << " " << t;
+  }
+  EXPECT_THROW(Hooks().AddControlVector(cvec + "missing.gguf"), Error);
+  EXPECT_THROW(Hooks().AddControlVector(std::string(TALKIE_TEST_DATA_DIR) + "/gguf/tiny-bf16.gguf"),
+               Error);
+}
+
 }  // namespace
 }  // namespace talkie

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import MODELS
+from conftest import MODELS, read_safetensors
 import os
 
 
@@ -92,3 +92,25 @@ def test_project_out_and_bad_hook_names(talkie):
         talkie.Hooks().add("blocks.0.hook_nope", lambda x, e: None)
     with pytest.raises(ValueError, match="out of range"):
         m(np.array([[1]]), capture=["blocks.99.hook_resid_post"])
+
+
+def test_control_vector_file_and_ablation(talkie):
+    m = load(talkie, "tiny")
+    ids = np.array([[5, 17, 300, 42, 9]])
+    cvec = os.path.join(os.path.dirname(MODELS), "..", "control_vectors")
+    names = [f"blocks.{l}.hook_resid_post" for l in range(m.config.n_layer)]
+    plain = m(ids, capture=names).captured
+    hooks = talkie.Hooks().add_control_vector(os.path.join(cvec, "tiny-cvec.gguf"), layers=(0, 1))
+    steered = m(ids, hooks=hooks, capture=names).captured
+    assert np.array_equal(steered[names[0]], plain[names[0]])
+    # direction.1, read back from its safetensors twin, is added exactly.
+    v = read_safetensors(os.path.join(cvec, "tiny-cvec.safetensors"))["direction.1"]
+    assert np.array_equal(steered[names[1]], plain[names[1]] + v)
+    d = np.linspace(1, 2, m.config.n_embd, dtype=np.float32)
+    out = m(ids, hooks=talkie.Hooks().ablate_direction(d), capture=names).captured
+    unit = d / np.linalg.norm(d)
+    for n in names:
+        assert np.all(np.abs(out[n][0] @ unit) < 1e-4 * np.linalg.norm(out[n][0], axis=-1) + 1e-5)
+    with pytest.raises(Exception, match="not 'controlvector'"):
+        talkie.Hooks().add_control_vector(os.path.join(os.path.dirname(MODELS), "..", "gguf",
+                                                       "tiny-bf16.gguf"))
