@@ -75,8 +75,4 @@ NamedSteering LoadSteering(const SteeringArgs& args) {
   return out;
 }
 
-model::HookSet MakeSteeringHooks(const SteeringArgs& args, const model::ModelConfig& config) {
-  return model::MakeSteeringHooks(LoadSteering(args).plan, config);
-}
-
 }  // namespace talkie::cli

@@ -25,14 +25,12 @@ void AddSteeringOptions(CLI::App* cmd, SteeringArgs* args);
 
 // Loads the files the flags name (Error naming the flag and file). The plan
 // keeps each vector's file stem as its name (the server's per-request field
-// refers to vectors by it).
+// refers to vectors by it); model::MakeSteeringHooks(plan, config) then makes
+// the hooks once the model is loaded.
 struct NamedSteering {
   model::SteeringPlan plan;
   std::vector<std::string> names;  // plan.vectors[i] is named names[i]
 };
 NamedSteering LoadSteering(const SteeringArgs& args);
-
-// The hooks for `config` (empty when no flag was given).
-model::HookSet MakeSteeringHooks(const SteeringArgs& args, const model::ModelConfig& config);
 
 }  // namespace talkie::cli
