@@ -352,8 +352,13 @@ class CaptureWriter {
 
     char name[32];
     std::snprintf(name, sizeof name, "shard-%05zu.safetensors", shards_.size());
-    io::WriteSafetensors((fs::path(dir_) / name).string(), tensors,
-                         {{"format", "pt"}, {"producer", "talkie capture"}});
+    // Streamed with the buffers handed over (swapped, not copied), so writing
+    // a shard needs no second copy of it.
+    std::vector<io::TensorSpec> specs;
+    for (const io::OwnedTensor& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
+    io::WriteSafetensorsStreamed(
+        (fs::path(dir_) / name).string(), specs, {{"format", "pt"}, {"producer", "talkie capture"}},
+        [&tensors](size_t i, std::vector<std::byte>& out) { out.swap(tensors[i].bytes); });
     shards_.push_back({{"file", name},
                        {"documents", {buffer_.first_doc, buffer_.first_doc + buffer_.docs}},
                        {"tokens", {tokens_, tokens_ + n_tokens}},
