@@ -65,6 +65,10 @@ std::string Trim(const std::string& s) {
   return s.substr(a, b - a + 1);
 }
 
+std::string Absolute(const std::string& path) {
+  return fs::absolute(path).lexically_normal().string();
+}
+
 // --- corpus ------------------------------------------------------------------
 
 // One document: either token ids or text to encode; `where` names it in errors.
@@ -121,7 +125,11 @@ class FilesCorpus : public Corpus {
       fn(d, RawDocument{{}, std::move(text), "--file " + path});
     }
   }
-  json Describe() const override { return {{"source", "file"}, {"paths", paths_}}; }
+  json Describe() const override {
+    json paths = json::array();
+    for (const std::string& p : paths_) paths.push_back(Absolute(p));
+    return {{"source", "file"}, {"paths", paths}};
+  }
 
  private:
   std::vector<std::string> paths_;
@@ -154,7 +162,9 @@ class JsonlCorpus : public Corpus {
     }
     Check(!in.bad(), "--jsonl " + path_ + ": read error");
   }
-  json Describe() const override { return {{"source", "jsonl"}, {"paths", json::array({path_})}}; }
+  json Describe() const override {
+    return {{"source", "jsonl"}, {"paths", json::array({Absolute(path_)})}};
+  }
 
  private:
   RawDocument Parse(const std::string& line, int64_t line_no) const {
@@ -568,7 +578,7 @@ void RunCapture(const CaptureArgs& a) {
   const nlohmann::ordered_json manifest = {
       {"producer", "talkie capture"},
       {"talkie_version", talkie::Version()},
-      {"model", fs::absolute(model_path).lexically_normal().string()},
+      {"model", Absolute(model_path)},
       {"hooks", hook_names},
       {"widths", widths},
       {"dtype", a.dtype},
