@@ -544,6 +544,8 @@ void RunCapture(const CaptureArgs& a) {
     batch.clear();
     batch_len = 0;
   };
+  // Drawn at 0 first, so the rate counts the first batch's time too.
+  bar.UpdateTokens("capture", 0, static_cast<uint64_t>(end - begin), "docs", 0);
   corpus->Read(begin, end, [&](int64_t index, RawDocument&& raw) {
     Document doc{index, std::move(raw.ids)};
     if (raw.text) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../model/fixtures.h"
+#include "cli_pty.h"
 #include "cli_util.h"
 #include "io/tensor_store.h"
 
@@ -202,6 +203,17 @@ TEST(CaptureCliTest, ShardSlicesZeroAndOneOfTwoTogetherEqualTheWholeRun) {
   ExpectSameJoined(Join({whole}), Join({s0, s1}));
 }
 
+TEST(CaptureCliTest, EmptySliceOfMoreTasksThanDocumentsWritesAManifestWithNoShards) {
+  const std::string dir = OutDir("empty_slice");
+  Capture("--model " + kSmall + " --ids 1,2 --ids 3 --hooks blocks.0.hook_resid_post --shard 5/8 " +
+          "--out " + dir);
+  const json m = Manifest(dir);
+  EXPECT_EQ(m["documents"], 0);
+  EXPECT_EQ(m["shards"].size(), 0u);
+  EXPECT_EQ(m["corpus"]["documents"], 2);
+  EXPECT_FALSE(fs::exists(dir + "/shard-00000.safetensors"));
+}
+
 TEST(CaptureCliTest, PositionsLastEqualsTheLastRowsOfTheAllPositionsRun) {
   const std::string corpus = WriteIdsCorpus("last", 6);
   const std::string all = OutDir("all"), last = OutDir("lastonly");
@@ -391,6 +403,24 @@ TEST(CaptureCliTest, RerunIntoAnEarlierCaptureReplacesItAndRemovesStaleShards) {
   for (const auto& e : fs::directory_iterator(dir))
     shards += e.path().filename().string().rfind("shard-", 0) == 0;
   EXPECT_EQ(shards, 1u);
+}
+
+TEST(CaptureCliTest, ProgressBarShowsTokensPerSecondOnATerminalOnly) {
+  const std::string corpus = WriteIdsCorpus("progress", 12);
+  const std::string dir = OutDir("progress");
+  testing::PtyProcess run({"capture", "--model", kSmall, "--jsonl", corpus, "--hooks",
+                           "blocks.0.hook_resid_post", "--batch-tokens", "8", "--out", dir});
+  ASSERT_EQ(run.Wait(120), 0) << run.out();
+  EXPECT_NE(run.out().find("capture ["), std::string::npos) << run.out();
+  EXPECT_NE(run.out().find("100% 12/12 docs"), std::string::npos) << run.out();
+  EXPECT_NE(run.out().find(" tok/s, ETA "), std::string::npos) << run.out();
+  // Piped: the summary line only.
+  const auto piped = RunTalkie("capture --model " + kSmall + " --jsonl " + corpus +
+                               " --hooks blocks.0.hook_resid_post --out " + dir);
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  EXPECT_EQ(piped.output.find('%'), std::string::npos) << piped.output;
+  EXPECT_EQ(piped.output.find('\r'), std::string::npos) << piped.output;
+  EXPECT_NE(piped.output.find("capture: 12 document(s)"), std::string::npos) << piped.output;
 }
 
 }  // namespace
