@@ -19,5 +19,6 @@ void RegisterQuantizeCommand(CLI::App& app);
 void RegisterCompareCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
 void RegisterLensCommand(CLI::App& app);
+void RegisterCaptureCommand(CLI::App& app);
 
 }  // namespace talkie::cli

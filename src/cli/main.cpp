@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   talkie::cli::RegisterCompareCommand(app);
   talkie::cli::RegisterServeCommand(app);
   talkie::cli::RegisterLensCommand(app);
+  talkie::cli::RegisterCaptureCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

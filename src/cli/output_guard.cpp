@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "io/tensor_store.h"
@@ -51,7 +54,64 @@ bool IsForwardOutput(const std::string& path) {
   }
 }
 
+// A file name `talkie capture` writes: manifest.json, shard-*.safetensors, or
+// an AtomicFile temporary of one of them.
+bool IsCaptureFileName(const std::string& name) {
+  const size_t tmp = name.find(".tmp-");
+  const std::string base = tmp == std::string::npos ? name : name.substr(0, tmp);
+  const std::string suffix = ".safetensors";
+  return base == "manifest.json" ||
+         (base.rfind("shard-", 0) == 0 && base.size() > suffix.size() &&
+          base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0);
+}
+
 }  // namespace
+
+std::vector<std::string> CheckCaptureOutputDir(const std::string& out_dir,
+                                               const std::string& input_model, bool force) {
+  std::error_code ec;
+  Check(!out_dir.empty(), "--out: empty folder name");
+  const fs::path out(out_dir);
+  if (!fs::exists(out, ec)) {
+    const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+    Check(fs::is_directory(parent, ec),
+          "--out " + out_dir + ": folder " + parent.string() + " does not exist");
+    return {};
+  }
+  Check(fs::is_directory(out, ec), "--out " + out_dir + " exists and is not a directory");
+  if (!input_model.empty() && Same(out, ModelFolder(input_model)))
+    throw Error("--out " + out_dir + " is the folder of the input model " + input_model +
+                "; writing there could destroy the model being read. Choose another folder");
+  bool empty = true, only_ours = true;
+  for (const auto& entry : fs::directory_iterator(out, ec)) {
+    empty = false;
+    only_ours =
+        only_ours && entry.is_regular_file() && IsCaptureFileName(entry.path().filename().string());
+  }
+  if (empty) return {};
+  std::vector<std::string> old_shards;
+  bool is_capture = false;
+  try {
+    std::ifstream in(out / "manifest.json");
+    const nlohmann::json manifest = nlohmann::json::parse(in);
+    is_capture = manifest.value("producer", "") == "talkie capture";
+    if (is_capture && manifest.contains("shards"))
+      for (const auto& shard : manifest.at("shards")) {
+        const std::string file = shard.at("file").get<std::string>();
+        if (IsCaptureFileName(file) && file.find('/') == std::string::npos)
+          old_shards.push_back(file);
+      }
+  } catch (const std::exception&) {
+    is_capture = false;
+    old_shards.clear();
+  }
+  if (!(is_capture && only_ours) && !force)
+    throw Error("--out " + out_dir +
+                " is not empty and is not a `talkie capture` output; choose an empty or new "
+                "folder, or pass --force to write into it (only manifest.json and "
+                "shard-*.safetensors there are replaced)");
+  return old_shards;
+}
 
 void CheckModelOutputDir(const std::string& out_dir, const std::string& input_model, bool force) {
   std::error_code ec;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace talkie::cli {
 
@@ -27,5 +28,16 @@ void CheckForwardOutputFile(const std::string& out_file, const std::string& inpu
 // --force); an existing FILE needs --force. Throws talkie::Error.
 void CheckPlainOutputFile(const std::string& out_file, const std::string& flag,
                           const std::string& input_model, bool force);
+
+// For `talkie capture --out DIR`, a folder of shard-NNNNN.safetensors files
+// and manifest.json. DIR may be missing (its parent must exist), empty, or an
+// earlier capture output (a manifest.json by `talkie capture` plus only
+// shard-*.safetensors / manifest.json / leftover temporary files); any other
+// non-empty folder needs --force, and even then only files of those names are
+// written or removed. DIR may never be the input model's folder. Returns the
+// shard files the earlier manifest lists (the caller removes the ones the new
+// run does not rewrite). Throws talkie::Error naming the path.
+std::vector<std::string> CheckCaptureOutputDir(const std::string& out_dir,
+                                               const std::string& input_model, bool force);
 
 }  // namespace talkie::cli

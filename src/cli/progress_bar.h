@@ -19,11 +19,19 @@ class ProgressBar {
   // `done` of `total` bytes for `label`; redrawn at most ~10 times a second,
   // and always at 0 and at completion.
   void Update(const std::string& label, uint64_t done, uint64_t total);
+  // The same bar for a count of `unit` (documents, ...) that also shows how
+  // many tokens were processed and their rate: "12/30 docs, 4096 tok,
+  // 1234.5 tok/s, ETA 0:12" (ETA from the count).
+  void UpdateTokens(const std::string& label, uint64_t done, uint64_t total,
+                    const std::string& unit, uint64_t tokens);
   // Ends the line (if anything was drawn).
   void Finish();
 
  private:
   using Clock = std::chrono::steady_clock;
+  // Whether to draw now (rate limit, new label); sets *elapsed.
+  bool Due(const std::string& label, uint64_t done, uint64_t total, double* elapsed);
+  static std::string Bar(double fraction);
   bool enabled_ = false;
   bool drawn_ = false;
   std::string label_;
