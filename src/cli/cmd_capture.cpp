@@ -23,6 +23,7 @@
 #include "cli/generation_options.h"
 #include "cli/output_guard.h"
 #include "cli/progress_bar.h"
+#include "cli/steering_options.h"
 #include "cli/validators.h"
 #include "common/error.h"
 #include "common/number_formats.h"
@@ -56,6 +57,7 @@ struct CaptureArgs {
   bool force = false;
   int threads = 0;
   std::string policy = "exact";
+  SteeringArgs steering;  // the captured activations are the steered ones
 };
 
 std::string Trim(const std::string& s) {
@@ -409,8 +411,9 @@ struct Document {
 // Runs one left-padded batch in a single Forward call and hands each
 // document's captured rows (real tokens only; the last one with last_only)
 // to the writer, in corpus order.
-void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks, bool last_only,
-              const std::vector<Document>& batch, CaptureWriter& writer) {
+void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks,
+              const model::HookSet& steering, bool last_only, const std::vector<Document>& batch,
+              CaptureWriter& writer) {
   const model::ModelConfig& c = m.config();
   const auto n = static_cast<int64_t>(batch.size());
   int64_t total = 0;
@@ -441,7 +444,7 @@ void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks, boo
       batch.size(), std::vector<std::vector<float>>(hooks.size()));
   std::vector<std::vector<std::vector<int64_t>>> pattern_shapes(
       batch.size(), std::vector<std::vector<int64_t>>(hooks.size()));
-  model::HookSet set;
+  model::HookSet set = steering;  // steering first: the capture reads what it wrote
   for (size_t k = 0; k < hooks.size(); ++k) {
     const ConcreteHook& hook = hooks[k];
     set.Add(
@@ -488,6 +491,19 @@ void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks, boo
   }
 }
 
+// What steered the run, for the manifest: files (absolute) with their scales.
+nlohmann::ordered_json SteeringManifest(const SteeringArgs& s, const model::SteeringPlan& plan) {
+  nlohmann::ordered_json vectors = nlohmann::ordered_json::array();
+  for (const model::ScaledControlVector& v : plan.vectors)
+    vectors.push_back({{"file", Absolute(v.vector.origin)}, {"scale", v.scale}});
+  nlohmann::ordered_json out = {{"control_vectors", vectors}};
+  if (!s.layer_range.empty()) out["layer_range"] = s.layer_range;
+  nlohmann::ordered_json ablate = nlohmann::ordered_json::array();
+  for (const std::string& f : s.ablate) ablate.push_back(Absolute(f));
+  out["ablate_directions"] = ablate;
+  return out;
+}
+
 void RunCapture(const CaptureArgs& a) {
   // Everything given is checked before the model loads.
   Check(!a.hooks.empty(), "--hooks: give at least one hook name (e.g. blocks.*.hook_resid_post)");
@@ -510,9 +526,11 @@ void RunCapture(const CaptureArgs& a) {
   ApplyThreads(a.threads);
   const std::string model_path = ResolveModelPath(a.model);
   const std::vector<std::string> old_shards = CheckCaptureOutputDir(a.out, model_path, a.force);
+  const NamedSteering steering = LoadSteering(a.steering);
 
   const auto m = LoadModel(model_path, a.policy);
   const model::ModelConfig& c = m->config();
+  const model::HookSet steering_hooks = model::MakeSteeringHooks(steering.plan, c);
   const std::vector<ConcreteHook> hooks = Expand(names, c);
   const bool last_only = a.positions == "last";
   const int64_t docs = corpus->size();
@@ -536,7 +554,7 @@ void RunCapture(const CaptureArgs& a) {
   int64_t batch_len = 0;
   auto run = [&] {
     if (batch.empty()) return;
-    RunBatch(*m, hooks, last_only, batch, writer);
+    RunBatch(*m, hooks, steering_hooks, last_only, batch, writer);
     for (const Document& d : batch) tokens += static_cast<int64_t>(d.ids.size());
     done += static_cast<int64_t>(batch.size());
     bar.UpdateTokens("capture", static_cast<uint64_t>(done), static_cast<uint64_t>(end - begin),
@@ -577,7 +595,7 @@ void RunCapture(const CaptureArgs& a) {
     hook_names.push_back(h.name);
     if (h.point != model::HookPoint::kPattern) widths[h.name] = h.width;
   }
-  const nlohmann::ordered_json manifest = {
+  nlohmann::ordered_json manifest = {
       {"producer", "talkie capture"},
       {"talkie_version", talkie::Version()},
       {"model", Absolute(model_path)},
@@ -596,6 +614,7 @@ void RunCapture(const CaptureArgs& a) {
       {"rows", writer.rows()},
       {"shards", writer.shards()},
   };
+  if (!steering.plan.empty()) manifest["steering"] = SteeringManifest(a.steering, steering.plan);
   io::WriteFileAtomically((fs::path(a.out) / "manifest.json").string(), manifest.dump(2) + "\n");
   // Shards of an earlier run into this folder that this run did not rewrite.
   std::set<std::string> written;
@@ -653,6 +672,7 @@ void RegisterCaptureCommand(CLI::App& app) {
                 "write into a non-empty --out folder that is not a capture output");
   AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
+  AddSteeringOptions(cmd, &a->steering);
   cmd->callback([a] { RunCapture(*a); });
 }
 

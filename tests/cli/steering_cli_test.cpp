@@ -52,6 +52,23 @@ TEST(SteeringCliTest, ForwardControlVectorAddsDirectionNToBlockNOutputExactly) {
   }
 }
 
+TEST(SteeringCliTest, CaptureRecordsTheSteeredActivationsAndTheManifestSaysSo) {
+  const std::string cv = " --control-vector " + Cvec("tiny-cvec.gguf");
+  ASSERT_EQ(RunTalkie(kForward + Tiny() + cv + " --out " + Out("steered_fwd")).exit_code, 0);
+  const std::string dir = ::testing::TempDir() + "talkie_steer_cli_capture";
+  const auto r =
+      RunTalkie("capture --model " + Tiny() +
+                " --ids 5,17,300,42,9 --hooks blocks.1.hook_resid_post" + cv + " --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(
+      testing::BytesEqual(Tensor(dir + "/shard-00000.safetensors", "blocks.1.hook_resid_post"),
+                          Tensor(Out("steered_fwd"), "hidden_states.2")));
+  const nlohmann::json manifest =
+      nlohmann::json::parse(testing::ReadFileBytes(dir + "/manifest.json"));
+  ASSERT_TRUE(manifest.contains("steering")) << manifest.dump();
+  EXPECT_EQ(manifest["steering"]["control_vectors"][0]["scale"], 1.0);
+}
+
 TEST(SteeringCliTest, LayerRangeScaleAndAblationFlagsTakeEffect) {
   ASSERT_EQ(RunTalkie(kForward + Tiny() + " --out " + Out("plain2")).exit_code, 0);
   const auto ranged =
