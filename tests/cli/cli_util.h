@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace talkie::testing {
 
 struct CommandResult {
@@ -37,6 +39,15 @@ inline CommandResult RunTalkie(const std::string& args, const std::string& stdin
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// The first line of `output` that is a JSON object (a command's --json line).
+inline nlohmann::json JsonLine(const std::string& output) {
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] == '{') return nlohmann::json::parse(line);
+  return {};
 }
 
 inline std::string ReadFileBytes(const std::string& path) {

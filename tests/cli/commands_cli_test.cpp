@@ -10,15 +10,8 @@
 namespace talkie {
 namespace {
 
+using testing::JsonLine;
 using testing::RunTalkie;
-
-nlohmann::json JsonLine(const std::string& output) {
-  std::istringstream in(output);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty() && line[0] == '{') return nlohmann::json::parse(line);
-  return {};
-}
 
 TEST(CommandsCliTest, EveryCommandTakesModelAndThreadsAndModelRunnersTakePolicy) {
   for (const std::string cmd : {"info", "forward", "tokenize", "detokenize", "generate", "chat",

@@ -9,15 +9,8 @@
 namespace talkie {
 namespace {
 
+using testing::JsonLine;
 using testing::RunTalkie;
-
-nlohmann::json JsonLine(const std::string& output) {
-  std::istringstream in(output);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty() && line[0] == '{') return nlohmann::json::parse(line);
-  return {};
-}
 
 TEST(DefaultModelCliTest, GenerateWithoutModelUsesTheBundledModelDeterministically) {
   const std::string cmd = "generate 'And it came to pass' -n 24 --seed 7 --json --quiet";

@@ -16,6 +16,7 @@
 namespace talkie {
 namespace {
 
+using testing::JsonLine;
 using testing::RunTalkie;
 
 std::string Tiny() { return testing::ModelFixtureDir() + "/models/tiny"; }
@@ -94,14 +95,6 @@ std::string DefaultModelVector() {
   for (size_t i = 0; i < 256; ++i) std::memcpy(&t.bytes[i * 4], &value, 4);
   io::WriteGguf(path, {io::GgufString("general.architecture", "controlvector")}, {t});
   return path;
-}
-
-nlohmann::json JsonLine(const std::string& output) {
-  std::istringstream in(output);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty() && line[0] == '{') return nlohmann::json::parse(line);
-  return {};
 }
 
 TEST(SteeringCliTest, PerplexityGenerateAndChatAreSteered) {

@@ -7,9 +7,7 @@ cd "$(dirname "$0")/../.."
 version="${NODE_LLAMA_CPP_VERSION:-3.21.1}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack "node-llama-cpp@$version" >/dev/null &&
-  tar xzf "node-llama-cpp-$version.tgz" package/llama/gitRelease.bundle &&
-  git clone -q package/llama/gitRelease.bundle llama.cpp)
+tools/llama_cpp_source.sh "$work"
 mkdir -p tests/data/control_vectors
 PYTHONPATH="$work/llama.cpp/gguf-py" /usr/bin/python3 tools/control_vectors/make_fixtures.py \
   tests/data/control_vectors

@@ -8,9 +8,7 @@ cd "$(dirname "$0")/../.."
 version="${NODE_LLAMA_CPP_VERSION:-3.21.1}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack "node-llama-cpp@$version" >/dev/null &&
-  tar xzf "node-llama-cpp-$version.tgz" package/llama/gitRelease.bundle &&
-  git clone -q package/llama/gitRelease.bundle llama.cpp)
+tools/llama_cpp_source.sh "$work"
 tmp="$work/out"
 mkdir -p "$tmp"
 PYTHONPATH="$work/llama.cpp/gguf-py" /usr/bin/python3 tools/gguf/make_fixtures.py \
