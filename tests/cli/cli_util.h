@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -23,7 +24,8 @@ inline CommandResult RunTalkie(const std::string& args, const std::string& stdin
   std::string command = std::string(TALKIE_CLI_PATH) + " " + args + " 2>&1";
   std::string input_file;
   if (!stdin_text.empty()) {
-    input_file = ::testing::TempDir() + "talkie_cli_stdin.txt";
+    // One file per test process: CTest runs tests in parallel processes.
+    input_file = ::testing::TempDir() + "talkie_cli_stdin." + std::to_string(getpid()) + ".txt";
     std::ofstream(input_file, std::ios::binary) << stdin_text;
     command += " < " + input_file;
   } else {
