@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 #include "common/error.h"
 #include "io/gguf.h"
@@ -33,60 +34,53 @@ void CheckFinite(const std::vector<float>& v, const std::string& what) {
     Check(std::isfinite(v[i]), what + ": element " + std::to_string(i) + " is not finite");
 }
 
-bool IsGguf(const io::MappedFile& file) { return io::HasGgufMagic(file.data(), file.size()); }
-
-ControlVector FromGguf(const std::string& path) {
-  const io::GgufFile gguf = io::LoadGguf(path);
-  const io::GgufValue* arch = gguf.Find("general.architecture");
-  Check(arch != nullptr && arch->type == io::GgufType::kString,
-        path + ": not a control vector (no general.architecture)");
-  Check(arch->s == "controlvector", path + ": general.architecture is '" + arch->s +
-                                        "', not 'controlvector' (is this a model file?)");
-  ControlVector cv;
-  cv.origin = path;
-  for (const io::GgufTensor& t : gguf.tensors()) {
-    const int64_t layer = DirectionIndex(t.name);
-    Check(layer >= 0, path + ": tensor '" + t.name + "' is not named direction.N");
-    Check(t.type != nullptr && std::string_view(t.type->name) == "F32",
-          path + ": " + t.name + " is " + (t.type ? t.type->name : "of an unknown type") +
-              ", control vectors are F32");
-    Check(t.dims.size() == 1 || (t.dims.size() == 2 && t.dims[1] == 1),
-          path + ": " + t.name + " must be one vector");
-    std::vector<float> v(static_cast<size_t>(t.NumElements()));
-    std::memcpy(v.data(), t.data, v.size() * sizeof(float));
-    CheckFinite(v, path + ": " + t.name);
-    cv.directions[layer] = std::move(v);
-  }
-  return cv;
-}
-
-std::vector<float> ToFloats(const io::TensorView& t) {
-  std::vector<float> v(static_cast<size_t>(t.NumElements()));
-  for (int64_t i = 0; i < t.NumElements(); ++i) v[i] = io::ElementAsFloat(t, i);
-  return v;
-}
-
 bool IsFloatType(io::DType d) {
   return d == io::DType::kF32 || d == io::DType::kF16 || d == io::DType::kBF16;
 }
 
-ControlVector FromSafetensors(const std::string& path) {
-  const io::TensorStore store = io::LoadSafetensors(path);
-  ControlVector cv;
-  cv.origin = path;
-  for (const io::TensorView& t : store.tensors()) {
-    const int64_t layer = DirectionIndex(t.name);
-    Check(layer >= 0, path + ": tensor '" + t.name + "' is not named direction.N");
-    Check(IsFloatType(t.dtype), path + ": " + t.name + " is " +
-                                    std::string(io::DTypeName(t.dtype)) +
-                                    ", expected F32, F16 or BF16");
-    Check(t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[0] == 1),
-          path + ": " + t.name + " must be one vector");
-    std::vector<float> v = ToFloats(t);
-    CheckFinite(v, path + ": " + t.name);
-    cv.directions[layer] = std::move(v);
+// The 1-D tensors of a GGUF or safetensors file, widened to float and checked
+// (one vector each, float types, finite). A GGUF file must have
+// general.architecture = `gguf_architecture` unless that is empty.
+using NamedVectors = std::vector<std::pair<std::string, std::vector<float>>>;
+
+NamedVectors ReadVectors(const std::string& path, std::string_view gguf_architecture) {
+  const auto file = io::MappedFile::Open(path);
+  NamedVectors out;
+  if (io::HasGgufMagic(file->data(), file->size())) {
+    const io::GgufFile gguf = io::ParseGguf(file->data(), file->size(), path);
+    if (!gguf_architecture.empty()) {
+      const io::GgufValue* arch = gguf.Find("general.architecture");
+      Check(arch != nullptr && arch->type == io::GgufType::kString,
+            path + ": not a control vector (no general.architecture)");
+      Check(arch->s == gguf_architecture, path + ": general.architecture is '" + arch->s +
+                                              "', not '" + std::string(gguf_architecture) +
+                                              "' (is this a model file?)");
+    }
+    for (const io::GgufTensor& t : gguf.tensors()) {
+      Check(t.type != nullptr && std::string_view(t.type->name) == "F32",
+            path + ": " + t.name + " is " + (t.type ? t.type->name : "of an unknown type") +
+                ", control vectors are F32");
+      Check(t.dims.size() == 1 || (t.dims.size() == 2 && t.dims[1] == 1),
+            path + ": " + t.name + " must be one vector");
+      std::vector<float> v(static_cast<size_t>(t.NumElements()));
+      std::memcpy(v.data(), t.data, v.size() * sizeof(float));
+      out.emplace_back(t.name, std::move(v));
+    }
+  } else {
+    for (const io::TensorView& t :
+         io::ParseSafetensors(file->data(), file->size(), path, nullptr)) {
+      Check(IsFloatType(t.dtype), path + ": " + t.name + " is " +
+                                      std::string(io::DTypeName(t.dtype)) +
+                                      ", expected F32, F16 or BF16");
+      Check(t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[0] == 1),
+            path + ": " + t.name + " must be one vector");
+      std::vector<float> v(static_cast<size_t>(t.NumElements()));
+      for (int64_t i = 0; i < t.NumElements(); ++i) v[i] = io::ElementAsFloat(t, i);
+      out.emplace_back(t.name, std::move(v));
+    }
   }
-  return cv;
+  for (const auto& [name, v] : out) CheckFinite(v, path + ": " + name);
+  return out;
 }
 
 }  // namespace
@@ -133,8 +127,13 @@ void AddAblationHooks(HookSet& hooks, const std::vector<float>& direction) {
 }
 
 ControlVector LoadControlVector(const std::string& path) {
-  const auto file = io::MappedFile::Open(path);
-  ControlVector cv = IsGguf(*file) ? FromGguf(path) : FromSafetensors(path);
+  ControlVector cv;
+  cv.origin = path;
+  for (auto& [name, v] : ReadVectors(path, "controlvector")) {
+    const int64_t layer = DirectionIndex(name);
+    Check(layer >= 0, path + ": tensor '" + name + "' is not named direction.N");
+    cv.directions[layer] = std::move(v);
+  }
   Check(!cv.directions.empty(), path + ": the control vector has no direction.N tensors");
   cv.width = static_cast<int64_t>(cv.directions.begin()->second.size());
   for (const auto& [layer, v] : cv.directions)
@@ -146,33 +145,10 @@ ControlVector LoadControlVector(const std::string& path) {
 }
 
 std::vector<float> LoadDirection(const std::string& path) {
-  const auto file = io::MappedFile::Open(path);
-  std::vector<float> v;
-  std::string name;
-  if (IsGguf(*file)) {
-    const io::GgufFile gguf = io::LoadGguf(path);
-    Check(gguf.tensors().size() == 1, path + ": a direction file holds exactly one tensor, found " +
-                                          std::to_string(gguf.tensors().size()));
-    const io::GgufTensor& t = gguf.tensors()[0];
-    name = t.name;
-    Check(t.type != nullptr && std::string_view(t.type->name) == "F32",
-          path + ": " + t.name + " must be F32");
-    v.resize(static_cast<size_t>(t.NumElements()));
-    std::memcpy(v.data(), t.data, v.size() * sizeof(float));
-  } else {
-    const io::TensorStore store = io::LoadSafetensors(path);
-    Check(store.tensors().size() == 1, path +
-                                           ": a direction file holds exactly one tensor, found " +
-                                           std::to_string(store.tensors().size()));
-    const io::TensorView& t = store.tensors()[0];
-    name = t.name;
-    Check(IsFloatType(t.dtype), path + ": " + t.name + " must be F32, F16 or BF16");
-    Check(t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[0] == 1),
-          path + ": " + t.name + " must be one vector");
-    v = ToFloats(t);
-  }
-  CheckFinite(v, path + ": " + name);
-  return v;
+  NamedVectors file = ReadVectors(path, "");
+  Check(file.size() == 1,
+        path + ": a direction file holds exactly one tensor, found " + std::to_string(file.size()));
+  return std::move(file[0].second);
 }
 
 HookSet MakeSteeringHooks(const SteeringPlan& plan, const ModelConfig& config) {
