@@ -3,10 +3,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "common/error.h"
 #include "io/gguf.h"
+#include "model/load_progress.h"
 
 namespace talkie::model {
 namespace {
@@ -31,6 +33,18 @@ class Converter {
     const io::GgufTensor* t = g_.FindTensor(name);
     Check(t != nullptr, g_.origin() + ": missing tensor '" + name + "'");
     return *t;
+  }
+
+  // The bytes Matrix() copies for this tensor (quantized blocks re-laid, or
+  // q / k sign-flipped): the reading time of a GGUF load. 0 for a tensor
+  // used in place (and for one Matrix() will refuse).
+  uint64_t CopiedBytes(const std::string& gguf_name, int64_t head_dim = 0) const {
+    const io::GgufTensor* t = g_.FindTensor(gguf_name);
+    if (t == nullptr) return 0;
+    const uint32_t type = t->type->id;
+    if (type == kQ8_0 || type == kQ4_0) return t->nbytes;
+    if (head_dim > 0 && (type == kF32 || type == kF16 || type == kBF16)) return t->nbytes;
+    return 0;
   }
 
   // A [rows, cols] matrix (GGUF dims {cols, rows}); `flip_half_heads` undoes
@@ -191,20 +205,38 @@ GgufCheckpoint LoadGgufCheckpoint(const std::string& path) {
   out.variant = "llama.cpp upstream (q/k RoPE-flipped)";
 
   Converter conv(gguf, &out);
-  conv.Matrix("token_embd.weight", "embed.weight");
-  conv.Matrix("output.weight", "lm_head");
+  // Progress over the bytes that are copied (nothing when all is in place).
+  uint64_t total = conv.CopiedBytes("token_embd.weight") + conv.CopiedBytes("output.weight");
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    total += conv.CopiedBytes(b + "attn_q.weight", c.head_dim) +
+             conv.CopiedBytes(b + "attn_k.weight", c.head_dim);
+    for (const char* m : {"attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+      total += conv.CopiedBytes(b + m + ".weight");
+  }
+  const std::string stage = "re-laying " + std::filesystem::path(path).filename().string();
+  uint64_t done = 0;
+  auto matrix = [&](const std::string& gguf_name, const std::string& name, int64_t head_dim = 0) {
+    conv.Matrix(gguf_name, name, head_dim);
+    const uint64_t copied = conv.CopiedBytes(gguf_name, head_dim);
+    done += copied;
+    if (copied > 0) ReportLoadProgress(stage, done, total);
+  };
+  if (total > 0) ReportLoadProgress(stage, 0, total);
+  matrix("token_embd.weight", "embed.weight");
+  matrix("output.weight", "lm_head");
   if (g.Find("talkie.logit_scale"))
     conv.OwnedScalar("lm_head_gain.w_g", static_cast<float>(g.GetFloat("talkie.logit_scale")));
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     const std::string p = "blocks." + std::to_string(l) + ".";
-    conv.Matrix(b + "attn_q.weight", p + "attn.attn_query.weight", c.head_dim);
-    conv.Matrix(b + "attn_k.weight", p + "attn.attn_key.weight", c.head_dim);
-    conv.Matrix(b + "attn_v.weight", p + "attn.attn_value.weight");
-    conv.Matrix(b + "attn_output.weight", p + "attn.attn_resid.weight");
-    conv.Matrix(b + "ffn_gate.weight", p + "mlp.mlp_gate.weight");
-    conv.Matrix(b + "ffn_up.weight", p + "mlp.mlp_linear.weight");
-    conv.Matrix(b + "ffn_down.weight", p + "mlp.mlp_resid.weight");
+    matrix(b + "attn_q.weight", p + "attn.attn_query.weight", c.head_dim);
+    matrix(b + "attn_k.weight", p + "attn.attn_key.weight", c.head_dim);
+    matrix(b + "attn_v.weight", p + "attn.attn_value.weight");
+    matrix(b + "attn_output.weight", p + "attn.attn_resid.weight");
+    matrix(b + "ffn_gate.weight", p + "mlp.mlp_gate.weight");
+    matrix(b + "ffn_up.weight", p + "mlp.mlp_linear.weight");
+    matrix(b + "ffn_down.weight", p + "mlp.mlp_resid.weight");
     conv.Vector(b + "attn_q_norm.weight", p + "attn.head_gain.head_g", c.n_head);
     // The attention / MLP gains are optional (1 when a conversion folded them).
     if (g.FindTensor(b + "attn_output.scale"))

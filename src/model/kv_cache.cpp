@@ -39,6 +39,14 @@ void KvCache::SetType(KvType type) {
   type_ = type;
 }
 
+int64_t KvCache::bytes() const {
+  size_t total = 0;
+  for (size_t s = 0; s < k_.size(); ++s)
+    total += (k_[s].capacity() + v_[s].capacity()) * sizeof(float) +
+             (k16_[s].capacity() + v16_[s].capacity()) * sizeof(uint16_t);
+  return static_cast<int64_t>(total);
+}
+
 void KvCache::Resize(int64_t n) {
   const auto size = static_cast<size_t>(n * n_embd_);
   if (type_ == KvType::kF32) {

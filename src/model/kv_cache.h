@@ -32,6 +32,9 @@ class KvCache {
   int64_t capacity() const { return capacity_; }
   int64_t n_embd() const { return n_embd_; }
   KvType type() const { return type_; }
+  // Bytes allocated for keys and values (every layer and row, both element
+  // types): what the cache holds in memory, at least the length's worth.
+  int64_t bytes() const;
 
   // Chooses the element type; only while the cache is empty (Forward sets it
   // from the model's precision policy).

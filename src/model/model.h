@@ -67,7 +67,9 @@ class Model {
   // Prepares every matmul weight (not the embedding) for a precision policy
   // (ops/weights.h). kFast repacks q8 / q4 matrices for the int8 kernels
   // (matmul_lowp.h, same size as the originals) and hands the checkpoint's
-  // pages for them back to the OS; kExact frees the copies again.
+  // pages for them back to the OS; kExact frees the copies again. Packing
+  // reports its progress (model/load_progress.h); when that throws, the
+  // model stays on its old policy.
   void SetPrecision(ops::Precision precision);
   ops::Precision precision() const { return precision_; }
 
@@ -76,6 +78,8 @@ class Model {
     void operator()(uint8_t* p) const;
   };
   Model() = default;
+  // SetPrecision's loop: sets every matmul weight's policy, packing q8 / q4.
+  void PackAll(ops::Precision precision, const std::string& stage, uint64_t total);
   io::TensorStore store_;
   ModelConfig config_;
   TalkieWeights weights_;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "model/load_progress.h"
 #include "model/model.h"
 #include "ops/matmul_lowp.h"
 
@@ -54,6 +55,31 @@ std::vector<ops::WeightMatrix*> TalkieWeights::MatMuls() {
 void Model::SetPrecision(ops::Precision precision) {
   if (precision == precision_) return;
   packed_.clear();
+  // Packing reads every quantized weight: progress over the bytes packed.
+  uint64_t total = 0;
+  if (precision == ops::Precision::kFast)
+    for (const ops::WeightMatrix* w : weights_.MatMuls())
+      if (w->type == ops::WeightType::kQ8 || w->type == ops::WeightType::kQ4)
+        total += static_cast<uint64_t>(ops::PackedBytes(*w));
+  const std::string stage = "packing weights";
+  try {
+    if (total > 0) ReportLoadProgress(stage, 0, total);
+    PackAll(precision, stage, total);
+  } catch (...) {
+    // An observer that abandons the load (or a failed allocation) leaves the
+    // model as it was: every weight on the old policy, nothing packed.
+    for (ops::WeightMatrix* w : weights_.MatMuls()) {
+      w->precision = precision_;
+      w->packed = nullptr;
+    }
+    packed_.clear();
+    throw;
+  }
+  precision_ = precision;
+}
+
+void Model::PackAll(ops::Precision precision, const std::string& stage, uint64_t total) {
+  uint64_t done = 0;
   for (ops::WeightMatrix* w : weights_.MatMuls()) {
     w->precision = precision;
     w->packed = nullptr;
@@ -72,8 +98,8 @@ void Model::SetPrecision(ops::Precision precision) {
         w->type == ops::WeightType::kQ8 ? w->rows * w->cols : w->rows * w->cols / 2;
     ReleasePages(w->data, code_bytes);
     ReleasePages(w->group_scales, w->rows * (w->cols / ops::kQuantGroup) * 2);
+    ReportLoadProgress(stage, done += static_cast<uint64_t>(bytes), total);
   }
-  precision_ = precision;
 }
 
 }  // namespace talkie::model

@@ -79,5 +79,26 @@ TEST(KvCacheTest, WritesOutsideTheGrownSlotsAndGrowthPastTheContextAreRefused) {
   EXPECT_EQ(cache.length(), 1);
 }
 
+// bytes() counts the storage of every layer and row in the cache's element
+// type: at least 2 (keys, values) x layers x rows x tokens x n_embd elements.
+TEST(KvCacheTest, BytesCoverTheStoredTokensOfEveryLayerAndRow) {
+  KvCache empty(TinyConfig(), 3);
+  EXPECT_EQ(empty.bytes(), 0);
+  KvCache f32(TinyConfig(), 3);
+  f32.Grow(5);
+  const int64_t elements = 2 * 2 * 3 * 5 * 4;  // k+v, layers, rows, tokens, n_embd
+  EXPECT_GE(f32.bytes(), elements * 4);
+  KvCache bf16(TinyConfig(), 3);
+  bf16.SetType(KvType::kBF16);
+  bf16.Grow(5);
+  EXPECT_GE(bf16.bytes(), elements * 2);
+  EXPECT_LT(bf16.bytes(), f32.bytes());
+  // More tokens never report fewer bytes.
+  const int64_t before = f32.bytes();
+  f32.Grow(3);
+  EXPECT_GE(f32.bytes(), before);
+  EXPECT_GE(f32.bytes(), 2 * 2 * 3 * 8 * 4 * 4);
+}
+
 }  // namespace
 }  // namespace talkie::model
