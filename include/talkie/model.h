@@ -133,9 +133,12 @@ struct ForwardResult {
 
 // Per-token log-probabilities of a sequence under the model.
 struct ScoreResult {
-  std::vector<float> token_logprobs;  // [n - 1]: log p(ids[i + 1] | ids[0..i])
-  double mean_nll = 0;                // nats per scored token
-  double perplexity = 0;              // exp(mean_nll)
+  // log p(token | the ones before it) of each scored token, in text order:
+  // [n - 1] (log p(ids[i + 1] | ids[0..i])) when the ids fit one window or
+  // the windows overlap; without overlap a window's first token is not scored.
+  std::vector<float> token_logprobs;
+  double mean_nll = 0;    // nats per scored token
+  double perplexity = 0;  // exp(mean_nll)
 };
 
 class TALKIE_API Model {

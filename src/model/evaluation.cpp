@@ -12,7 +12,8 @@
 namespace talkie::model {
 
 PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids, int64_t window,
-                            int64_t stride, const HookSet* hooks) {
+                            int64_t stride, const HookSet* hooks,
+                            const PerplexityProgress& progress) {
   const int64_t context = model.config().max_position_embeddings;
   if (window == 0) window = context;
   if (stride == 0) stride = window;
@@ -23,29 +24,43 @@ PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids,
   Check(n >= 2, "perplexity: need at least 2 tokens, got " + std::to_string(n));
   const int64_t vocab = model.config().vocab_size;
 
+  // A window scores its tokens after the first that no earlier window did
+  // (a window's first token has no context in it): count them up front.
+  int64_t to_score = 0;
+  for (int64_t begin = 0, until = 1; until < n; begin += stride) {
+    const int64_t end = std::min(begin + window, n);
+    to_score += std::max<int64_t>(0, end - std::max(until, begin + 1));
+    until = std::max(until, end);
+    if (end == n) break;
+  }
+
   PerplexityResult r;
-  r.token_nll.reserve(static_cast<size_t>(n - 1));
+  r.token_nll.reserve(static_cast<size_t>(to_score));
   double nll = 0.0;
-  int64_t scored_until = 1;  // tokens [1, scored_until) are scored
+  int64_t scored_until = 1;  // tokens [1, scored_until) had their chance
   for (int64_t begin = 0; scored_until < n; begin += stride) {
     const int64_t end = std::min(begin + window, n);
-    const std::vector<int32_t> chunk(ids.begin() + begin, ids.begin() + end);
     KvCache cache(model.config(), 1);
-    ForwardInput input;
-    input.q_len = static_cast<int64_t>(chunk.size());
-    input.ids = chunk;
-    input.hooks = hooks;
-    const ForwardOutput out = Forward(model, cache, input);
-    // Logits at position t predict token t + 1.
-    for (int64_t target = std::max(scored_until, begin + 1); target < end; ++target) {
-      const float* row = &out.logits[(target - 1 - begin) * vocab];
-      r.token_nll.push_back(ops::LogSumExp(row, vocab) - static_cast<double>(row[ids[target]]));
-      nll += r.token_nll.back();
+    for (int64_t from = begin; from < end; from += kPerplexityChunk) {
+      const int64_t to = std::min(from + kPerplexityChunk, end);
+      ForwardInput input;
+      input.q_len = to - from;
+      input.ids.assign(ids.begin() + from, ids.begin() + to);
+      input.hooks = hooks;
+      const ForwardOutput out = Forward(model, cache, input);
+      // Logits at position t (in [from, to)) predict token t + 1.
+      for (int64_t target = std::max({scored_until, begin + 1, from + 1});
+           target < std::min(end, to + 1); ++target) {
+        const float* row = &out.logits[(target - 1 - from) * vocab];
+        r.token_nll.push_back(ops::LogSumExp(row, vocab) - static_cast<double>(row[ids[target]]));
+        nll += r.token_nll.back();
+      }
+      if (progress) progress(static_cast<int64_t>(r.token_nll.size()), to_score);
     }
     scored_until = std::max(scored_until, end);
     if (end == n) break;
   }
-  r.tokens = n - 1;
+  r.tokens = static_cast<int64_t>(r.token_nll.size());
   r.mean_nll = nll / static_cast<double>(r.tokens);
   r.perplexity = std::exp(r.mean_nll);
   return r;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "model/hooks.h"
@@ -15,19 +16,31 @@ namespace talkie::model {
 // before it), over windows of at most the context length. With stride <
 // window, windows overlap and each token is scored once, in the first window
 // where it has the most context available (the Hugging Face sliding-window
-// recipe).
+// recipe). A window's first token has no context inside it, so with stride ==
+// window (the default) the first token of every window is not scored.
 struct PerplexityResult {
   double perplexity = 0.0;
-  double mean_nll = 0.0;          // nats per token
-  int64_t tokens = 0;             // tokens scored (all but the first)
-  std::vector<double> token_nll;  // [tokens]: -log p(ids[i + 1] | what came before)
+  double mean_nll = 0.0;          // nats per scored token
+  int64_t tokens = 0;             // tokens scored: all but the first when the text fits one window
+  std::vector<double> token_nll;  // [tokens]: -log p(token | what came before), in text order
 };
 
-// window: tokens per forward (0 = the model's context); stride: how far each
+// Called after each forward with the tokens scored so far and the number
+// that will be scored in all (PerplexityResult::tokens).
+using PerplexityProgress = std::function<void(int64_t scored, int64_t total)>;
+
+// Tokens a window feeds through its KV cache per forward: the logits are
+// bit-identical to one forward of the whole window (docs/architecture.md),
+// the logits buffer stays bounded and progress comes within a window.
+inline constexpr int64_t kPerplexityChunk = 512;
+
+// window: tokens per window (0 = the model's context); stride: how far each
 // window moves (0 = window, no overlap). hooks (optional): run on every
-// window's forward (steering, hooks.h).
+// forward (steering, hooks.h), one call per chunk of kPerplexityChunk
+// tokens. progress (optional): see PerplexityProgress.
 PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids, int64_t window = 0,
-                            int64_t stride = 0, const HookSet* hooks = nullptr);
+                            int64_t stride = 0, const HookSet* hooks = nullptr,
+                            const PerplexityProgress& progress = {});
 
 struct QualityReport {
   double mean_kl = 0.0;  // mean KL(reference || candidate) per position, nats
