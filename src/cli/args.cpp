@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/progress_bar.h"
 #include "common/error.h"
 #include "ops/matmul_lowp.h"
 #include "talkie/engine.h"
@@ -91,10 +92,15 @@ ops::Precision ParsePolicy(const std::string& policy) {
   throw Error("--policy must be 'exact' or 'fast', got '" + policy + "'");
 }
 
-std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::string& policy) {
+std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::string& policy,
+                                        std::function<void()> on_progress) {
   const ops::Precision precision = ParsePolicy(policy);
-  auto model = model::Model::Load(ResolveModelPath(given));
-  model->SetPrecision(precision);
+  std::unique_ptr<model::Model> model;
+  {
+    const ScopedLoadProgress progress(std::move(on_progress));
+    model = model::Model::Load(ResolveModelPath(given));
+    model->SetPrecision(precision);
+  }
   const ops::WeightType type = model->weights().lm_head.type;
   if (precision == ops::Precision::kFast && std::string(ops::LowPrecisionPath(type)) == "portable")
     std::fprintf(stderr,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,8 +29,12 @@ ops::Precision ParsePolicy(const std::string& policy);
 
 // Loads the model at ResolveModelPath(given), warning on stderr about tensors
 // the checkpoint holds but Talkie does not use, and prepares it for the
-// precision policy ("exact" / "fast").
+// precision policy ("exact" / "fast"). Slow stages (re-laying a GGUF file,
+// packing for the fast policy) show a progress bar on a terminal once they
+// take a second (ScopedLoadProgress); `on_progress` runs at each of their
+// reports and may throw to abandon the load.
 std::unique_ptr<model::Model> LoadModel(const std::string& given,
-                                        const std::string& policy = "exact");
+                                        const std::string& policy = "exact",
+                                        std::function<void()> on_progress = {});
 
 }  // namespace talkie::cli

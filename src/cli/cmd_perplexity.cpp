@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/progress_bar.h"
 #include "cli/validators.h"
 #include "common/error.h"
 #include "model/evaluation.h"
@@ -33,8 +34,16 @@ void RunPerplexity(const PerplexityArgs& a) {
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
-  const model::PerplexityResult r =
-      model::Perplexity(*m.model, ids, a.window, a.stride, m.steering_hooks());
+  model::PerplexityResult r;
+  {
+    // On a terminal: tokens scored, their rate and the time left.
+    ProgressBar bar;
+    r = model::Perplexity(*m.model, ids, a.window, a.stride, m.steering_hooks(),
+                          [&bar](int64_t scored, int64_t total) {
+                            bar.UpdateCount("perplexity", static_cast<uint64_t>(scored),
+                                            static_cast<uint64_t>(total), "tok");
+                          });
+  }
   if (a.json) {
     std::printf(
         "%s\n",

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "io/write_progress.h"
+#include "model/load_progress.h"
 
 namespace talkie::cli {
 namespace {
@@ -18,23 +20,36 @@ std::string Duration(double seconds) {
   return text;
 }
 
+// Seconds a loading stage runs before its bar appears: 1, or
+// TALKIE_PROGRESS_DELAY when it is a number >= 0.
+double LoadBarDelay() {
+  const char* env = std::getenv("TALKIE_PROGRESS_DELAY");
+  if (env == nullptr || *env == '\0') return 1.0;
+  char* end = nullptr;
+  const double delay = std::strtod(env, &end);
+  return *end == '\0' && delay >= 0 && delay < 1e9 ? delay : 1.0;
+}
+
 }  // namespace
 
-ProgressBar::ProgressBar() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+ProgressBar::ProgressBar(double delay_s)
+    : enabled_(::isatty(STDERR_FILENO) == 1), delay_s_(delay_s) {}
 
 bool ProgressBar::Due(const std::string& label, uint64_t done, uint64_t total, double* elapsed) {
   if (!enabled_ || total == 0) return false;
   const Clock::time_point now = Clock::now();
-  if (label != label_ || !drawn_) {
-    if (drawn_) Finish();
+  if (!started_ || label != label_) {
+    Finish();
     label_ = label;
     start_ = now;
-  } else if (done < total && now - last_draw_ < std::chrono::milliseconds(100)) {
+    started_ = true;
+  } else if (drawn_ && done < total && now - last_draw_ < std::chrono::milliseconds(100)) {
     return false;
   }
+  *elapsed = std::chrono::duration<double>(now - start_).count();
+  if (!drawn_ && *elapsed < delay_s_) return false;  // not long enough to show
   last_draw_ = now;
   drawn_ = true;
-  *elapsed = std::chrono::duration<double>(now - start_).count();
   return true;
 }
 
@@ -73,10 +88,25 @@ void ProgressBar::UpdateTokens(const std::string& label, uint64_t done, uint64_t
   std::fflush(stderr);
 }
 
+void ProgressBar::UpdateCount(const std::string& label, uint64_t done, uint64_t total,
+                              const std::string& unit) {
+  double elapsed = 0;
+  if (!Due(label, done, total, &elapsed)) return;
+  const double fraction = static_cast<double>(done) / static_cast<double>(total);
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const std::string eta =
+      rate > 0 ? Duration(static_cast<double>(total - done) / rate) : std::string("-:--");
+  std::fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %s, %.1f %s/s, ETA %s\x1b[K", label_.c_str(),
+               Bar(fraction).c_str(), 100.0 * fraction, static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total), unit.c_str(), rate, unit.c_str(),
+               eta.c_str());
+  std::fflush(stderr);
+}
+
 void ProgressBar::Finish() {
-  if (!drawn_) return;
-  std::fprintf(stderr, "\n");
+  if (drawn_) std::fprintf(stderr, "\n");
   drawn_ = false;
+  started_ = false;
   label_.clear();
 }
 
@@ -88,6 +118,19 @@ ScopedWriteProgress::ScopedWriteProgress() {
 
 ScopedWriteProgress::~ScopedWriteProgress() {
   io::SetWriteProgress({});
+  bar_.Finish();
+}
+
+ScopedLoadProgress::ScopedLoadProgress(std::function<void()> on_report)
+    : on_report_(std::move(on_report)), bar_(LoadBarDelay()) {
+  model::SetLoadProgress([this](const std::string& stage, uint64_t done, uint64_t total) {
+    if (on_report_) on_report_();
+    bar_.Update(stage, done, total);
+  });
+}
+
+ScopedLoadProgress::~ScopedLoadProgress() {
+  model::SetLoadProgress({});
   bar_.Finish();
 }
 

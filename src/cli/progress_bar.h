@@ -1,17 +1,21 @@
 // A one-line progress bar on stderr with rate and ETA for long work (writing
-// a quantized or synthetic model). Drawn only when stderr is a terminal, so
-// logs and pipes get no carriage-return noise.
+// a quantized or synthetic model, capture, perplexity, loading a model that
+// needs re-laying or packing). Drawn only when stderr is a terminal, so logs
+// and pipes get no carriage-return noise.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace talkie::cli {
 
 class ProgressBar {
  public:
-  ProgressBar();
+  // delay_s: a bar appears only once its work has run that long, so work
+  // that ends sooner prints nothing (0: drawn from the first update).
+  explicit ProgressBar(double delay_s = 0);
   ~ProgressBar() { Finish(); }
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
@@ -24,6 +28,9 @@ class ProgressBar {
   // 1234.5 tok/s, ETA 0:12" (ETA from the count).
   void UpdateTokens(const std::string& label, uint64_t done, uint64_t total,
                     const std::string& unit, uint64_t tokens);
+  // A count of `unit` with its rate: "4096/10240 tok, 1234.5 tok/s, ETA 0:05".
+  void UpdateCount(const std::string& label, uint64_t done, uint64_t total,
+                   const std::string& unit);
   // Ends the line (if anything was drawn).
   void Finish();
 
@@ -33,6 +40,8 @@ class ProgressBar {
   bool Due(const std::string& label, uint64_t done, uint64_t total, double* elapsed);
   static std::string Bar(double fraction);
   bool enabled_ = false;
+  double delay_s_ = 0;
+  bool started_ = false;  // label_'s work has begun (start_ is set)
   bool drawn_ = false;
   std::string label_;
   Clock::time_point start_, last_draw_;
@@ -48,6 +57,24 @@ class ScopedWriteProgress {
   ScopedWriteProgress& operator=(const ScopedWriteProgress&) = delete;
 
  private:
+  ProgressBar bar_;
+};
+
+// Shows the slow stages of loading a model during its lifetime
+// (model/load_progress.h: re-laying a GGUF file, packing weights) on a
+// ProgressBar that appears only after the stage has run for a second
+// (TALKIE_PROGRESS_DELAY=SECONDS changes that; 0 shows every stage).
+// `on_report` (optional) runs on every report first and may throw to
+// abandon the load (talkie serve's SIGTERM).
+class ScopedLoadProgress {
+ public:
+  explicit ScopedLoadProgress(std::function<void()> on_report = {});
+  ~ScopedLoadProgress();
+  ScopedLoadProgress(const ScopedLoadProgress&) = delete;
+  ScopedLoadProgress& operator=(const ScopedLoadProgress&) = delete;
+
+ private:
+  std::function<void()> on_report_;
   ProgressBar bar_;
 };
 

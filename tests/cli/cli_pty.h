@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -21,13 +22,16 @@ namespace talkie::testing {
 // removed; every wait is bounded; a running process is killed at the end.
 class PtyProcess {
  public:
-  explicit PtyProcess(const std::vector<std::string>& args) {
+  // env: variables set for the child only (name, value).
+  explicit PtyProcess(const std::vector<std::string>& args,
+                      const std::vector<std::pair<std::string, std::string>>& env = {}) {
     pid_ = forkpty(&fd_, nullptr, nullptr, nullptr);
     if (pid_ == 0) {
       std::vector<char*> argv{const_cast<char*>(TALKIE_CLI_PATH)};
       for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
       setenv("TERM", "xterm", 1);
+      for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
       execv(TALKIE_CLI_PATH, argv.data());
       _exit(127);
     }
