@@ -1,15 +1,20 @@
 // `talkie serve`: the OpenAI-compatible HTTP server (docs/server.md) with
-// continuous batching. SIGINT / SIGTERM stop it gracefully: it stops
-// accepting, cancels in-flight sequences and exits 0.
+// continuous batching. It binds and answers (/health: "loading") while the
+// model loads. SIGINT / SIGTERM stop it gracefully, also while loading: it
+// stops accepting, cancels in-flight sequences and exits 0.
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/validators.h"
@@ -45,6 +50,9 @@ std::string ModelName(const model::Model& m) {
   return name.empty() ? "talkie" : name;
 }
 
+// Thrown from the load's progress reports when a signal stopped the server.
+struct LoadAbandoned {};
+
 void RunServe(const ServeArgs& a) {
   Check(a.port >= 0 && a.port <= 65535, "--port must be in [0, 65535]");
   Check(a.max_batch >= 1, "--max-batch must be >= 1");
@@ -58,11 +66,10 @@ void RunServe(const ServeArgs& a) {
         "--shutdown-grace must be in [0, 3600] seconds");
   Check(a.max_connections >= 1, "--max-connections must be >= 1");
   Check(a.max_connections_per_client >= 1, "--max-connections-per-client must be >= 1");
-  ops::SetNumThreads(a.threads);
+  ApplyThreads(a.threads);
 
   // Signals go to one waiting thread only: block them before any thread
-  // (scheduler, HTTP workers) is created so that all inherit the mask. A
-  // signal that arrives while the model loads stays pending until then.
+  // (scheduler, HTTP workers) is created so that all inherit the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -70,18 +77,11 @@ void RunServe(const ServeArgs& a) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   NamedSteering steering = LoadSteering(a.steering);
-  GenerationArgs gen;
-  gen.model = a.model;
-  gen.tokenizer = a.tokenizer;
-  gen.policy = a.policy;
-  const LoadedModel m = LoadModelAndTokenizer(gen);
-
   server::ServerOptions o;
   o.host = a.host;
   o.port = a.port;
   o.context = a.ctx;
   o.max_body_bytes = a.max_body;
-  o.model_name = ModelName(*m.model);
   o.connections.request_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout * 1000));
   o.connections.shutdown_grace =
@@ -93,10 +93,15 @@ void RunServe(const ServeArgs& a) {
   o.scheduler.prefill_chunk = a.prefill_chunk;
   o.steering = std::move(steering.plan);
   o.steering_names = std::move(steering.names);
-  server::HttpServer srv(*m.model, *m.tokenizer, o);
+  // The model outlives the server that serves it.
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  // Bound and answering (/health: "loading") before the model loads, so a
+  // taken port fails at once and orchestrators see the server come up.
+  server::HttpServer srv(o);
   const int port = srv.Bind();
 
-  std::atomic<bool> finished{false};
+  std::atomic<bool> finished{false}, stop_requested{false}, loading{true};
   std::thread waiter([&] {
     const timespec poll = {0, 200 * 1000 * 1000};
     while (!finished.load()) {
@@ -104,20 +109,58 @@ void RunServe(const ServeArgs& a) {
       if (sig == SIGINT || sig == SIGTERM) {
         std::fprintf(stderr, "talkie serve: %s, shutting down\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
+        stop_requested.store(true);
         srv.Stop();
+        // A load that reports progress stops at its next report and one that
+        // only maps files ends at once; one stuck in a read (a hung file
+        // system) is left behind after the grace period: nothing is written
+        // by the server, so exiting is safe.
+        const auto deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(static_cast<int64_t>(a.shutdown_grace * 1000));
+        while (loading.load() && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (loading.load()) {
+          std::fprintf(stderr, "talkie serve: stopped while the model was still loading\n");
+          std::_Exit(0);
+        }
         return;
       }
     }
   });
-  std::fprintf(stderr,
-               "talkie serve: model %s (%s), listening on http://%s:%d "
-               "(max-batch %lld, queue %lld, ctx %lld)\n",
-               o.model_name.c_str(),
-               m.tokenizer->style() == tokenizer::Style::kIt ? "IT: chat enabled" : "base",
-               a.host.c_str(), port, static_cast<long long>(a.max_batch),
-               static_cast<long long>(a.queue),
-               static_cast<long long>(a.ctx ? a.ctx : m.model->config().max_position_embeddings));
-  srv.Run();
+  std::thread serving([&] { srv.Run(); });
+  std::fprintf(stderr, "talkie serve: listening on http://%s:%d (threads %d), loading the model\n",
+               a.host.c_str(), port, ops::NumThreads());
+  try {
+    model = LoadModel(a.model, a.policy, [&] {
+      if (stop_requested.load()) throw LoadAbandoned{};
+    });
+    const std::string tokenizer_path = a.tokenizer.empty() ? model->directory() : a.tokenizer;
+    tokenizer = std::make_unique<tokenizer::Tokenizer>(
+        tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, model->config().vocab_size));
+    srv.SetModel(*model, *tokenizer, ModelName(*model));  // nothing once stopped
+  } catch (const LoadAbandoned&) {
+    // Stopped by a signal while loading: an ordinary shutdown.
+  } catch (...) {
+    // A model that cannot be served ends the process with its error.
+    loading.store(false);
+    srv.Stop();
+    serving.join();
+    finished.store(true);
+    waiter.join();
+    throw;
+  }
+  loading.store(false);
+  if (srv.ready())
+    std::fprintf(stderr,
+                 "talkie serve: model %s (%s) ready on http://%s:%d "
+                 "(max-batch %lld, queue %lld, ctx %lld)\n",
+                 ModelName(*model).c_str(),
+                 tokenizer->style() == tokenizer::Style::kIt ? "IT: chat enabled" : "base",
+                 a.host.c_str(), port, static_cast<long long>(a.max_batch),
+                 static_cast<long long>(a.queue),
+                 static_cast<long long>(a.ctx ? a.ctx : model->config().max_position_embeddings));
+  serving.join();
   finished.store(true);
   waiter.join();
   srv.Stop();
@@ -155,7 +198,7 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--max-connections-per-client", a->max_connections_per_client,
                   "open connections per client address at most")
       ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "kernel threads (default: all cores)");
+  AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
   AddSteeringOptions(cmd, &a->steering);
   cmd->callback([a] { RunServe(*a); });

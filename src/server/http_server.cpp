@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "server/httplib_config.h"
+#include "server/metrics.h"
 #include "server/openai_api.h"
 
 namespace talkie::server {
@@ -39,9 +40,10 @@ void SendError(httplib::Response& res, int status, const std::string& message,
 // Refuses, before the body is read, what would make reading it unbounded:
 // compressed bodies (a few KB can inflate to GB), chunked bodies (no length
 // to check up front) and a Content-Length over the limit. Connections over
-// a cap get /health only. A refused request's body stays unread, so its
-// connection is closed after the answer.
-bool Refuse(const httplib::Request& req, httplib::Response& res, size_t max_body) {
+// a cap, and every connection while the model loads, get /health only. A
+// refused request's body stays unread, so its connection is closed after
+// the answer.
+bool Refuse(const httplib::Request& req, httplib::Response& res, size_t max_body, bool loading) {
   auto refuse = [&](int status, const std::string& message) {
     GuardedServer::CloseAfterResponse();
     SendError(res, status, message, ErrorType(status));
@@ -51,6 +53,8 @@ bool Refuse(const httplib::Request& req, httplib::Response& res, size_t max_body
     return refuse(503,
                   "too many connections are open (from this address or in total); retry "
                   "later or reuse a connection");
+  if (loading && req.path != "/health")
+    return refuse(503, "the model is still loading; retry shortly (GET /health answers 200 then)");
   const std::string encoding = req.get_header_value("Content-Encoding");
   if (!encoding.empty() && encoding != "identity")
     return refuse(415, "compressed request bodies are not accepted (Content-Encoding: " + encoding +
@@ -99,12 +103,7 @@ struct StreamState {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const model::Model& m, const tokenizer::Tokenizer& t, ServerOptions o)
-      : model(m),
-        tokenizer(t),
-        options(std::move(o)),
-        scheduler(m, t, options.scheduler),
-        http(options.connections) {}
+  explicit Impl(ServerOptions o) : options(std::move(o)), http(options.connections) {}
 
   void Routes();
   void HandleGeneration(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
@@ -115,13 +114,17 @@ struct HttpServer::Impl {
   std::shared_ptr<const model::HookSet> SteeringFor(
       const std::map<std::string, float>& scales) const;
 
-  const model::Model& model;
-  const tokenizer::Tokenizer& tokenizer;
+  // Set by SetModel before `ready` turns true; until then every route but
+  // /health is refused, so handlers that use them always find them set.
+  const model::Model* model = nullptr;
+  const tokenizer::Tokenizer* tokenizer = nullptr;
   ServerOptions options;
   ApiLimits limits;
   std::shared_ptr<const model::HookSet> steering;  // the default; null when none
-  Scheduler scheduler;
+  std::unique_ptr<Scheduler> scheduler;
   GuardedServer http;
+  std::atomic<bool> ready{false};
+  std::mutex attach_mutex;  // SetModel against Stop
   std::atomic<bool> stopped{false}, in_run{false};
   std::mutex rng_mutex;
   std::mt19937_64 rng{std::random_device{}()};
@@ -136,7 +139,7 @@ std::shared_ptr<const model::HookSet> HttpServer::Impl::SteeringFor(
     if (it != scales.end()) plan.vectors[i].scale = it->second;
   }
   try {
-    return std::make_shared<const model::HookSet>(model::MakeSteeringHooks(plan, model.config()));
+    return std::make_shared<const model::HookSet>(model::MakeSteeringHooks(plan, model->config()));
   } catch (const Error& e) {  // e.g. scales whose sum overflows
     throw ApiError(400, std::string("control_vectors: ") + e.what(), "control_vectors");
   }
@@ -156,7 +159,7 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
     std::lock_guard lock(rng_mutex);
     random_seed = rng() & 0x7fffffffu;  // small enough for any client to echo
   }
-  ParsedRequest p = ParseRequest(endpoint, req.body, tokenizer, limits, random_seed);
+  ParsedRequest p = ParseRequest(endpoint, req.body, *tokenizer, limits, random_seed);
   ResponseMeta meta;
   meta.endpoint = endpoint;
   meta.id = NewId(endpoint);
@@ -168,13 +171,13 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   const size_t n = p.configs.size();
 
   std::shared_ptr<Request> request =
-      scheduler.TrySubmit(std::move(p.prompt), std::move(p.configs), p.top_logprobs, p.logprobs,
-                          SteeringFor(p.control_vector_scales));
+      scheduler->TrySubmit(std::move(p.prompt), std::move(p.configs), p.top_logprobs, p.logprobs,
+                           SteeringFor(p.control_vector_scales));
   if (!request) {
-    if (!scheduler.accepting())
+    if (!scheduler->accepting())
       throw ApiError(503, "the server is shutting down", "", "server_error");
     throw ApiError(503,
-                   "the server is busy: " + std::to_string(scheduler.options().max_queue) +
+                   "the server is busy: " + std::to_string(scheduler->options().max_queue) +
                        " requests are already waiting; retry later",
                    "", "server_error");
   }
@@ -207,13 +210,13 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   }
   if (!error.empty()) throw ApiError(500, error, "", "server_error");
   if (cancelled) throw ApiError(503, "the server is shutting down", "", "server_error");
-  SendJson(res, 200, CompletionResponse(meta, choices, tokenizer));
+  SendJson(res, 200, CompletionResponse(meta, choices, *tokenizer));
 }
 
 void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state,
                               const httplib::Request& req, httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
-  const tokenizer::Tokenizer* tok = &tokenizer;
+  const tokenizer::Tokenizer* tok = tokenizer;
   auto provider = [state, tok](size_t, httplib::DataSink& sink) {
     bool done = false;
     std::string out;
@@ -268,13 +271,21 @@ void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state,
 
 void HttpServer::Impl::Routes() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return Refuse(req, res, options.max_body_bytes) ? httplib::Server::HandlerResponse::Handled
-                                                    : httplib::Server::HandlerResponse::Unhandled;
+    return Refuse(req, res, options.max_body_bytes, !ready.load())
+               ? httplib::Server::HandlerResponse::Handled
+               : httplib::Server::HandlerResponse::Unhandled;
   });
+  // 200 "ok" when serving; 503 "loading" (with Retry-After) until the model
+  // is set, and "shutting_down" once stopping.
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    const SchedulerStats s = scheduler.stats();
-    SendJson(res, 200,
-             {{"status", scheduler.accepting() ? "ok" : "shutting_down"},
+    if (!ready.load()) {
+      if (!stopped.load()) res.set_header("Retry-After", "1");
+      SendJson(res, 503, {{"status", stopped.load() ? "shutting_down" : "loading"}});
+      return;
+    }
+    const SchedulerStats s = scheduler->stats();
+    SendJson(res, scheduler->accepting() ? 200 : 503,
+             {{"status", scheduler->accepting() ? "ok" : "shutting_down"},
               {"active_sequences", s.active_sequences},
               {"queued_requests", s.queued_requests},
               {"requests_total", s.requests_total},
@@ -283,9 +294,12 @@ void HttpServer::Impl::Routes() {
               {"generated_tokens", s.generated_tokens},
               {"sequences_cancelled", s.sequences_cancelled},
               {"peak_active_sequences", s.peak_active_sequences},
-              {"max_batch", scheduler.options().max_batch},
-              {"max_queue", scheduler.options().max_queue},
+              {"max_batch", scheduler->options().max_batch},
+              {"max_queue", scheduler->options().max_queue},
               {"context", limits.context}});
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderMetrics(scheduler->metrics()), kMetricsContentType);
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200,
@@ -295,7 +309,7 @@ void HttpServer::Impl::Routes() {
                                      {"created", 0},
                                      {"owned_by", "talkie.cpp"},
                                      {"context_length", limits.context},
-                                     {"chat", tokenizer.style() == tokenizer::Style::kIt}}})}});
+                                     {"chat", tokenizer->style() == tokenizer::Style::kIt}}})}});
   });
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
     Guarded(res, [&] { HandleGeneration(Endpoint::kCompletions, req, res); });
@@ -305,11 +319,11 @@ void HttpServer::Impl::Routes() {
   });
   http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
     Guarded(res, [&] {
-      SendJson(res, 200, {{"tokens", ParseTokenizeRequest(req.body, tokenizer)}});
+      SendJson(res, 200, {{"tokens", ParseTokenizeRequest(req.body, *tokenizer)}});
     });
   });
   http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
-    Guarded(res, [&] { SendJson(res, 200, Detokenize(req.body, tokenizer)); });
+    Guarded(res, [&] { SendJson(res, 200, Detokenize(req.body, *tokenizer)); });
   });
   // Statuses httplib sets itself (404, 413 for an oversized body, ...) get a
   // JSON body too; responses our handlers filled are left alone.
@@ -338,19 +352,10 @@ void HttpServer::Impl::Routes() {
       });
 }
 
-HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                       ServerOptions options) {
+HttpServer::HttpServer(ServerOptions options) {
   options.connections.max_request_bytes = options.max_body_bytes;
-  const int64_t max_context = model.config().max_position_embeddings;
-  if (options.context == 0) options.context = max_context;
-  Check(options.context >= 2 && options.context <= max_context,
-        "--ctx must be in [2, " + std::to_string(max_context) + "] (the model's context), got " +
-            std::to_string(options.context));
-  Check(tokenizer.vocab_size() <= model.config().vocab_size,
-        "the tokenizer has more ids than the model's vocabulary");
-  impl_ = std::make_unique<Impl>(model, tokenizer, std::move(options));
+  impl_ = std::make_unique<Impl>(std::move(options));
   Impl& s = *impl_;
-  s.limits.context = s.options.context;
   Check(s.options.steering_names.size() == s.options.steering.vectors.size(),
         "server: one name per control vector");
   for (size_t i = 0; i < s.options.steering_names.size(); ++i)
@@ -359,9 +364,6 @@ HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& to
             "two control vectors are named '" + s.options.steering_names[i] +
                 "' (the file name without its extension names a vector in requests)");
   s.limits.control_vectors = s.options.steering_names;
-  if (!s.options.steering.empty())
-    s.steering = std::make_shared<const model::HookSet>(
-        model::MakeSteeringHooks(s.options.steering, model.config()));
   // A client that goes away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   s.http.set_payload_max_length(s.options.max_body_bytes);
@@ -374,6 +376,43 @@ HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& to
   });
   s.Routes();
 }
+
+HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                       ServerOptions options)
+    : HttpServer(std::move(options)) {
+  SetModel(model, tokenizer);
+}
+
+void HttpServer::SetModel(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                          const std::string& model_name) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.attach_mutex);
+  Check(s.model == nullptr, "server: the model is already set");
+  if (s.stopped.load()) return;
+  const int64_t max_context = model.config().max_position_embeddings;
+  const int64_t context = s.options.context == 0 ? max_context : s.options.context;
+  Check(context >= 2 && context <= max_context,
+        "--ctx must be in [2, " + std::to_string(max_context) + "] (the model's context), got " +
+            std::to_string(context));
+  Check(tokenizer.vocab_size() <= model.config().vocab_size,
+        "the tokenizer has more ids than the model's vocabulary");
+  std::shared_ptr<const model::HookSet> steering;
+  if (!s.options.steering.empty())
+    steering = std::make_shared<const model::HookSet>(
+        model::MakeSteeringHooks(s.options.steering, model.config()));
+  auto scheduler = std::make_unique<Scheduler>(model, tokenizer, s.options.scheduler);
+  // Everything checked: publish, then let requests in.
+  s.options.context = context;
+  s.limits.context = context;
+  if (!model_name.empty()) s.options.model_name = model_name;
+  s.model = &model;
+  s.tokenizer = &tokenizer;
+  s.steering = std::move(steering);
+  s.scheduler = std::move(scheduler);
+  s.ready.store(true);
+}
+
+bool HttpServer::ready() const { return impl_->ready.load(); }
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -403,7 +442,10 @@ void HttpServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
   // Cancel first: handlers waiting on the scheduler wake up and answer, so
   // httplib's workers can finish and listen_after_bind() can return.
-  impl_->scheduler.Shutdown();
+  {
+    std::lock_guard lock(impl_->attach_mutex);
+    if (impl_->scheduler) impl_->scheduler->Shutdown();
+  }
   impl_->http.BeginShutdown();
   // httplib's stop() does nothing until the listen loop runs: give a Run()
   // that has just started a moment to get there.
@@ -412,7 +454,9 @@ void HttpServer::Stop() {
   impl_->http.stop();
 }
 
-SchedulerStats HttpServer::stats() const { return impl_->scheduler.stats(); }
+SchedulerStats HttpServer::stats() const {
+  return impl_->ready.load() ? impl_->scheduler->stats() : SchedulerStats{};
+}
 
 int HttpServer::open_connections() const { return impl_->http.open_connections(); }
 

@@ -34,12 +34,25 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  // Starts the scheduler; the model and tokenizer must outlive the server.
+  // A server without a model yet: it can Bind() and Run() while the model
+  // loads; until SetModel(), GET /health answers 503 {"status": "loading"}
+  // and every other route 503 "the model is still loading".
+  explicit HttpServer(ServerOptions options);
+  // HttpServer(options) then SetModel(model, tokenizer).
   HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
              ServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Checks the options against the model (context, vocabulary, steering),
+  // starts the scheduler and begins serving requests. The model and
+  // tokenizer must outlive the server. Once only; does nothing after Stop().
+  // Throws talkie::Error on a mismatch (the server keeps answering "loading").
+  // model_name, when not empty, replaces ServerOptions::model_name.
+  void SetModel(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                const std::string& model_name = "");
+  bool ready() const;
 
   // Binds host:port and returns the port (the chosen one for port 0). Throws
   // talkie::Error when the address cannot be bound.
@@ -50,6 +63,7 @@ class HttpServer {
   // queued and running sequences (streams end, waiting requests get 503).
   void Stop();
 
+  // Zeros before SetModel().
   SchedulerStats stats() const;
   int open_connections() const;
 

@@ -95,6 +95,7 @@ std::shared_ptr<Request> Scheduler::TrySubmit(std::vector<int32_t> prompt,
     }
     queue_.push_back(request);
     ++requests_total_;
+    prompt_tokens_ += static_cast<int64_t>(request->prompt().size());
   }
   cv_.notify_all();
   return request;
@@ -125,6 +126,44 @@ SchedulerStats Scheduler::stats() const {
   s.sequences_cancelled = cancelled_.load();
   s.peak_active_sequences = peak_active_.load();
   return s;
+}
+
+MetricsSnapshot Scheduler::metrics() const {
+  const SchedulerStats s = stats();
+  MetricsSnapshot m;
+  m.requests_total = s.requests_total;
+  m.requests_rejected = s.requests_rejected;
+  m.prompt_tokens = prompt_tokens_.load();
+  m.generated_tokens = s.generated_tokens;
+  m.sequences_cancelled = s.sequences_cancelled;
+  m.steps = s.steps;
+  m.queued_requests = s.queued_requests;
+  m.active_sequences = s.active_sequences;
+  m.last_batch_size = last_batch_.load();
+  m.kv_cache_bytes = kv_bytes_.load();
+  m.time_to_first_token = ttft_.snapshot();
+  m.inter_token_latency = inter_token_.snapshot();
+  m.step_batch_size = batch_sizes_.snapshot();
+  return m;
+}
+
+void Scheduler::RecordStep(int64_t batch) {
+  last_batch_.store(batch);
+  batch_sizes_.Observe(static_cast<double>(batch));
+}
+
+void Scheduler::RecordToken(Active& a, std::chrono::steady_clock::time_point now) {
+  const bool first = a.last_token == std::chrono::steady_clock::time_point{};
+  const auto since = first ? a.request->submitted_ : a.last_token;
+  (first ? ttft_ : inter_token_).Observe(std::chrono::duration<double>(now - since).count());
+  a.last_token = now;
+}
+
+void Scheduler::RecordKvBytes() {
+  int64_t bytes = 0;
+  for (const Active& a : active_)
+    if (a.sequence) bytes += a.sequence->cache().bytes();
+  kv_bytes_.store(bytes);
 }
 
 void Scheduler::Retire(Active& a, const std::string& error) {
@@ -190,6 +229,7 @@ void Scheduler::Loop() {
       peak_active_.store(std::max(peak_active_.load(), static_cast<int64_t>(active_.size())));
     }
     Step();
+    RecordKvBytes();
   }
   // Shutting down: everything still queued or running is cancelled.
   std::deque<std::shared_ptr<Request>> queued;
@@ -199,6 +239,7 @@ void Scheduler::Loop() {
   }
   for (Active& a : active_) Retire(a);
   active_.clear();
+  RecordKvBytes();
   for (auto& r : queued)
     for (int i = r->admitted_; i < r->n(); ++i) {
       SequenceEvent e;
@@ -229,6 +270,8 @@ void Scheduler::Step() {
     return;
   }
   ++steps_;
+  RecordStep(static_cast<int64_t>(steps.size()));
+  const auto sampled_at = std::chrono::steady_clock::now();
 
   const int64_t vocab = model_.config().vocab_size;
   for (size_t k = 0; k < active_.size(); ++k) {
@@ -245,6 +288,7 @@ void Scheduler::Step() {
     e.index = a.index;
     e.text = seq.Advance(row);
     ++generated_tokens_;
+    RecordToken(a, sampled_at);
     const auto& ids = seq.result().ids;
     for (size_t i = before; i < ids.size(); ++i) {
       e.ids.push_back(ids[i]);

@@ -25,6 +25,7 @@
 
 #include "generate/sequence.h"
 #include "model/model.h"
+#include "server/metrics.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::server {
@@ -77,6 +78,7 @@ class Request {
   const std::vector<generate::GenerationConfig> configs_;
   const int top_logprobs_;
   const bool logprobs_;
+  const std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
   int admitted_ = 0;  // sequences started (scheduler thread only)
 
   std::mutex mutex_;
@@ -127,6 +129,8 @@ class Scheduler {
   bool accepting() const { return !stopping_.load(); }
 
   SchedulerStats stats() const;
+  // Counters, gauges and histograms for GET /metrics; thread-safe.
+  MetricsSnapshot metrics() const;
   const SchedulerOptions& options() const { return options_; }
 
  private:
@@ -134,12 +138,18 @@ class Scheduler {
     std::shared_ptr<Request> request;
     int index = 0;
     std::unique_ptr<generate::Sequence> sequence;
+    std::chrono::steady_clock::time_point last_token{};  // {}: none sampled yet
   };
 
   void Loop();
   void Step();
   // Ends `a` with a finished event (after Cancel() when it is not done yet).
   void Retire(Active& a, const std::string& error = "");
+  // Metrics: a forward of `batch` sequences; a token `a` sampled at `now`
+  // (time to first token, or the gap since its last one); the KV gauge.
+  void RecordStep(int64_t batch);
+  void RecordToken(Active& a, std::chrono::steady_clock::time_point now);
+  void RecordKvBytes();
 
   const model::Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
@@ -154,6 +164,9 @@ class Scheduler {
 
   std::atomic<int64_t> active_count_{0}, requests_total_{0}, requests_rejected_{0}, steps_{0},
       generated_tokens_{0}, cancelled_{0}, peak_active_{0};
+  std::atomic<int64_t> prompt_tokens_{0}, last_batch_{0}, kv_bytes_{0};
+  Histogram ttft_{TimeToFirstTokenBuckets()}, inter_token_{InterTokenLatencyBuckets()},
+      batch_sizes_{BatchSizeBuckets()};
   std::thread thread_;
 };
 

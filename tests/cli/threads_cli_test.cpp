@@ -60,5 +60,20 @@ TEST(ThreadsCliTest, DefaultUsesOnlyIdleCoresAndTheFlagStillWins) {
   EXPECT_EQ(ThreadsUsed(" --threads 2"), 2);
 }
 
+// serve uses the same default: its first line (printed before the model
+// loads, so a model that does not exist ends the run right after) names it.
+TEST(ThreadsCliTest, ServeDefaultsToTheIdleCoresToo) {
+  const int cpus = AllowedCpus();
+  if (cpus < 2) GTEST_SKIP() << "needs 2 cores to tell the counts apart";
+  unsetenv("OMP_NUM_THREADS");
+  const BusyCores busy(cpus);
+  const auto idle = testing::RunTalkie("serve --port 0 --model /nonexistent/talkie-model");
+  EXPECT_EQ(idle.exit_code, 1) << idle.output;
+  EXPECT_NE(idle.output.find("(threads 1)"), std::string::npos) << idle.output;
+  const auto given =
+      testing::RunTalkie("serve --port 0 --threads 2 --model /nonexistent/talkie-model");
+  EXPECT_NE(given.output.find("(threads 2)"), std::string::npos) << given.output;
+}
+
 }  // namespace
 }  // namespace talkie

@@ -407,7 +407,8 @@ TEST(HttpServerTest, StopCancelsInFlightStreams) {
 }
 
 // The built binary: start `talkie serve --port 0`, read the port from its log,
-// answer a request, then SIGTERM -> exit code 0.
+// wait for /health to say it is ready, answer a request, then SIGTERM -> exit
+// code 0.
 TEST(ServeCommandTest, SigtermShutsDownGracefully) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   if (access(TALKIE_CLI_PATH, X_OK) != 0) GTEST_SKIP() << "talkie binary not built";
@@ -441,6 +442,14 @@ TEST(ServeCommandTest, SigtermShutsDownGracefully) {
   }
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(30);
+  // It listens while the model loads: ready once /health answers 200.
+  bool ready = false;
+  for (int i = 0; i < 600 && !ready; ++i) {
+    auto h = c.Get("/health");
+    ready = h && h->status == 200;
+    if (!ready) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(ready);
   std::shared_ptr<httplib::Response> r;
   for (int i = 0; i < 100 && !r; ++i) {
     if (auto res =
