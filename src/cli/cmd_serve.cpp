@@ -37,6 +37,7 @@ struct ServeArgs {
   int max_connections = 256;
   int max_connections_per_client = 32;
   SteeringArgs steering;  // the default for every request
+  std::vector<std::string> cors;
 };
 
 std::string ModelName(const model::Model& m) {
@@ -81,6 +82,7 @@ void RunServe(const ServeArgs& a) {
   o.port = a.port;
   o.context = a.ctx;
   o.max_body_bytes = a.max_body;
+  o.cors_origins = a.cors;
   o.model_name = ModelName(*m.model);
   o.connections.request_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout * 1000));
@@ -132,6 +134,11 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("-m,--model", a->model, "model directory or checkpoint (default: bundled model)");
   cmd->add_option("--tokenizer", a->tokenizer, "vocab.txt / tokenizer.json (default: the model's)");
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--cors", a->cors,
+                  "allow browser calls from this origin (repeatable; * for any); off by default")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--max-batch", a->max_batch, "sequences stepped together at most")
       ->capture_default_str();

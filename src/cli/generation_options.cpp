@@ -44,6 +44,9 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
   cmd->add_flag("-q,--quiet", a->quiet, "no speed report on stderr");
+  cmd->add_flag("--ignore-eos", a->ignore_eos,
+                "never sample the end tokens (<|endoftext|>, <|end|>, chat markers): generate "
+                "until --max-new-tokens or the context");
   AddSteeringOptions(cmd, &a->steering);
 }
 
@@ -107,6 +110,12 @@ LoadedModel LoadModelAndTokenizer(const GenerationArgs& a) {
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, out.model->config().vocab_size));
   return out;
+}
+
+void AttachToModel(const GenerationArgs& a, const LoadedModel& m,
+                   generate::GenerationConfig* config) {
+  config->hooks = m.steering_hooks();
+  if (a.ignore_eos) config->banned_token_ids = generate::EndTokenIds(*m.tokenizer);
 }
 
 void PrintSpeed(const generate::GenerationStats& s) {

@@ -29,7 +29,8 @@ struct GenerationArgs {
   int threads = 0;
   std::string policy = "exact";
   bool quiet = false;
-  SteeringArgs steering;  // --control-vector ... (steering_options.h)
+  bool ignore_eos = false;  // the end tokens are never sampled
+  SteeringArgs steering;    // --control-vector ... (steering_options.h)
 };
 
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
@@ -53,6 +54,11 @@ struct LoadedModel {
 // Loads the steering files, then the model (default model when none is
 // given) and its tokenizer, and makes the steering hooks for the model.
 LoadedModel LoadModelAndTokenizer(const GenerationArgs& args);
+
+// What the config takes from the loaded model: the steering hooks, and the
+// end tokens to ban for --ignore-eos.
+void AttachToModel(const GenerationArgs& args, const LoadedModel& loaded,
+                   generate::GenerationConfig* config);
 
 // "prompt 12 tok, 150.2 tok/s | generated 40 tok, 31.0 tok/s" on stderr.
 void PrintSpeed(const generate::GenerationStats& stats);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -78,6 +79,15 @@ class Request {
   const int top_logprobs_;
   const bool logprobs_;
   int admitted_ = 0;  // sequences started (scheduler thread only)
+  // n > 1: the first sequence's prompt cache and last prompt logits, right
+  // after its prefill; the others start from it instead of prefilling the
+  // same prompt again. Dropped once every sequence has started. Scheduler
+  // thread only.
+  struct PrefillSnapshot {
+    model::KvCache cache;
+    std::vector<float> logits;
+  };
+  std::unique_ptr<PrefillSnapshot> snapshot_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -99,6 +109,7 @@ struct SchedulerStats {
   int64_t requests_rejected = 0;      // refused because the queue was full
   int64_t steps = 0;                  // forwards run
   int64_t generated_tokens = 0;       // tokens sampled
+  int64_t prefill_tokens = 0;         // prompt tokens fed (n > 1 choices share one prefill)
   int64_t sequences_cancelled = 0;    // stopped early (client gone, shutdown)
   int64_t peak_active_sequences = 0;  // most sequences ever stepped together
 };
@@ -134,10 +145,16 @@ class Scheduler {
     std::shared_ptr<Request> request;
     int index = 0;
     std::unique_ptr<generate::Sequence> sequence;
+    bool awaiting_prefill = false;  // a sibling waiting for the request's snapshot
   };
 
   void Loop();
   void Step();
+  // Samples `a`'s next token from `row` (modified in place) and sends the
+  // event; frees the sequence when it is done.
+  void Sample(Active& a, std::span<float> row);
+  // Starts the siblings waiting for a snapshot that now exists.
+  void StartFromSnapshots();
   // Ends `a` with a finished event (after Cancel() when it is not done yet).
   void Retire(Active& a, const std::string& error = "");
 
@@ -153,7 +170,7 @@ class Scheduler {
   std::vector<Active> active_;  // scheduler thread only
 
   std::atomic<int64_t> active_count_{0}, requests_total_{0}, requests_rejected_{0}, steps_{0},
-      generated_tokens_{0}, cancelled_{0}, peak_active_{0};
+      generated_tokens_{0}, prefill_tokens_{0}, cancelled_{0}, peak_active_{0};
   std::thread thread_;
 };
 
