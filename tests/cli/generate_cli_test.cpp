@@ -98,6 +98,46 @@ TEST(GenerateCliTest, StreamsTextAndReportsSpeedOnStderr) {
   EXPECT_NE(r.output.find("tok/s"), std::string::npos) << r.output;
 }
 
+std::string RepeatedIds(int n, int id) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += (i ? "," : "") + std::to_string(id);
+  return s;
+}
+
+// Issue #16: the rule the server uses, prompt + generated <= the context
+// (2048): a 2045-token prompt gets 3 tokens, 2047 gets 1, 2048 is refused.
+TEST(GenerateCliTest, PromptPlusGeneratedFitTheContext) {
+  for (const auto& [prompt, generated] : {std::pair{2045, 3}, std::pair{2047, 1}}) {
+    const auto r = RunTalkie("generate " + Tiny() + "--ids " + RepeatedIds(prompt, 7) +
+                             " -t 0 -n 100 --ignore-eos --json --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 300);
+    const nlohmann::json j = LastJsonLine(r.output);
+    EXPECT_EQ(j["ids"].size(), static_cast<size_t>(generated)) << "prompt " << prompt;
+    EXPECT_EQ(j["finish_reason"], "length");
+  }
+  const auto full = RunTalkie("generate " + Tiny() + "--ids " + RepeatedIds(2048, 7) + " -t 0");
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_NE(full.output.find("context limit is 2048"), std::string::npos) << full.output;
+}
+
+// --ignore-eos: the end tokens are never sampled, so generation runs to -n;
+// without it the bundled (IT) model ends its short answer with <|end|>.
+TEST(GenerateCliTest, IgnoreEosGeneratesToMaxNewTokens) {
+  const std::string args =
+      "generate --allow-special '<|user|>What is wit?<|end|><|assistant|>' -t 0 -n 60 --json "
+      "--quiet";
+  const nlohmann::json plain = LastJsonLine(RunTalkie(args).output);
+  ASSERT_EQ(plain["finish_reason"], "stop_token") << plain.dump();
+  ASSERT_LT(plain["ids"].size(), 60u);
+  const nlohmann::json ignoring = LastJsonLine(RunTalkie(args + " --ignore-eos").output);
+  EXPECT_EQ(ignoring["finish_reason"], "length");
+  const auto ids = ignoring["ids"].get<std::vector<int32_t>>();
+  EXPECT_EQ(ids.size(), 60u);
+  // The first tokens are the plain answer's (the same greedy choices).
+  const auto answer = plain["ids"].get<std::vector<int32_t>>();
+  EXPECT_TRUE(std::equal(answer.begin(), answer.end(), ids.begin()));
+}
+
 TEST(GenerateCliTest, BadArgumentsGiveOneLineErrors) {
   struct Case {
     std::string args;
