@@ -204,6 +204,11 @@ await check('chat.completions.create: greedy is reproducible, usage matches the 
   assert.equal(await detokenize(choice.token_ids), choice.message.content);
   if (choice.finish_reason === 'length') assert.equal(u.completion_tokens, chatRequest.max_tokens);
   assert.deepEqual(b.usage, u);
+  // max_completion_tokens, the client's current name for max_tokens in chat.
+  const { max_tokens, ...rest } = chatRequest;
+  const short = await client.chat.completions.create({ ...rest, max_completion_tokens: 3 });
+  assert.ok(short.usage.completion_tokens <= 3, `max_completion_tokens 3: ${short.usage.completion_tokens}`);
+  assert.ok(choice.message.content.startsWith(short.choices[0].message.content));
   chatGreedy = a;
 });
 
