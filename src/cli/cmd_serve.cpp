@@ -132,7 +132,8 @@ void RegisterServeCommand(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (docs/server.md)");
   cmd->add_option("-m,--model", a->model, "model directory or checkpoint (default: bundled model)");
-  cmd->add_option("--tokenizer", a->tokenizer, "vocab.txt / tokenizer.json (default: the model's)");
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "vocab.txt / tokenizer.json / .gguf (default: the model's)");
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--cors", a->cors,
                   "allow browser calls from this origin (repeatable; * for any); off by default")

@@ -17,7 +17,7 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   cmd->add_option("-m,--model", a->model,
                   "model directory or checkpoint file (default: the bundled model)");
   cmd->add_option("--tokenizer", a->tokenizer,
-                  "vocab.txt / tokenizer.json / directory (default: the model's)");
+                  "vocab.txt / tokenizer.json / .gguf / directory (default: the model's)");
   cmd->add_option("-n,--max-new-tokens", a->max_new_tokens, "tokens to generate at most")
       ->check(IntegerIn(0))
       ->capture_default_str();
@@ -106,7 +106,8 @@ LoadedModel LoadModelAndTokenizer(const GenerationArgs& a) {
   const NamedSteering steering = LoadSteering(a.steering);
   out.model = LoadModel(a.model, a.policy);
   out.steering = model::MakeSteeringHooks(steering.plan, out.model->config());
-  const std::string tokenizer_path = a.tokenizer.empty() ? out.model->directory() : a.tokenizer;
+  const std::string tokenizer_path =
+      a.tokenizer.empty() ? out.model->tokenizer_path() : a.tokenizer;
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, out.model->config().vocab_size));
   return out;

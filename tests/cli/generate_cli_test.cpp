@@ -8,6 +8,8 @@
 
 #include "../model/fixtures.h"
 #include "cli_util.h"
+#include "io/gguf.h"
+#include "tokenizer/vocab.h"
 
 namespace talkie {
 namespace {
@@ -136,6 +138,68 @@ TEST(GenerateCliTest, IgnoreEosGeneratesToMaxNewTokens) {
   // The first tokens are the plain answer's (the same greedy choices).
   const auto answer = plain["ids"].get<std::vector<int32_t>>();
   EXPECT_TRUE(std::equal(answer.begin(), answer.end(), ids.begin()));
+}
+
+// Issue #15: a GGUF model that carries its tokenizer (tokenizer.ggml.*, as
+// llama.cpp's converter writes it) needs no --tokenizer: the tiny GGUF
+// fixture plus the tiny vocabulary as GGUF metadata generates exactly what
+// the GGUF with the vocab.txt tokenizer generates.
+TEST(GenerateCliTest, AGgufModelBringsItsOwnTokenizer) {
+  const std::string fixture = std::string(TALKIE_TEST_DATA_DIR) + "/gguf/tiny-bf16.gguf";
+  const io::GgufFile g = io::LoadGguf(fixture);
+  std::vector<io::GgufEntry> meta;
+  for (const auto& [key, value] : g.metadata()) meta.push_back({key, value});
+  // The tiny vocabulary of TinyVocab(): 999 ranks, then <|endoftext|>.
+  std::vector<std::string> tokens;
+  io::GgufValue types;
+  types.type = io::GgufType::kArray;
+  types.element_type = io::GgufType::kInt32;
+  for (int r = 0; r < 999; ++r) {
+    const std::string bytes =
+        r < 256 ? std::string(1, static_cast<char>(r)) : " w" + std::to_string(r);
+    std::string text;
+    for (unsigned char b : bytes) {
+      const uint32_t cp = tokenizer::ByteToUnicode(b);
+      if (cp < 0x80) {
+        text.push_back(static_cast<char>(cp));
+      } else {
+        text.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        text.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      }
+    }
+    tokens.push_back(text);
+    types.ints.push_back(1);
+  }
+  tokens.push_back("<|endoftext|>");
+  types.ints.push_back(3);
+  types.count = types.ints.size();
+  meta.push_back(io::GgufString("tokenizer.ggml.model", "gpt2"));
+  meta.push_back(io::GgufString("tokenizer.ggml.pre", "talkie"));
+  meta.push_back(io::GgufStringArray("tokenizer.ggml.tokens", tokens));
+  meta.push_back({"tokenizer.ggml.token_type", types});
+  std::vector<io::GgufTensorToWrite> tensors;
+  for (const io::GgufTensor& t : g.tensors())
+    tensors.push_back(
+        {t.name, t.dims, t.type->id, std::vector<std::byte>(t.data, t.data + t.nbytes)});
+  const std::string dir = ::testing::TempDir() + "talkie_gguf_with_tokenizer";
+  std::filesystem::create_directories(dir);
+  const std::string with_tokenizer = dir + "/tiny-bf16-vocab.gguf";
+  io::WriteGguf(with_tokenizer, meta, tensors);
+
+  const std::string run = " -t 0 -n 12 --ignore-eos --json --quiet 'In the w300 w301 beginning'";
+  const auto own = RunTalkie("generate -m " + with_tokenizer + run);
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  const auto given = RunTalkie("generate -m " + fixture + " --tokenizer " + TinyVocab() + run);
+  ASSERT_EQ(given.exit_code, 0) << given.output;
+  EXPECT_EQ(LastJsonLine(own.output)["ids"], LastJsonLine(given.output)["ids"]);
+  EXPECT_EQ(LastJsonLine(own.output)["text"], LastJsonLine(given.output)["text"]);
+  EXPECT_EQ(LastJsonLine(own.output)["prompt_tokens"], LastJsonLine(given.output)["prompt_tokens"]);
+  // tokenize takes the GGUF's tokenizer too.
+  const auto ids = RunTalkie("tokenize -m " + with_tokenizer + " --text 'In the beginning w1'");
+  ASSERT_EQ(ids.exit_code, 0) << ids.output;
+  EXPECT_EQ(
+      ids.output,
+      RunTalkie("tokenize --tokenizer " + TinyVocab() + " --text 'In the beginning w1'").output);
 }
 
 TEST(GenerateCliTest, BadArgumentsGiveOneLineErrors) {
