@@ -83,7 +83,8 @@ Tokenizer Tokenizer::FromPath(const std::string& path, std::optional<Style> styl
     } else if (ggufs.size() == 1) {
       file = ggufs[0];  // a GGUF model carries its tokenizer
     } else {
-      throw Error("tokenizer: " + path + " holds no vocab.txt, tokenizer.json or single .gguf file");
+      throw Error("tokenizer: " + path +
+                  " holds no vocab.txt, tokenizer.json or single .gguf file");
     }
   }
   Check(fs::exists(file, ec), "tokenizer: " + path + " does not exist");
