@@ -19,7 +19,7 @@ Tokenizer Tokenizer::Load(const std::string& path) {
 Tokenizer Tokenizer::ForModel(const Model& model) {
   const model::Model& m = ModelAccess::Internal(model);
   return Tokenizer(std::make_unique<tokenizer::Tokenizer>(
-      tokenizer::Tokenizer::FromPath(m.directory(), std::nullopt, m.config().vocab_size)));
+      tokenizer::Tokenizer::FromPath(m.tokenizer_path(), std::nullopt, m.config().vocab_size)));
 }
 
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool allow_special) const {

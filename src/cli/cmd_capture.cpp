@@ -568,7 +568,8 @@ void RunCapture(const CaptureArgs& a) {
     Document doc{index, std::move(raw.ids)};
     if (raw.text) {
       if (!tok)
-        tok.emplace(tokenizer::Tokenizer::FromPath(m->directory(), std::nullopt, c.vocab_size));
+        tok.emplace(
+            tokenizer::Tokenizer::FromPath(m->tokenizer_path(), std::nullopt, c.vocab_size));
       doc.ids = tok->Encode(*raw.text, a.allow_special);
     }
     const auto len = static_cast<int64_t>(doc.ids.size());

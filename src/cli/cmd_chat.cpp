@@ -40,7 +40,7 @@ std::vector<int32_t> EncodeConversation(const tokenizer::Tokenizer& tok,
 void RunChat(const ChatArgs& a) {
   generate::GenerationConfig config = MakeGenerationConfig(a.gen);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
-  config.hooks = m.steering_hooks();
+  AttachToModel(a.gen, m, &config);
   generate::Generator generator(*m.model, *m.tokenizer);
   const bool it = m.tokenizer->style() == tokenizer::Style::kIt;
 

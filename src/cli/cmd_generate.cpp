@@ -45,7 +45,7 @@ void RunGenerate(const GenerateArgs& a) {
   const std::vector<std::string> file_prompts =
       a.prompts_file.empty() ? std::vector<std::string>{} : ReadPromptsFile(a.prompts_file);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
-  config.hooks = m.steering_hooks();
+  AttachToModel(a.gen, m, &config);
 
   if (!text.empty()) prompts.push_back(m.tokenizer->Encode(text, a.allow_special));
   for (size_t i = 0; i < file_prompts.size(); ++i) {

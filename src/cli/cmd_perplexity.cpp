@@ -65,7 +65,7 @@ void RegisterPerplexityCommand(CLI::App& app) {
   cmd->add_option("-m,--model", a->gen.model,
                   "model directory or checkpoint file (default: the bundled model)");
   cmd->add_option("--tokenizer", a->gen.tokenizer,
-                  "vocab.txt / tokenizer.json / directory (default: the model's)");
+                  "vocab.txt / tokenizer.json / .gguf / directory (default: the model's)");
   cmd->add_option("-f,--file", a->file, "UTF-8 text file")->required();
   // 0 is not a way to ask for the default: leave the option out for that.
   cmd->add_option("--window", a->window, "tokens per window (default: the model's context)")

@@ -42,6 +42,7 @@ struct ServeArgs {
   int max_connections = 256;
   int max_connections_per_client = 32;
   SteeringArgs steering;  // the default for every request
+  std::vector<std::string> cors;
 };
 
 std::string ModelName(const model::Model& m) {
@@ -82,6 +83,7 @@ void RunServe(const ServeArgs& a) {
   o.port = a.port;
   o.context = a.ctx;
   o.max_body_bytes = a.max_body;
+  o.cors_origins = a.cors;
   o.connections.request_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout * 1000));
   o.connections.shutdown_grace =
@@ -94,8 +96,7 @@ void RunServe(const ServeArgs& a) {
   o.steering = std::move(steering.plan);
   o.steering_names = std::move(steering.names);
   // The model outlives the server that serves it.
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  LoadedModel m;
   // Bound and answering (/health: "loading") before the model loads, so a
   // taken port fails at once and orchestrators see the server come up.
   server::HttpServer srv(o);
@@ -132,13 +133,14 @@ void RunServe(const ServeArgs& a) {
   std::fprintf(stderr, "talkie serve: listening on http://%s:%d (threads %d), loading the model\n",
                a.host.c_str(), port, ops::NumThreads());
   try {
-    model = LoadModel(a.model, a.policy, [&] {
+    GenerationArgs gen;
+    gen.model = a.model;
+    gen.tokenizer = a.tokenizer;
+    gen.policy = a.policy;
+    m = LoadModelAndTokenizer(gen, [&] {
       if (stop_requested.load()) throw LoadAbandoned{};
     });
-    const std::string tokenizer_path = a.tokenizer.empty() ? model->directory() : a.tokenizer;
-    tokenizer = std::make_unique<tokenizer::Tokenizer>(
-        tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, model->config().vocab_size));
-    srv.SetModel(*model, *tokenizer, ModelName(*model));  // nothing once stopped
+    srv.SetModel(*m.model, *m.tokenizer, ModelName(*m.model));  // nothing once stopped
   } catch (const LoadAbandoned&) {
     // Stopped by a signal while loading: an ordinary shutdown.
   } catch (...) {
@@ -155,11 +157,11 @@ void RunServe(const ServeArgs& a) {
     std::fprintf(stderr,
                  "talkie serve: model %s (%s) ready on http://%s:%d "
                  "(max-batch %lld, queue %lld, ctx %lld)\n",
-                 ModelName(*model).c_str(),
-                 tokenizer->style() == tokenizer::Style::kIt ? "IT: chat enabled" : "base",
+                 ModelName(*m.model).c_str(),
+                 m.tokenizer->style() == tokenizer::Style::kIt ? "IT: chat enabled" : "base",
                  a.host.c_str(), port, static_cast<long long>(a.max_batch),
                  static_cast<long long>(a.queue),
-                 static_cast<long long>(a.ctx ? a.ctx : model->config().max_position_embeddings));
+                 static_cast<long long>(a.ctx ? a.ctx : m.model->config().max_position_embeddings));
   serving.join();
   finished.store(true);
   waiter.join();
@@ -173,8 +175,14 @@ void RegisterServeCommand(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (docs/server.md)");
   cmd->add_option("-m,--model", a->model, "model directory or checkpoint (default: bundled model)");
-  cmd->add_option("--tokenizer", a->tokenizer, "vocab.txt / tokenizer.json (default: the model's)");
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "vocab.txt / tokenizer.json / .gguf (default: the model's)");
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--cors", a->cors,
+                  "allow browser calls from this origin (repeatable; * for any); off by default")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--port", a->port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--max-batch", a->max_batch, "sequences stepped together at most")
       ->capture_default_str();

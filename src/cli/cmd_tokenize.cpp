@@ -31,9 +31,10 @@ struct TokenizerOptions {
 };
 
 void AddTokenizerOptions(CLI::App* cmd, TokenizerOptions* opts) {
-  cmd->add_option("--tokenizer", opts->path,
-                  "vocab.txt, tokenizer.json, or a model directory holding one (default: the "
-                  "model's)");
+  cmd->add_option(
+      "--tokenizer", opts->path,
+      "vocab.txt, tokenizer.json, a .gguf, or a model directory holding one (default: the "
+      "model's)");
   cmd->add_option("-m,--model", opts->model,
                   "model whose tokenizer to use (default: the bundled model)");
   cmd->add_option("--style", opts->style, "special-token set: base or it (default: from the model)")
@@ -46,9 +47,12 @@ tok::Tokenizer LoadTokenizer(const TokenizerOptions& opts) {
   if (!opts.style.empty()) style = tok::ParseStyle(opts.style);
   ApplyThreads(opts.threads);
   if (!opts.path.empty()) return tok::Tokenizer::FromPath(opts.path, style);
-  // The model's folder holds its vocabulary (and the config naming its size).
+  // The model's folder holds its vocabulary (and the config naming its size);
+  // a GGUF model file carries its own.
   const std::filesystem::path model = ResolveModelPath(opts.model);
   std::error_code ec;
+  if (model.extension() == ".gguf" && !std::filesystem::is_directory(model, ec))
+    return tok::Tokenizer::FromPath(model.string(), style);
   const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model
                                     : model.parent_path().empty() ? std::filesystem::path(".")
                                                                   : model.parent_path();

@@ -17,7 +17,7 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   cmd->add_option("-m,--model", a->model,
                   "model directory or checkpoint file (default: the bundled model)");
   cmd->add_option("--tokenizer", a->tokenizer,
-                  "vocab.txt / tokenizer.json / directory (default: the model's)");
+                  "vocab.txt / tokenizer.json / .gguf / directory (default: the model's)");
   cmd->add_option("-n,--max-new-tokens", a->max_new_tokens, "tokens to generate at most")
       ->check(IntegerIn(0))
       ->capture_default_str();
@@ -44,6 +44,9 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* a) {
   AddThreadsOption(cmd, &a->threads);
   AddPolicyOption(cmd, &a->policy);
   cmd->add_flag("-q,--quiet", a->quiet, "no speed report on stderr");
+  cmd->add_flag("--ignore-eos", a->ignore_eos,
+                "never sample the end tokens (<|endoftext|>, <|end|>, chat markers): generate "
+                "until --max-new-tokens or the context");
   AddSteeringOptions(cmd, &a->steering);
 }
 
@@ -97,16 +100,23 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
   return c;
 }
 
-LoadedModel LoadModelAndTokenizer(const GenerationArgs& a) {
+LoadedModel LoadModelAndTokenizer(const GenerationArgs& a, std::function<void()> on_progress) {
   LoadedModel out;
   // The steering files first: a bad one is reported before a long model load.
   const NamedSteering steering = LoadSteering(a.steering);
-  out.model = LoadModel(a.model, a.policy);
+  out.model = LoadModel(a.model, a.policy, std::move(on_progress));
   out.steering = model::MakeSteeringHooks(steering.plan, out.model->config());
-  const std::string tokenizer_path = a.tokenizer.empty() ? out.model->directory() : a.tokenizer;
+  const std::string tokenizer_path =
+      a.tokenizer.empty() ? out.model->tokenizer_path() : a.tokenizer;
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, out.model->config().vocab_size));
   return out;
+}
+
+void AttachToModel(const GenerationArgs& a, const LoadedModel& m,
+                   generate::GenerationConfig* config) {
+  config->hooks = m.steering_hooks();
+  if (a.ignore_eos) config->banned_token_ids = generate::EndTokenIds(*m.tokenizer);
 }
 
 void PrintSpeed(const generate::GenerationStats& s) {

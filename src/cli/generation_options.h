@@ -2,6 +2,7 @@
 // sampling, stops, threads; and loading the model + its tokenizer.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +30,8 @@ struct GenerationArgs {
   int threads = 0;
   std::string policy = "exact";
   bool quiet = false;
-  SteeringArgs steering;  // --control-vector ... (steering_options.h)
+  bool ignore_eos = false;  // the end tokens are never sampled
+  SteeringArgs steering;    // --control-vector ... (steering_options.h)
 };
 
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
@@ -52,7 +54,14 @@ struct LoadedModel {
 };
 // Loads the steering files, then the model (default model when none is
 // given) and its tokenizer, and makes the steering hooks for the model.
-LoadedModel LoadModelAndTokenizer(const GenerationArgs& args);
+// on_progress: as for LoadModel (args.h).
+LoadedModel LoadModelAndTokenizer(const GenerationArgs& args,
+                                  std::function<void()> on_progress = {});
+
+// What the config takes from the loaded model: the steering hooks, and the
+// end tokens to ban for --ignore-eos.
+void AttachToModel(const GenerationArgs& args, const LoadedModel& loaded,
+                   generate::GenerationConfig* config);
 
 // "prompt 12 tok, 150.2 tok/s | generated 40 tok, 31.0 tok/s" on stderr.
 void PrintSpeed(const generate::GenerationStats& stats);

@@ -18,7 +18,7 @@ bool PrintLogitQuality(const model::Model& reference, const model::Model& candid
   Check(static_cast<bool>(in), text_file + ": cannot open text file");
   std::stringstream text;
   text << in.rdbuf();
-  const auto tok = tokenizer::Tokenizer::FromPath(reference.directory(), std::nullopt,
+  const auto tok = tokenizer::Tokenizer::FromPath(reference.tokenizer_path(), std::nullopt,
                                                   reference.config().vocab_size);
   const std::vector<int32_t> ids = tok.Encode(text.str(), false);
   const model::QualityReport r = model::CompareLogits(reference, candidate, ids);

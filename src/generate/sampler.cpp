@@ -128,7 +128,11 @@ int32_t SampleToken(std::span<float> logits, const SamplingConfig& c,
     cumulative += cand.probs[i];
     if (u < cumulative) return cand.ids[i];
   }
-  return cand.ids.back();
+  // Rounding left u above the sum: the last candidate that has any mass (a
+  // banned token's -inf logit has none).
+  size_t last = cand.ids.size() - 1;
+  while (last > 0 && cand.probs[last] == 0.0) --last;
+  return cand.ids[last];
 }
 
 }  // namespace talkie::generate

@@ -2,6 +2,7 @@
 #include "generate/sequence.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "common/error.h"
 
@@ -35,6 +36,13 @@ std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer) 
   return ids;
 }
 
+std::vector<int32_t> EndTokenIds(const tokenizer::Tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  for (const std::string& marker : tokenizer::StopFilter::ChatMarkers())
+    if (auto id = tokenizer.SpecialTokenId(marker)) ids.push_back(*id);
+  return ids;
+}
+
 Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                    std::vector<int32_t> prompt, GenerationConfig config)
     : Sequence(model, &tokenizer, std::move(prompt), std::move(config)) {}
@@ -57,6 +65,9 @@ Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer* tokeni
                                    " (one more is needed to generate)");
   Check(tokenizer != nullptr || config_.stop_strings.empty(),
         "stop strings need a tokenizer (generation without one works on ids only)");
+  for (int32_t id : config_.banned_token_ids)
+    Check(id >= 0 && id < model.config().vocab_size,
+          "banned token id " + std::to_string(id) + " is not in the vocabulary");
   if (config_.stop_token_ids) {
     stop_ids_ = *config_.stop_token_ids;
   } else if (tokenizer != nullptr) {
@@ -87,6 +98,8 @@ model::SequenceStep Sequence::NextStep(int64_t prefill_chunk) {
 std::string Sequence::Advance(std::span<float> logits) {
   if (done_) return "";
   if (config_.max_new_tokens == 0) return Finish(FinishReason::kLength);
+  for (int32_t banned : config_.banned_token_ids)
+    logits[static_cast<size_t>(banned)] = -std::numeric_limits<float>::infinity();
   const int32_t id = SampleToken(logits, config_.sampling, history_, rng_);
   ++sampled_;
   if (std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end())
@@ -99,8 +112,9 @@ std::string Sequence::Advance(std::span<float> logits) {
     result_.stop_string = stop_.matched();
     return text + Finish(FinishReason::kStopString);
   }
+  // The context rule: prompt + generated tokens <= the model's context.
   if (static_cast<int64_t>(result_.ids.size()) >= config_.max_new_tokens ||
-      cache_.length() >= model_.config().max_position_embeddings)
+      static_cast<int64_t>(history_.size()) >= model_.config().max_position_embeddings)
     return text + Finish(FinishReason::kLength);
   return text;
 }
@@ -109,6 +123,15 @@ void Sequence::Cancel() {
   if (done_) return;
   done_ = true;
   result_.finish = FinishReason::kCancelled;
+}
+
+void Sequence::AdoptPrefill(const model::KvCache& prompt_cache) {
+  Check(!done_ && sampled_ == 0 && cache_.length() == 0,
+        "AdoptPrefill: the sequence has already started");
+  Check(prompt_cache.batch() == 1 && prompt_cache.length() == prompt_len_,
+        "AdoptPrefill: the cache holds " + std::to_string(prompt_cache.length()) +
+            " tokens, the prompt has " + std::to_string(prompt_len_));
+  cache_ = prompt_cache;
 }
 
 std::string Sequence::Finish(FinishReason reason) {

@@ -33,6 +33,9 @@ struct GenerationConfig {
   // Generation ends when the text contains one of these; the text returned
   // stops just before it. The chat markers of spec §4 always count.
   std::vector<std::string> stop_strings;
+  // Never sampled (their logits become -inf before sampling): with
+  // EndTokenIds(), generation runs to max_new_tokens ("ignore_eos").
+  std::vector<int32_t> banned_token_ids;
   // Hook points run on every step of this sequence (steering, capture);
   // null: none. Must outlive the generation.
   const model::HookSet* hooks = nullptr;
@@ -55,6 +58,10 @@ struct SequenceResult {
 
 // <|endoftext|>, plus <|end|> when the tokenizer has it.
 std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer);
+// Every special token that ends generation, as a stop token or as a chat
+// marker's text (<|endoftext|>, <|end|>, <|user|>, <|assistant|>,
+// <|system|>, those the tokenizer has): what "ignore_eos" bans.
+std::vector<int32_t> EndTokenIds(const tokenizer::Tokenizer& tokenizer);
 
 class Sequence {
  public:
@@ -78,6 +85,12 @@ class Sequence {
   std::string Advance(std::span<float> logits);
   // Ends the sequence now (finish reason "cancelled"); nothing more is emitted.
   void Cancel();
+  // Skips the prefill: takes a copy of a cache that holds exactly this
+  // sequence's prompt (a sibling's, right after its prefill, with the same
+  // hooks). The next call is then Advance() with that prefill's last logits;
+  // by the contract's batch invariance the result is bit-identical to
+  // prefilling here.
+  void AdoptPrefill(const model::KvCache& prompt_cache);
 
   const SequenceResult& result() const { return result_; }
   SequenceResult TakeResult() { return std::move(result_); }

@@ -193,6 +193,7 @@ GgufCheckpoint LoadGgufCheckpoint(const std::string& path) {
   const io::GgufFile& g = *gguf;
   GgufCheckpoint out;
   out.config = ConfigFromMetadata(g);
+  out.has_tokenizer = g.Find("tokenizer.ggml.tokens") != nullptr;
   const ModelConfig& c = out.config;
   // Only llama.cpp's upstream naming is known to this reader so far; files
   // from earlier conversions (embd_skip_scale / attn_q_gain names, gains

@@ -29,8 +29,9 @@ namespace talkie::model {
 struct GgufCheckpoint {
   io::TensorStore store;  // original-release names
   ModelConfig config;
-  std::string variant;     // "llama.cpp upstream (q/k RoPE-flipped)"
-  std::string file_types;  // e.g. "Q8_0 x 21, F32 x 8"
+  std::string variant;         // "llama.cpp upstream (q/k RoPE-flipped)"
+  std::string file_types;      // e.g. "Q8_0 x 21, F32 x 8"
+  bool has_tokenizer = false;  // tokenizer.ggml.* metadata present
 };
 
 // Throws Error naming the file and the key / tensor at fault, including

@@ -285,6 +285,7 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
     model->store_ = io::LoadSafetensors(ckpt.file);
   }
   model->directory_ = ckpt.dir;
+  model->tokenizer_path_ = gguf && gguf->has_tokenizer ? ckpt.file : ckpt.dir;
   const std::string& origin = ckpt.file;
   const NameMap names = CanonicalNames(model->store_, origin);
 

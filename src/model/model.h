@@ -63,6 +63,9 @@ class Model {
   const ops::RopeTable& rope() const { return rope_; }
   const LoadInfo& info() const { return info_; }
   const std::string& directory() const { return directory_; }
+  // Where the model's tokenizer is found (Tokenizer::FromPath): the GGUF
+  // file when it carries one, else directory().
+  const std::string& tokenizer_path() const { return tokenizer_path_; }
 
   // Prepares every matmul weight (not the embedding) for a precision policy
   // (ops/weights.h). kFast repacks q8 / q4 matrices for the int8 kernels
@@ -85,7 +88,8 @@ class Model {
   TalkieWeights weights_;
   ops::RopeTable rope_;
   LoadInfo info_;
-  std::string directory_;  // folder holding the checkpoint (tokenizer lookup)
+  std::string directory_;  // folder holding the checkpoint
+  std::string tokenizer_path_;
   ops::Precision precision_ = ops::Precision::kExact;
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;  // kFast q8 / q4 copies
 };

@@ -24,6 +24,7 @@ constexpr auto kSlice = 50ms;
 
 // What handlers may learn about, or ask of, the connection on their thread.
 struct ConnectionState {
+  socket_t sock = INVALID_SOCKET;
   bool over_cap = false;
   bool close_after = false;
 };
@@ -219,6 +220,17 @@ void GuardedServer::CloseAfterResponse() {
   if (current) current->close_after = true;
 }
 
+bool GuardedServer::ClientGone() {
+  if (!current) return false;
+  pollfd p{current->sock, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return true;
+  // Readable: either a pipelined next request (still here) or the end.
+  char byte;
+  const ssize_t n = ::recv(current->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 void GuardedServer::BeginShutdown() {
   const auto end = Clock::now() + limits_.shutdown_grace;
   grace_end_ns_.store(end.time_since_epoch().count());
@@ -269,6 +281,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   const std::string address = PeerAddress(sock, &port);
   const bool admitted = Admit(sock, address);
   ConnectionState state;
+  state.sock = sock;
   state.over_cap = !admitted;
   current = &state;
   {

@@ -42,6 +42,10 @@ class GuardedServer : public httplib::Server {
   // and asking to close it after the response.
   static bool OverCap();
   static void CloseAfterResponse();
+  // Whether the client has closed (or reset) the connection: for handlers
+  // that wait long before answering. A client that only half-closes its
+  // side counts as gone too (it is indistinguishable from a close).
+  static bool ClientGone();
 
   // Stops reading new requests on every connection (idle ones close now),
   // fails writes after the grace period and closes what is left then.

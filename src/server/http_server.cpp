@@ -75,6 +75,27 @@ bool Refuse(const httplib::Request& req, httplib::Response& res, size_t max_body
   return false;
 }
 
+// The routes and their methods: a known path asked with another method is
+// a 405 naming the allowed one, not a 404.
+std::string AllowedMethod(const std::string& path) {
+  for (const char* get : {"/health", "/metrics", "/v1/models"})
+    if (path == get) return "GET";
+  if (path.rfind("/v1/models/", 0) == 0) return "GET";
+  for (const char* post : {"/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize"})
+    if (path == post) return "POST";
+  return "";
+}
+
+// The Access-Control-Allow-Origin value for a request's Origin ("" for none).
+std::string AllowedOrigin(const std::vector<std::string>& allowed, const std::string& origin) {
+  if (origin.empty()) return "";
+  for (const std::string& a : allowed) {
+    if (a == "*") return "*";
+    if (a == origin) return origin;
+  }
+  return "";
+}
+
 // Runs a handler body, turning errors into OpenAI-style JSON error responses.
 template <typename F>
 void Guarded(httplib::Response& res, F&& body) {
@@ -106,6 +127,8 @@ struct HttpServer::Impl {
   explicit Impl(ServerOptions o) : options(std::move(o)), http(options.connections) {}
 
   void Routes();
+  // The entry of /v1/models and /v1/models/{id}.
+  json ModelObject() const;
   void HandleGeneration(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
   void Stream(const std::shared_ptr<StreamState>& state, const httplib::Request& req,
               httplib::Response& res);
@@ -124,7 +147,8 @@ struct HttpServer::Impl {
   std::unique_ptr<Scheduler> scheduler;
   GuardedServer http;
   std::atomic<bool> ready{false};
-  std::mutex attach_mutex;  // SetModel against Stop
+  std::mutex attach_mutex;                                              // SetModel against Stop
+  const int64_t started_at = static_cast<int64_t>(std::time(nullptr));  // models' "created"
   std::atomic<bool> stopped{false}, in_run{false};
   std::mutex rng_mutex;
   std::mt19937_64 rng{std::random_device{}()};
@@ -143,6 +167,15 @@ std::shared_ptr<const model::HookSet> HttpServer::Impl::SteeringFor(
   } catch (const Error& e) {  // e.g. scales whose sum overflows
     throw ApiError(400, std::string("control_vectors: ") + e.what(), "control_vectors");
   }
+}
+
+json HttpServer::Impl::ModelObject() const {
+  return {{"id", options.model_name},
+          {"object", "model"},
+          {"created", started_at},
+          {"owned_by", "talkie.cpp"},
+          {"context_length", limits.context},
+          {"chat", tokenizer->style() == tokenizer::Style::kIt}};
 }
 
 std::string HttpServer::Impl::NewId(Endpoint endpoint) {
@@ -193,10 +226,16 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   }
 
   std::vector<ChoiceResult> choices(n);
-  bool done = false, cancelled = false;
+  bool done = false, cancelled = false, client_gone = false;
   std::string error;
   while (!done) {
-    for (SequenceEvent& e : request->Wait(1000ms, &done)) {
+    // A client that hung up gets no answer: stop its sequences now rather
+    // than generate for nobody.
+    if (!client_gone && GuardedServer::ClientGone()) {
+      client_gone = true;
+      request->Cancel();
+    }
+    for (SequenceEvent& e : request->Wait(200ms, &done)) {
       ChoiceResult& c = choices[e.index];
       c.text += e.text;
       c.ids.insert(c.ids.end(), e.ids.begin(), e.ids.end());
@@ -207,6 +246,10 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
         cancelled = cancelled || e.finish == generate::FinishReason::kCancelled;
       }
     }
+  }
+  if (client_gone) {
+    GuardedServer::CloseAfterResponse();
+    throw ApiError(499, "the client closed the connection", "", "server_error");
   }
   if (!error.empty()) throw ApiError(500, error, "", "server_error");
   if (cancelled) throw ApiError(503, "the server is shutting down", "", "server_error");
@@ -271,9 +314,31 @@ void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state,
 
 void HttpServer::Impl::Routes() {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = AllowedOrigin(options.cors_origins, req.get_header_value("Origin"));
+    if (!origin.empty()) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      if (origin != "*") res.set_header("Vary", "Origin");
+    }
     return Refuse(req, res, options.max_body_bytes, !ready.load())
                ? httplib::Server::HandlerResponse::Handled
                : httplib::Server::HandlerResponse::Unhandled;
+  });
+  // A CORS preflight, or a client asking what a route takes.
+  http.Options(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string method = AllowedMethod(req.path);
+    if (method.empty()) {
+      SendError(res, 404, "no route for OPTIONS " + req.path, ErrorType(404));
+      return;
+    }
+    res.status = 204;
+    res.set_header("Allow", method + ", OPTIONS");
+    if (res.has_header("Access-Control-Allow-Origin")) {
+      res.set_header("Access-Control-Allow-Methods", method + ", OPTIONS");
+      const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+      res.set_header("Access-Control-Allow-Headers",
+                     asked.empty() ? "Content-Type, Authorization" : asked);
+      res.set_header("Access-Control-Max-Age", "600");
+    }
   });
   // 200 "ok" when serving; 503 "loading" (with Retry-After) until the model
   // is set, and "shutting_down" once stopping.
@@ -292,6 +357,7 @@ void HttpServer::Impl::Routes() {
               {"requests_rejected", s.requests_rejected},
               {"steps", s.steps},
               {"generated_tokens", s.generated_tokens},
+              {"prefill_tokens", s.prefill_tokens},
               {"sequences_cancelled", s.sequences_cancelled},
               {"peak_active_sequences", s.peak_active_sequences},
               {"max_batch", scheduler->options().max_batch},
@@ -302,14 +368,18 @@ void HttpServer::Impl::Routes() {
     res.set_content(RenderMetrics(scheduler->metrics()), kMetricsContentType);
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200,
-             {{"object", "list"},
-              {"data", json::array({{{"id", options.model_name},
-                                     {"object", "model"},
-                                     {"created", 0},
-                                     {"owned_by", "talkie.cpp"},
-                                     {"context_length", limits.context},
-                                     {"chat", tokenizer->style() == tokenizer::Style::kIt}}})}});
+    SendJson(res, 200, {{"object", "list"}, {"data", json::array({ModelObject()})}});
+  });
+  http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    if (id != options.model_name) {
+      SendError(
+          res, 404,
+          "the model '" + id + "' does not exist (this server serves '" + options.model_name + "')",
+          ErrorType(404), "model");
+      return;
+    }
+    SendJson(res, 200, ModelObject());
   });
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
     Guarded(res, [&] { HandleGeneration(Endpoint::kCompletions, req, res); });
@@ -334,6 +404,12 @@ void HttpServer::Impl::Routes() {
     if (res.status != 404) GuardedServer::CloseAfterResponse();
     std::string message = "HTTP " + std::to_string(res.status);
     if (res.status == 404) message = "no route for " + req.method + " " + req.path;
+    if (const std::string allowed = AllowedMethod(req.path);
+        res.status == 404 && !allowed.empty() && allowed != req.method) {
+      res.status = 405;
+      res.set_header("Allow", allowed + ", OPTIONS");
+      message = req.path + " takes " + allowed + ", not " + req.method;
+    }
     if (res.status == 413)
       message = "request body is larger than the limit of " +
                 std::to_string(options.max_body_bytes) + " bytes";

@@ -23,7 +23,11 @@ struct ServerOptions {
   int64_t context = 0;                // 0: the model's max_position_embeddings
   size_t max_body_bytes = 1 << 20;    // larger bodies get 413
   std::string model_name = "talkie";  // the id /v1/models lists
-  ConnectionLimits connections;       // deadlines, caps, shutdown grace
+  // Origins allowed to call from a browser (--cors; "*" allows any): their
+  // requests get Access-Control-Allow-Origin, and OPTIONS preflights are
+  // answered. Empty: no CORS headers (browsers block cross-origin calls).
+  std::vector<std::string> cors_origins;
+  ConnectionLimits connections;  // deadlines, caps, shutdown grace
   SchedulerOptions scheduler;
   // Control vectors / ablation applied to every request (--control-vector*,
   // --ablate-direction); steering_names[i] names steering.vectors[i] for the

@@ -108,6 +108,9 @@ std::string RenderMetrics(const MetricsSnapshot& m) {
             d(m.requests_rejected));
   t.Counter("talkie_prompt_tokens_total", "Prompt tokens of the accepted requests.",
             d(m.prompt_tokens));
+  t.Counter("talkie_prefill_tokens_total",
+            "Prompt tokens run through the model (the n choices of a request share one prefill).",
+            d(m.prefill_tokens));
   t.Counter("talkie_generated_tokens_total", "Tokens sampled, stop tokens included.",
             d(m.generated_tokens));
   t.Counter("talkie_sequences_cancelled_total",

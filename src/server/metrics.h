@@ -71,6 +71,7 @@ struct MetricsSnapshot {
   int64_t requests_total = 0;       // generation requests accepted
   int64_t requests_rejected = 0;    // refused: queue full or shutting down
   int64_t prompt_tokens = 0;        // prompt tokens of accepted requests
+  int64_t prefill_tokens = 0;       // prompt tokens run through the model
   int64_t generated_tokens = 0;     // tokens sampled (stop tokens included)
   int64_t sequences_cancelled = 0;  // stopped early (client gone, shutdown)
   int64_t steps = 0;                // batched forwards run

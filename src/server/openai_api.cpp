@@ -108,6 +108,11 @@ std::vector<int32_t> ParsePrompt(const json& j, const tokenizer::Tokenizer& tok)
   if (!Has(j, "prompt")) Bad("prompt", "'prompt' is required");
   json p = j["prompt"];
   if (p.is_array() && p.size() == 1 && (p[0].is_string() || p[0].is_array())) p = p[0];
+  // OpenAI's batch form (several prompts in one request) is not served.
+  if (p.is_array() && !p.empty() && (p[0].is_string() || p[0].is_array()))
+    Bad("prompt", "'prompt' holds " + std::to_string(p.size()) +
+                      " prompts; this server takes one prompt per request (send one request "
+                      "per prompt; use 'n' for several completions of one prompt)");
   std::vector<int32_t> ids;
   if (p.is_string()) {
     ids = Encode(tok, p.get<std::string>(), true, "prompt");
@@ -120,8 +125,16 @@ std::vector<int32_t> ParsePrompt(const json& j, const tokenizer::Tokenizer& tok)
   return ids;
 }
 
-std::string MessageContent(const json& m, const std::string& param) {
-  if (!m.contains("content") || m["content"].is_null()) return "";
+// A message's text. Only an assistant message may leave it out or send
+// null (OpenAI's form for a turn that made tool calls).
+std::string MessageContent(const json& m, const std::string& param, tokenizer::Role role) {
+  if (!m.contains("content") || m["content"].is_null()) {
+    if (role == tokenizer::Role::kAssistant) return "";
+    Bad(param + ".content", "'" + param +
+                                ".content' is required (a string or an array of text "
+                                "parts) for role " +
+                                m["role"].get<std::string>());
+  }
   const json& c = m["content"];
   if (c.is_string()) return c.get<std::string>();
   // The newer OpenAI form: an array of {"type": "text", "text": ...} parts.
@@ -153,15 +166,18 @@ std::vector<int32_t> ParseMessages(const json& j, const tokenizer::Tokenizer& to
     const json& m = ms[i];
     if (!m.is_object()) Bad(p, "'" + p + "' must be an object {role, content}");
     CheckKnownFields(m, {"role", "content", "name"}, p + ".");
-    if (!m.contains("role") || !m["role"].is_string())
-      Bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\" or \"assistant\"");
+    const std::string role_rule =
+        "'" + p + ".role' must be \"system\", \"developer\", \"user\" or \"assistant\"";
+    if (!m.contains("role") || !m["role"].is_string()) Bad(p + ".role", role_rule);
+    const std::string role = m["role"].get<std::string>();
     tokenizer::ChatMessage cm;
     try {
-      cm.role = tokenizer::ParseRole(m["role"].get<std::string>());
-    } catch (const Error& e) {
-      Bad(p + ".role", p + ".role: " + e.what());
+      // "developer": OpenAI's newer name for the system role.
+      cm.role = tokenizer::ParseRole(role == "developer" ? "system" : role);
+    } catch (const Error&) {
+      Bad(p + ".role", role_rule + ", got \"" + role + "\"");
     }
-    cm.content = MessageContent(m, p);
+    cm.content = MessageContent(m, p, cm.role);
     messages.push_back(std::move(cm));
   }
   try {
@@ -201,6 +217,16 @@ void CheckUnsupported(const json& j) {
   if (Has(j, "logit_bias") && !(j["logit_bias"].is_object() && j["logit_bias"].empty()))
     Bad("logit_bias", "'logit_bias' is not supported");
   if (Has(j, "user")) GetString(j, "user");
+  // Function calling: this engine has no tool-call output format.
+  for (const char* name : {"tools", "functions"})
+    if (Has(j, name) && !(j[name].is_array() && j[name].empty()))
+      Bad(name, std::string("'") + name +
+                    "' (function calling) is not supported: leave it out or send []");
+  for (const char* name : {"tool_choice", "function_call"})
+    if (Has(j, name) && j[name] != "none")
+      Bad(name, std::string("'") + name + "' is not supported (only \"none\")");
+  if (Has(j, "modalities") && j["modalities"] != json::array({"text"}))
+    Bad("modalities", "'modalities' supports only [\"text\"]");
   if (Has(j, "echo") && GetBool(j, "echo")) Bad("echo", "'echo' is not supported");
   if (Has(j, "suffix") && !GetString(j, "suffix").empty())
     Bad("suffix", "'suffix' is not supported");
@@ -244,27 +270,16 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
                            uint64_t random_seed) {
   const json j = ParseObject(body);
   const bool chat = endpoint == Endpoint::kChat;
-  std::set<std::string> known = {"model",
-                                 "max_tokens",
-                                 "temperature",
-                                 "top_p",
-                                 "stop",
-                                 "seed",
-                                 "n",
-                                 "stream",
-                                 "stream_options",
-                                 "logprobs",
-                                 "top_k",
-                                 "min_p",
-                                 "repetition_penalty",
-                                 "user",
-                                 "frequency_penalty",
-                                 "presence_penalty",
-                                 "logit_bias",
-                                 "ignore_eos",
-                                 "control_vectors"};
+  std::set<std::string> known = {"model", "max_tokens", "temperature", "top_p", "stop", "seed", "n",
+                                 "stream", "stream_options", "logprobs", "top_k", "min_p",
+                                 "repetition_penalty", "user", "frequency_penalty",
+                                 "presence_penalty", "logit_bias", "ignore_eos", "control_vectors",
+                                 // Accepted and ignored: they do not change the
+                                 // result (storage, tags, scheduling tiers).
+                                 "store", "metadata", "service_tier", "parallel_tool_calls"};
   if (chat) {
-    known.insert({"messages", "top_logprobs", "max_completion_tokens", "response_format"});
+    known.insert({"messages", "top_logprobs", "max_completion_tokens", "response_format", "tools",
+                  "tool_choice", "functions", "function_call", "modalities"});
   } else {
     known.insert({"prompt", "echo", "best_of", "suffix"});
   }
@@ -293,8 +308,10 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
   generate::GenerationConfig config;
   config.max_new_tokens = std::min(max_tokens, room);
   config.stop_strings = ParseStop(j, limits.max_stop);
-  // Extension (as llama.cpp): generate through end-of-text/end markers.
-  if (Has(j, "ignore_eos") && GetBool(j, "ignore_eos")) config.stop_token_ids.emplace();
+  // Extension (as llama.cpp): the end tokens are never sampled, so the
+  // completion runs to max_tokens (or a stop string).
+  if (Has(j, "ignore_eos") && GetBool(j, "ignore_eos"))
+    config.banned_token_ids = generate::EndTokenIds(tokenizer);
   generate::SamplingConfig& s = config.sampling;
   if (Has(j, "temperature")) s.temperature = static_cast<float>(GetNumber(j, "temperature"));
   if (Has(j, "top_p")) s.top_p = static_cast<float>(GetNumber(j, "top_p"));

@@ -123,6 +123,7 @@ SchedulerStats Scheduler::stats() const {
   s.requests_rejected = requests_rejected_.load();
   s.steps = steps_.load();
   s.generated_tokens = generated_tokens_.load();
+  s.prefill_tokens = prefill_tokens_.load();
   s.sequences_cancelled = cancelled_.load();
   s.peak_active_sequences = peak_active_.load();
   return s;
@@ -134,6 +135,7 @@ MetricsSnapshot Scheduler::metrics() const {
   m.requests_total = s.requests_total;
   m.requests_rejected = s.requests_rejected;
   m.prompt_tokens = prompt_tokens_.load();
+  m.prefill_tokens = s.prefill_tokens;
   m.generated_tokens = s.generated_tokens;
   m.sequences_cancelled = s.sequences_cancelled;
   m.steps = s.steps;
@@ -152,7 +154,8 @@ void Scheduler::RecordStep(int64_t batch) {
   batch_sizes_.Observe(static_cast<double>(batch));
 }
 
-void Scheduler::RecordToken(Active& a, std::chrono::steady_clock::time_point now) {
+void Scheduler::RecordToken(Active& a) {
+  const auto now = std::chrono::steady_clock::now();
   const bool first = a.last_token == std::chrono::steady_clock::time_point{};
   const auto since = first ? a.request->submitted_ : a.last_token;
   (first ? ttft_ : inter_token_).Observe(std::chrono::duration<double>(now - since).count());
@@ -223,6 +226,8 @@ void Scheduler::Loop() {
           r->Push(std::move(ev));
           continue;
         }
+        // n > 1: one prefill for all; the siblings wait for its snapshot.
+        a.awaiting_prefill = index > 0;
         active_.push_back(std::move(a));
         ++active_count_;
       }
@@ -250,16 +255,81 @@ void Scheduler::Loop() {
     }
 }
 
+void Scheduler::Sample(Active& a, std::span<float> row) {
+  Request& r = *a.request;
+  // Log-probabilities come from the raw row: Advance modifies it in place.
+  std::vector<float> lp;
+  if (r.logprobs_) lp = LogSoftmax(row);
+  generate::Sequence& seq = *a.sequence;
+  const size_t before = seq.result().ids.size();
+  SequenceEvent e;
+  e.index = a.index;
+  e.text = seq.Advance(row);
+  ++generated_tokens_;
+  RecordToken(a);
+  const auto& ids = seq.result().ids;
+  for (size_t i = before; i < ids.size(); ++i) {
+    e.ids.push_back(ids[i]);
+    if (r.logprobs_) e.logprobs.push_back({ids[i], lp[ids[i]], TopK(lp, r.top_logprobs_)});
+  }
+  if (seq.done()) {
+    e.finished = true;
+    e.finish = seq.result().finish;
+    e.completion_tokens = static_cast<int64_t>(ids.size());
+    a.sequence.reset();
+    --active_count_;
+  }
+  r.Push(std::move(e));
+}
+
+void Scheduler::StartFromSnapshots() {
+  for (Active& a : active_) {
+    if (!a.awaiting_prefill) continue;
+    if (!a.request->snapshot_) {
+      // No sibling is prefilling (its sequence could not start): prefill here.
+      if (std::none_of(active_.begin(), active_.end(), [&](const Active& b) {
+            return b.request == a.request && b.sequence && !b.awaiting_prefill;
+          }))
+        a.awaiting_prefill = false;
+      continue;
+    }
+    a.awaiting_prefill = false;
+    const Request::PrefillSnapshot& snap = *a.request->snapshot_;
+    a.sequence->AdoptPrefill(snap.cache);
+    std::vector<float> row = snap.logits;
+    Sample(a, row);
+  }
+  // A snapshot is kept until the last sibling has started from it.
+  for (Active& a : active_) {
+    Request& r = *a.request;
+    if (!r.snapshot_ || r.admitted_ < r.n()) continue;
+    const bool waiting = std::any_of(active_.begin(), active_.end(), [&](const Active& b) {
+      return b.awaiting_prefill && b.request == a.request;
+    });
+    if (!waiting) r.snapshot_.reset();
+  }
+}
+
 void Scheduler::Step() {
   // Cancelled sequences leave before the forward, freeing their caches.
   for (Active& a : active_)
     if (a.request->cancelled()) Retire(a);
   std::erase_if(active_, [](const Active& a) { return !a.sequence; });
+  // Siblings admitted after their request's prefill start at once.
+  StartFromSnapshots();
+  std::erase_if(active_, [](const Active& a) { return !a.sequence; });
   if (active_.empty()) return;
 
+  std::vector<size_t> stepped;  // indices into active_
   std::vector<model::SequenceStep> steps;
-  steps.reserve(active_.size());
-  for (Active& a : active_) steps.push_back(a.sequence->NextStep(options_.prefill_chunk));
+  for (size_t k = 0; k < active_.size(); ++k) {
+    if (active_[k].awaiting_prefill) continue;
+    stepped.push_back(k);
+    const bool prefill = active_[k].sequence->prefilling();
+    steps.push_back(active_[k].sequence->NextStep(options_.prefill_chunk));
+    if (prefill) prefill_tokens_ += static_cast<int64_t>(steps.back().ids.size());
+  }
+  if (steps.empty()) return;
   std::vector<std::vector<float>> logits;
   try {
     logits = model::ForwardRagged(model_, steps);
@@ -271,38 +341,20 @@ void Scheduler::Step() {
   }
   ++steps_;
   RecordStep(static_cast<int64_t>(steps.size()));
-  const auto sampled_at = std::chrono::steady_clock::now();
 
   const int64_t vocab = model_.config().vocab_size;
-  for (size_t k = 0; k < active_.size(); ++k) {
-    if (logits[k].empty()) continue;  // a prefill chunk before the last
-    Active& a = active_[k];
+  for (size_t s = 0; s < stepped.size(); ++s) {
+    if (logits[s].empty()) continue;  // a prefill chunk before the last
+    Active& a = active_[stepped[s]];
     Request& r = *a.request;
-    std::span<float> row(logits[k].data(), static_cast<size_t>(vocab));
-    // Log-probabilities come from the raw row: Advance modifies it in place.
-    std::vector<float> lp;
-    if (r.logprobs_) lp = LogSoftmax(row);
-    generate::Sequence& seq = *a.sequence;
-    const size_t before = seq.result().ids.size();
-    SequenceEvent e;
-    e.index = a.index;
-    e.text = seq.Advance(row);
-    ++generated_tokens_;
-    RecordToken(a, sampled_at);
-    const auto& ids = seq.result().ids;
-    for (size_t i = before; i < ids.size(); ++i) {
-      e.ids.push_back(ids[i]);
-      if (r.logprobs_) e.logprobs.push_back({ids[i], lp[ids[i]], TopK(lp, r.top_logprobs_)});
-    }
-    if (seq.done()) {
-      e.finished = true;
-      e.finish = seq.result().finish;
-      e.completion_tokens = static_cast<int64_t>(ids.size());
-      a.sequence.reset();
-      --active_count_;
-    }
-    r.Push(std::move(e));
+    std::span<float> row(logits[s].data(), static_cast<size_t>(vocab));
+    // The end of a prefill the request's other sequences can share.
+    if (r.n() > 1 && !r.snapshot_ && a.sequence->sampled() == 0)
+      r.snapshot_ = std::make_unique<Request::PrefillSnapshot>(
+          Request::PrefillSnapshot{a.sequence->cache(), {row.begin(), row.end()}});
+    Sample(a, row);
   }
+  StartFromSnapshots();
   std::erase_if(active_, [](const Active& a) { return !a.sequence; });
 }
 

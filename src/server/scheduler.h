@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -80,6 +81,15 @@ class Request {
   const bool logprobs_;
   const std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
   int admitted_ = 0;  // sequences started (scheduler thread only)
+  // n > 1: the first sequence's prompt cache and last prompt logits, right
+  // after its prefill; the others start from it instead of prefilling the
+  // same prompt again. Dropped once every sequence has started. Scheduler
+  // thread only.
+  struct PrefillSnapshot {
+    model::KvCache cache;
+    std::vector<float> logits;
+  };
+  std::unique_ptr<PrefillSnapshot> snapshot_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -101,6 +111,7 @@ struct SchedulerStats {
   int64_t requests_rejected = 0;      // refused because the queue was full
   int64_t steps = 0;                  // forwards run
   int64_t generated_tokens = 0;       // tokens sampled
+  int64_t prefill_tokens = 0;         // prompt tokens fed (n > 1 choices share one prefill)
   int64_t sequences_cancelled = 0;    // stopped early (client gone, shutdown)
   int64_t peak_active_sequences = 0;  // most sequences ever stepped together
 };
@@ -138,17 +149,23 @@ class Scheduler {
     std::shared_ptr<Request> request;
     int index = 0;
     std::unique_ptr<generate::Sequence> sequence;
+    bool awaiting_prefill = false;  // a sibling waiting for the request's snapshot
     std::chrono::steady_clock::time_point last_token{};  // {}: none sampled yet
   };
 
   void Loop();
   void Step();
+  // Samples `a`'s next token from `row` (modified in place) and sends the
+  // event; frees the sequence when it is done.
+  void Sample(Active& a, std::span<float> row);
+  // Starts the siblings waiting for a snapshot that now exists.
+  void StartFromSnapshots();
   // Ends `a` with a finished event (after Cancel() when it is not done yet).
   void Retire(Active& a, const std::string& error = "");
-  // Metrics: a forward of `batch` sequences; a token `a` sampled at `now`
+  // Metrics: a forward of `batch` sequences; a token of `a` sampled now
   // (time to first token, or the gap since its last one); the KV gauge.
   void RecordStep(int64_t batch);
-  void RecordToken(Active& a, std::chrono::steady_clock::time_point now);
+  void RecordToken(Active& a);
   void RecordKvBytes();
 
   const model::Model& model_;
@@ -163,7 +180,7 @@ class Scheduler {
   std::vector<Active> active_;  // scheduler thread only
 
   std::atomic<int64_t> active_count_{0}, requests_total_{0}, requests_rejected_{0}, steps_{0},
-      generated_tokens_{0}, cancelled_{0}, peak_active_{0};
+      generated_tokens_{0}, prefill_tokens_{0}, cancelled_{0}, peak_active_{0};
   std::atomic<int64_t> prompt_tokens_{0}, last_batch_{0}, kv_bytes_{0};
   Histogram ttft_{TimeToFirstTokenBuckets()}, inter_token_{InterTokenLatencyBuckets()},
       batch_sizes_{BatchSizeBuckets()};

@@ -1,5 +1,5 @@
-// StopFilter implementation. Lengths are counted in UTF-8 characters so
-// held-back text is never split inside a character.
+// StopFilter implementation. The held-back tail begins where a stop string
+// begins, so it never splits a UTF-8 character.
 #include "tokenizer/stop_filter.h"
 
 #include <algorithm>
@@ -7,15 +7,6 @@
 #include "tokenizer/special_tokens.h"
 
 namespace talkie::tokenizer {
-namespace {
-
-bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
-size_t CountChars(std::string_view s) {
-  return std::count_if(s.begin(), s.end(), [](char c) { return !IsContinuation(c); });
-}
-
-}  // namespace
 
 std::vector<std::string> StopFilter::ChatMarkers() {
   return {std::string(kUser), std::string(kAssistant), std::string(kSystem), std::string(kEnd),
@@ -26,7 +17,6 @@ StopFilter::StopFilter(std::vector<std::string> extra) : stops_(ChatMarkers()) {
   for (std::string& s : extra) {
     if (!s.empty()) stops_.push_back(std::move(s));  // An empty stop would match at once.
   }
-  for (const std::string& s : stops_) hold_chars_ = std::max(hold_chars_, CountChars(s) - 1);
 }
 
 std::string StopFilter::Push(std::string_view text) {
@@ -46,16 +36,20 @@ std::string StopFilter::Push(std::string_view text) {
     pending_.clear();
     return out;
   }
-  // Keep the last hold_chars_ characters: any stop string starting earlier
-  // would already lie wholly inside pending_ and have been found.
-  size_t cut = pending_.size();
-  for (size_t kept = 0; kept < hold_chars_ && cut > 0; ++kept) {
-    do {
-      --cut;
-    } while (cut > 0 && IsContinuation(pending_[cut]));
+  // Hold back the longest tail that a stop string could still start with;
+  // everything before it is final. (A stop string starting earlier would lie
+  // wholly inside pending_ and have been found above.)
+  size_t hold = 0;
+  for (const std::string& s : stops_) {
+    for (size_t n = std::min(s.size() - 1, pending_.size()); n > hold; --n) {
+      if (pending_.compare(pending_.size() - n, n, s, 0, n) == 0) {
+        hold = n;
+        break;
+      }
+    }
   }
-  std::string out = pending_.substr(0, cut);
-  pending_.erase(0, cut);
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // StopFilter: cuts streamed, decoded text at the first occurrence of a stop
 // string (the chat markers of spec §4 plus any user stop strings). It holds
-// back the last (longest stop length - 1) characters until they cannot be
-// the start of a stop string, so a marker split across pieces never leaks.
+// back only the tail that could still be the start of a stop string (e.g.
+// "<|us" of "<|user|>"), so a marker split across pieces never leaks and
+// all other text is released as soon as it is decoded.
 #pragma once
 
 #include <string>
@@ -32,7 +33,6 @@ class StopFilter {
 
  private:
   std::vector<std::string> stops_;
-  size_t hold_chars_ = 0;  // Longest stop string in characters, minus one.
   std::string pending_;
   bool stopped_ = false;
   std::string matched_;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/piece_cache.h"
 #include "tokenizer/utf8.h"
@@ -45,7 +46,14 @@ Tokenizer Tokenizer::FromVocabTxt(const std::string& path, Style style) {
 }
 
 Tokenizer Tokenizer::FromTokenizerJson(const std::string& path, std::optional<Style> style) {
-  Vocab vocab = LoadHfTokenizerJson(path);
+  return FromAddedTokens(LoadHfTokenizerJson(path), style);
+}
+
+Tokenizer Tokenizer::FromGguf(const std::string& path, std::optional<Style> style) {
+  return FromAddedTokens(VocabFromGguf(io::LoadGguf(path)), style);
+}
+
+Tokenizer Tokenizer::FromAddedTokens(Vocab vocab, std::optional<Style> style) {
   if (!style) {
     const bool it = std::any_of(vocab.added.begin(), vocab.added.end(),
                                 [](const SpecialToken& t) { return t.text == kUser; });
@@ -65,15 +73,26 @@ Tokenizer Tokenizer::FromPath(const std::string& path, std::optional<Style> styl
   fs::path file = path;
   std::error_code ec;
   if (fs::is_directory(file, ec)) {
+    std::vector<fs::path> ggufs;
+    for (const auto& e : fs::directory_iterator(file, ec))
+      if (e.path().extension() == ".gguf") ggufs.push_back(e.path());
     if (fs::exists(file / "vocab.txt", ec)) {
       file /= "vocab.txt";
     } else if (fs::exists(file / "tokenizer.json", ec)) {
       file /= "tokenizer.json";
+    } else if (ggufs.size() == 1) {
+      file = ggufs[0];  // a GGUF model carries its tokenizer
     } else {
-      throw Error("tokenizer: " + path + " holds neither vocab.txt nor tokenizer.json");
+      throw Error("tokenizer: " + path +
+                  " holds no vocab.txt, tokenizer.json or single .gguf file");
     }
   }
   Check(fs::exists(file, ec), "tokenizer: " + path + " does not exist");
+  if (file.extension() == ".gguf") {
+    if (style || !model_vocab) return FromGguf(file.string(), style);
+    Tokenizer all = FromGguf(file.string(), Style::kIt);
+    return FromGguf(file.string(), StyleForVocabSize(*model_vocab, all.num_ranks()));
+  }
   if (!style && !model_vocab) {
     // A model directory's config.json tells base from it by its vocab size.
     const fs::path config = file.parent_path() / "config.json";

@@ -29,8 +29,13 @@ class Tokenizer {
   // only that style's special tokens are kept; without one the style is
   // inferred (it when <|user|> is among the added tokens).
   static Tokenizer FromTokenizerJson(const std::string& path, std::optional<Style> style);
-  // `path` is a vocab.txt, a tokenizer.json, or a model directory holding
-  // one of them (vocab.txt preferred). The style is `style` if given, else
+  // The tokenizer.ggml.* metadata of a GGUF file (a model or vocab-only
+  // file, as llama.cpp's converter writes Talkie's); style as for
+  // tokenizer.json.
+  static Tokenizer FromGguf(const std::string& path, std::optional<Style> style);
+  // `path` is a vocab.txt, a tokenizer.json, a .gguf file, or a model
+  // directory holding one of them (vocab.txt preferred, a .gguf only when it
+  // is the folder's only one). The style is `style` if given, else
   // derived from `model_vocab` (the model's embedding rows) if given, else
   // from a config.json "vocab_size" next to the tokenizer, else base.
   static Tokenizer FromPath(const std::string& path, std::optional<Style> style = std::nullopt,
@@ -62,6 +67,9 @@ class Tokenizer {
 
  private:
   void EncodeOrdinary(std::string_view text, std::vector<int32_t>* out) const;
+  // A vocabulary whose special ids come with it (tokenizer.json, GGUF):
+  // keeps those of `style`, inferred (it when <|user|> is there) if unset.
+  static Tokenizer FromAddedTokens(Vocab vocab, std::optional<Style> style);
 
   RankMap ranks_;
   std::vector<SpecialToken> specials_;

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/json_limits.h"
+#include "io/gguf.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie::tokenizer {
@@ -156,6 +157,25 @@ int ByteFromUnicode(uint32_t cp) {
   return cp < table.size() ? table[cp] : -1;
 }
 
+namespace {
+
+// A byte-level token string (GPT-2 byte-to-unicode characters) -> its bytes.
+std::string ByteLevelToBytes(std::string_view text, const std::string& where) {
+  Check(FindInvalidUtf8(text) == kValidUtf8 && !text.empty(), where + "not a byte-level token");
+  std::string bytes;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = 0; i < text.size();) {
+    size_t len = 0;
+    const int b = ByteFromUnicode(DecodeUtf8Unchecked(s + i, &len));
+    Check(b >= 0, where + "character outside the byte-level alphabet");
+    bytes.push_back(static_cast<char>(b));
+    i += len;
+  }
+  return bytes;
+}
+
+}  // namespace
+
 Vocab ParseHfTokenizerJson(std::string_view contents, const std::string& name) {
   CheckJsonDepth(contents, name);
   nlohmann::json doc;
@@ -195,16 +215,7 @@ Vocab ParseHfTokenizerJson(std::string_view contents, const std::string& name) {
     const int64_t id = id_json.get<int64_t>();
     Check(id >= 0 && id < (1 << 24), where + "id out of range");
     if (added_ids.count(text)) continue;  // Special tokens are not ranks.
-    std::string bytes;
-    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-    Check(FindInvalidUtf8(text) == kValidUtf8 && !text.empty(), where + "not a byte-level token");
-    for (size_t i = 0; i < text.size();) {
-      size_t len = 0;
-      const int b = ByteFromUnicode(DecodeUtf8Unchecked(s + i, &len));
-      Check(b >= 0, where + "character outside the byte-level alphabet");
-      bytes.push_back(static_cast<char>(b));
-      i += len;
-    }
+    std::string bytes = ByteLevelToBytes(text, where);
     if (static_cast<size_t>(id) >= vocab.tokens.size()) vocab.tokens.resize(id + 1);
     Check(vocab.tokens[id].empty(), where + "duplicate id " + std::to_string(id));
     Check(seen.emplace(bytes, text).second, where + "duplicate token bytes");
@@ -220,6 +231,60 @@ Vocab ParseHfTokenizerJson(std::string_view contents, const std::string& name) {
 
 Vocab LoadHfTokenizerJson(const std::string& path) {
   return ParseHfTokenizerJson(ReadFileOrThrow(path), path);
+}
+
+Vocab VocabFromGguf(const io::GgufFile& file) {
+  const std::string name = file.origin();
+  auto string_of = [&](const char* key) -> std::string {
+    const io::GgufValue* v = file.Find(key);
+    Check(v != nullptr, name + ": no " + key + " (the file holds no tokenizer)");
+    Check(v->type == io::GgufType::kString, name + ": " + key + " is not a string");
+    return v->s;
+  };
+  const std::string model = string_of("tokenizer.ggml.model");
+  Check(model == "gpt2", name + ": tokenizer.ggml.model is '" + model +
+                             "'; Talkie's tokenizer is byte-level BPE ('gpt2')");
+  // llama.cpp runs "talkie" with its GPT-4o pre-tokenizer: the same regex.
+  const std::string pre = string_of("tokenizer.ggml.pre");
+  Check(pre == "talkie" || pre == "gpt-4o",
+        name + ": tokenizer.ggml.pre is '" + pre + "', not Talkie's pre-tokenizer ('talkie')");
+  const io::GgufValue* tokens = file.Find("tokenizer.ggml.tokens");
+  Check(tokens != nullptr && tokens->type == io::GgufType::kArray &&
+            tokens->element_type == io::GgufType::kString && !tokens->strings.empty(),
+        name + ": tokenizer.ggml.tokens is not a non-empty array of strings");
+  Check(tokens->strings.size() < (1u << 24), name + ": tokenizer.ggml.tokens is too long");
+  const io::GgufValue* types = file.Find("tokenizer.ggml.token_type");
+  Check(types != nullptr && types->type == io::GgufType::kArray && !types->ints.empty(),
+        name + ": tokenizer.ggml.token_type is not an array of integers");
+  Check(types->ints.size() == tokens->strings.size(),
+        name + ": tokenizer.ggml.token_type has " + std::to_string(types->ints.size()) +
+            " entries for " + std::to_string(tokens->strings.size()) + " tokens");
+
+  // llama_token_type: 1 normal, 2 unknown, 3 control, 4 user-defined,
+  // 5 unused, 6 byte.
+  enum : int64_t { kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5 };
+  Vocab vocab;
+  std::unordered_map<std::string, int32_t> seen;  // bytes -> id
+  for (size_t id = 0; id < tokens->strings.size(); ++id) {
+    const std::string& text = tokens->strings[id];
+    const int64_t type = types->ints[id];
+    const std::string where = name + ": token " + std::to_string(id) + ": ";
+    if (type == kUnused) continue;
+    if (type == kControl || type == kUserDefined) {
+      Check(!text.empty(), where + "empty special token");
+      vocab.added.push_back({text, static_cast<int32_t>(id)});
+      continue;
+    }
+    Check(type == kNormal, where + "token type " + std::to_string(type) +
+                               " (only normal, control, user-defined and unused are Talkie's)");
+    std::string bytes = ByteLevelToBytes(text, where);
+    const auto [it, fresh] = seen.emplace(bytes, static_cast<int32_t>(id));
+    Check(fresh, where + "the same bytes as token " + std::to_string(it->second));
+    if (id >= vocab.tokens.size()) vocab.tokens.resize(id + 1);
+    vocab.tokens[id] = std::move(bytes);
+  }
+  CheckSingleBytes(vocab.tokens, name);
+  return vocab;
 }
 
 }  // namespace talkie::tokenizer

@@ -10,6 +10,10 @@
 
 #include "tokenizer/special_tokens.h"
 
+namespace talkie::io {
+class GgufFile;
+}
+
 namespace talkie::tokenizer {
 
 // vocab.txt keeps only ranks below this (spec §4: BASE_VOCAB_SIZE - 1).
@@ -32,6 +36,14 @@ Vocab LoadTiktokenVocab(const std::string& path);
 // Parses tokenizer.json contents (model.vocab + added_tokens).
 Vocab ParseHfTokenizerJson(std::string_view contents, const std::string& name);
 Vocab LoadHfTokenizerJson(const std::string& path);
+
+// The tokenizer of a GGUF file (tokenizer.ggml.* metadata), as llama.cpp's
+// converter writes Talkie's: model "gpt2" (byte-level BPE), pre "talkie",
+// one token string per id, token types NORMAL (a rank: id = rank), CONTROL /
+// USER_DEFINED (added tokens: `added`) or UNUSED (a hole). Merges, if
+// present, are not needed: they derive from the ranks. Errors name the file
+// and the key or token id.
+Vocab VocabFromGguf(const io::GgufFile& file);
 
 // The GPT-2 byte-to-unicode table used by byte-level BPE token strings.
 uint32_t ByteToUnicode(uint8_t byte);

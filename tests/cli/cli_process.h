@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,19 @@ class TalkieProcess {
     while (Count(err_, marker) < count)
       if (!Pump(deadline)) return false;
     return true;
+  }
+
+  // Reads until stderr matches `pattern` (the first match's groups in
+  // `*match`); false on timeout or end of output.
+  bool WaitForStderrMatch(const std::regex& pattern, std::smatch* match, double timeout_s) {
+    const auto deadline = Deadline(timeout_s);
+    while (!std::regex_search(err_, *match, pattern))
+      if (!Pump(deadline)) return false;
+    return true;
+  }
+
+  void Signal(int sig) {
+    if (pid_ > 0 && exit_code_ == kRunning) kill(pid_, sig);
   }
 
   // Reads everything until the process exits; its exit code (-1: killed by

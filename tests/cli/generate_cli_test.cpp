@@ -8,6 +8,8 @@
 
 #include "../model/fixtures.h"
 #include "cli_util.h"
+#include "io/gguf.h"
+#include "tokenizer/vocab.h"
 
 namespace talkie {
 namespace {
@@ -96,6 +98,108 @@ TEST(GenerateCliTest, StreamsTextAndReportsSpeedOnStderr) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.rfind("Once", 0), 0u) << r.output;
   EXPECT_NE(r.output.find("tok/s"), std::string::npos) << r.output;
+}
+
+std::string RepeatedIds(int n, int id) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += (i ? "," : "") + std::to_string(id);
+  return s;
+}
+
+// Issue #16: the rule the server uses, prompt + generated <= the context
+// (2048): a 2045-token prompt gets 3 tokens, 2047 gets 1, 2048 is refused.
+TEST(GenerateCliTest, PromptPlusGeneratedFitTheContext) {
+  for (const auto& [prompt, generated] : {std::pair{2045, 3}, std::pair{2047, 1}}) {
+    const auto r = RunTalkie("generate " + Tiny() + "--ids " + RepeatedIds(prompt, 7) +
+                             " -t 0 -n 100 --ignore-eos --json --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 300);
+    const nlohmann::json j = LastJsonLine(r.output);
+    EXPECT_EQ(j["ids"].size(), static_cast<size_t>(generated)) << "prompt " << prompt;
+    EXPECT_EQ(j["finish_reason"], "length");
+  }
+  const auto full = RunTalkie("generate " + Tiny() + "--ids " + RepeatedIds(2048, 7) + " -t 0");
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_NE(full.output.find("context limit is 2048"), std::string::npos) << full.output;
+}
+
+// --ignore-eos: the end tokens are never sampled, so generation runs to -n;
+// without it the bundled (IT) model ends its short answer with <|end|>.
+TEST(GenerateCliTest, IgnoreEosGeneratesToMaxNewTokens) {
+  const std::string args =
+      "generate --allow-special '<|user|>What is wit?<|end|><|assistant|>' -t 0 -n 60 --json "
+      "--quiet";
+  const nlohmann::json plain = LastJsonLine(RunTalkie(args).output);
+  ASSERT_EQ(plain["finish_reason"], "stop_token") << plain.dump();
+  ASSERT_LT(plain["ids"].size(), 60u);
+  const nlohmann::json ignoring = LastJsonLine(RunTalkie(args + " --ignore-eos").output);
+  EXPECT_EQ(ignoring["finish_reason"], "length");
+  const auto ids = ignoring["ids"].get<std::vector<int32_t>>();
+  EXPECT_EQ(ids.size(), 60u);
+  // The first tokens are the plain answer's (the same greedy choices).
+  const auto answer = plain["ids"].get<std::vector<int32_t>>();
+  EXPECT_TRUE(std::equal(answer.begin(), answer.end(), ids.begin()));
+}
+
+// Issue #15: a GGUF model that carries its tokenizer (tokenizer.ggml.*, as
+// llama.cpp's converter writes it) needs no --tokenizer: the tiny GGUF
+// fixture plus the tiny vocabulary as GGUF metadata generates exactly what
+// the GGUF with the vocab.txt tokenizer generates.
+TEST(GenerateCliTest, AGgufModelBringsItsOwnTokenizer) {
+  const std::string fixture = std::string(TALKIE_TEST_DATA_DIR) + "/gguf/tiny-bf16.gguf";
+  const io::GgufFile g = io::LoadGguf(fixture);
+  std::vector<io::GgufEntry> meta;
+  for (const auto& [key, value] : g.metadata()) meta.push_back({key, value});
+  // The tiny vocabulary of TinyVocab(): 999 ranks, then <|endoftext|>.
+  std::vector<std::string> tokens;
+  io::GgufValue types;
+  types.type = io::GgufType::kArray;
+  types.element_type = io::GgufType::kInt32;
+  for (int r = 0; r < 999; ++r) {
+    const std::string bytes =
+        r < 256 ? std::string(1, static_cast<char>(r)) : " w" + std::to_string(r);
+    std::string text;
+    for (unsigned char b : bytes) {
+      const uint32_t cp = tokenizer::ByteToUnicode(b);
+      if (cp < 0x80) {
+        text.push_back(static_cast<char>(cp));
+      } else {
+        text.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        text.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      }
+    }
+    tokens.push_back(text);
+    types.ints.push_back(1);
+  }
+  tokens.push_back("<|endoftext|>");
+  types.ints.push_back(3);
+  types.count = types.ints.size();
+  meta.push_back(io::GgufString("tokenizer.ggml.model", "gpt2"));
+  meta.push_back(io::GgufString("tokenizer.ggml.pre", "talkie"));
+  meta.push_back(io::GgufStringArray("tokenizer.ggml.tokens", tokens));
+  meta.push_back({"tokenizer.ggml.token_type", types});
+  std::vector<io::GgufTensorToWrite> tensors;
+  for (const io::GgufTensor& t : g.tensors())
+    tensors.push_back(
+        {t.name, t.dims, t.type->id, std::vector<std::byte>(t.data, t.data + t.nbytes)});
+  const std::string dir = ::testing::TempDir() + "talkie_gguf_with_tokenizer";
+  std::filesystem::create_directories(dir);
+  const std::string with_tokenizer = dir + "/tiny-bf16-vocab.gguf";
+  io::WriteGguf(with_tokenizer, meta, tensors);
+
+  const std::string run = " -t 0 -n 12 --ignore-eos --json --quiet 'In the w300 w301 beginning'";
+  const auto own = RunTalkie("generate -m " + with_tokenizer + run);
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  const auto given = RunTalkie("generate -m " + fixture + " --tokenizer " + TinyVocab() + run);
+  ASSERT_EQ(given.exit_code, 0) << given.output;
+  EXPECT_EQ(LastJsonLine(own.output)["ids"], LastJsonLine(given.output)["ids"]);
+  EXPECT_EQ(LastJsonLine(own.output)["text"], LastJsonLine(given.output)["text"]);
+  EXPECT_EQ(LastJsonLine(own.output)["prompt_tokens"], LastJsonLine(given.output)["prompt_tokens"]);
+  // tokenize takes the GGUF's tokenizer too.
+  const auto ids = RunTalkie("tokenize -m " + with_tokenizer + " --text 'In the beginning w1'");
+  ASSERT_EQ(ids.exit_code, 0) << ids.output;
+  EXPECT_EQ(
+      ids.output,
+      RunTalkie("tokenize --tokenizer " + TinyVocab() + " --text 'In the beginning w1'").output);
 }
 
 TEST(GenerateCliTest, BadArgumentsGiveOneLineErrors) {

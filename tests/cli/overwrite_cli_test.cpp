@@ -3,9 +3,12 @@
 // and checks the bytes that must survive.
 #include <filesystem>
 #include <map>
+#include <regex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "../server/raw_client.h"
 #include "cli_process.h"
 #include "cli_util.h"
 
@@ -150,6 +153,54 @@ TEST(OverwriteCliTest, MappedModelSurvivesAForcedOverwrite) {
   EXPECT_EQ(chat.out(), reference.out());      // still the old weights, intact
 
   const auto info = RunTalkie("info -m " + dir);  // the new file is complete
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("q4"), std::string::npos) << info.output;
+}
+
+// One HTTP/1.0 POST; the response body ("" when there was no answer).
+std::string Post(int port, const std::string& path, const std::string& body) {
+  testing::RawClient c(port);
+  if (!c.connected()) return "";
+  c.Send("POST " + path + " HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body);
+  const std::string response = c.Read(std::chrono::seconds(60));
+  const size_t head_end = response.find("\r\n\r\n");
+  return head_end == std::string::npos ? "" : response.substr(head_end + 4);
+}
+
+// The issue's case: a running `talkie serve` whose model folder is
+// overwritten by quantize --force died with SIGBUS. Now it keeps serving the
+// model it mapped, with the same answers, and exits 0 on SIGTERM.
+TEST(OverwriteCliTest, ARunningServerSurvivesAForcedOverwriteOfItsModel) {
+  const std::string dir = CopyModel(kBundled, "served");
+  testing::TalkieProcess serve({"serve", "-m", dir, "--port", "0", "--threads", "1"});
+  std::smatch m;
+  ASSERT_TRUE(
+      serve.WaitForStderrMatch(std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)"), &m, 60))
+      << serve.err();
+  const int port = std::stoi(m[1]);
+  const std::string request =
+      R"({"prompt": "In the beginning", "max_tokens": 24, "temperature": 0, "ignore_eos": true})";
+  std::string before;
+  for (int i = 0; i < 600 && before.find("\"choices\"") == std::string::npos; ++i) {
+    before = Post(port, "/v1/completions", request);  // 503 while the model loads
+    if (before.find("\"choices\"") == std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const auto text_of = [](const std::string& body) {
+    return nlohmann::json::parse(body)["choices"][0]["text"].get<std::string>();
+  };
+  ASSERT_NE(before.find("\"choices\""), std::string::npos) << before << serve.err();
+
+  const auto q = RunTalkie("quantize --type q4 -m " + kBundled + " --out " + dir + " --force");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  const std::string after = Post(port, "/v1/completions", request);
+  ASSERT_NE(after.find("\"choices\""), std::string::npos) << after << serve.err();
+  EXPECT_EQ(text_of(after), text_of(before));  // still the old weights, intact
+
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(30), 0) << serve.err();  // no SIGBUS
+  const auto info = RunTalkie("info -m " + dir);
   ASSERT_EQ(info.exit_code, 0) << info.output;
   EXPECT_NE(info.output.find("q4"), std::string::npos) << info.output;
 }

@@ -237,9 +237,9 @@ TEST(GeneratorTest, ContextLimitEndsWithLengthAndBadInputIsRejected) {
   std::vector<int32_t> long_prompt(2040, 7);
   const auto r = g.Generate({long_prompt}, {Greedy(100)})[0];
   EXPECT_EQ(r.finish, FinishReason::kLength);
-  // Positions 0..2047 are fed (2040 prompt + 8 generated); the logits of the
-  // last one still choose a 9th token, which is returned but never fed.
-  EXPECT_EQ(r.ids.size(), 9u);
+  // The context rule: prompt + generated <= the context (2048), as the
+  // server's; the 8th token is never fed.
+  EXPECT_EQ(r.ids.size(), 8u);
 
   auto error_of = [&](const std::vector<std::vector<int32_t>>& prompts,
                       const GenerationConfig& c) -> std::string {

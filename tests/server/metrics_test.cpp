@@ -99,6 +99,7 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
   m.requests_total = 5;
   m.requests_rejected = 1;
   m.prompt_tokens = 40;
+  m.prefill_tokens = 30;
   m.generated_tokens = 64;
   m.sequences_cancelled = 2;
   m.steps = 30;
@@ -125,6 +126,10 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
       "# HELP talkie_prompt_tokens_total Prompt tokens of the accepted requests.\n"
       "# TYPE talkie_prompt_tokens_total counter\n"
       "talkie_prompt_tokens_total 40\n"
+      "# HELP talkie_prefill_tokens_total Prompt tokens run through the model (the n choices of "
+      "a request share one prefill).\n"
+      "# TYPE talkie_prefill_tokens_total counter\n"
+      "talkie_prefill_tokens_total 30\n"
       "# HELP talkie_generated_tokens_total Tokens sampled, stop tokens included.\n"
       "# TYPE talkie_generated_tokens_total counter\n"
       "talkie_generated_tokens_total 64\n"

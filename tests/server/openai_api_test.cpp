@@ -83,8 +83,21 @@ const std::vector<BadCase>& BadCases() {
        "top_logprobs"},
       {Endpoint::kChat, R"({"messages": [{"role": "user", "content": "a"}], "logprobs": 1})",
        "logprobs"},
-      {Endpoint::kChat, R"({"messages": [{"role": "user", "content": "a"}], "tools": []})",
+      {Endpoint::kChat,
+       R"({"messages": [{"role": "user", "content": "a"}],
+           "tools": [{"type": "function", "function": {"name": "f"}}]})",
        "tools"},
+      {Endpoint::kChat,
+       R"({"messages": [{"role": "user", "content": "a"}], "tool_choice": "auto"})", "tool_choice"},
+      {Endpoint::kChat,
+       R"({"messages": [{"role": "user", "content": "a"}], "modalities": ["audio"]})",
+       "modalities"},
+      // Only an assistant turn may leave its content out (OpenAI's tool-call form).
+      {Endpoint::kChat, R"({"messages": [{"role": "user", "content": null}]})",
+       "messages[0].content"},
+      {Endpoint::kChat, R"({"messages": [{"role": "developer"}]})", "messages[0].content"},
+      {Endpoint::kCompletions, R"({"prompt": ["a", "b"]})", "prompt"},
+      {Endpoint::kCompletions, R"({"prompt": [[1, 2], [3]]})", "prompt"},
   };
   return cases;
 }
@@ -169,9 +182,10 @@ TEST(OpenAiApiTest, DefaultsSeedsAndPromptForms) {
   const auto eot = DefaultModel().tokenizer->SpecialTokenId("<|endoftext|>");
   EXPECT_EQ(Parse(Endpoint::kCompletions, R"({"prompt": "<|endoftext|>"})").prompt,
             std::vector<int32_t>{*eot});
-  EXPECT_TRUE(Parse(Endpoint::kCompletions, R"({"prompt": "a", "ignore_eos": true})")
-                  .configs[0]
-                  .stop_token_ids->empty());
+  // ignore_eos bans every end token (the IT model has all five markers).
+  const auto ignore = Parse(Endpoint::kCompletions, R"({"prompt": "a", "ignore_eos": true})");
+  EXPECT_EQ(ignore.configs[0].banned_token_ids, generate::EndTokenIds(*DefaultModel().tokenizer));
+  EXPECT_EQ(ignore.configs[0].banned_token_ids.size(), 5u);
   EXPECT_EQ(Parse(Endpoint::kCompletions, R"({"prompt": "a", "seed": 9007199254740992})").seed,
             uint64_t{1} << 53);
 }
@@ -224,6 +238,35 @@ TEST(OpenAiApiTest, ChatUsesTheItTemplate) {
   EXPECT_EQ(r.configs[0].max_new_tokens, 5);
   EXPECT_TRUE(r.logprobs);
   EXPECT_EQ(r.top_logprobs, 3);
+}
+
+// Issue #16: what OpenAI's clients commonly send is accepted.
+TEST(OpenAiApiTest, DeveloperRoleIsSystemAndHarmlessFieldsAreIgnored) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const ParsedRequest dev = Parse(Endpoint::kChat, R"({"messages": [
+      {"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi."},
+      {"role": "assistant", "content": null}, {"role": "user", "content": "Well?"}],
+      "store": false, "metadata": {"k": "v"}, "user": "u1", "parallel_tool_calls": true,
+      "service_tier": "auto", "tools": [], "tool_choice": "none", "modalities": ["text"]})");
+  const std::vector<tokenizer::ChatMessage> messages = {{tokenizer::Role::kSystem, "Be brief."},
+                                                        {tokenizer::Role::kUser, "Hi."},
+                                                        {tokenizer::Role::kAssistant, ""},
+                                                        {tokenizer::Role::kUser, "Well?"}};
+  EXPECT_EQ(dev.prompt, tokenizer::EncodeChat(*DefaultModel().tokenizer, messages));
+  const ParsedRequest plain =
+      Parse(Endpoint::kCompletions, R"({"prompt": "a", "store": true, "metadata": null})");
+  EXPECT_EQ(plain.prompt, DefaultModel().tokenizer->Encode("a", true));
+}
+
+TEST(OpenAiApiTest, APromptListSaysOnePromptPerRequest) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  try {
+    Parse(Endpoint::kCompletions, R"({"prompt": ["a", "b", "c"]})");
+    FAIL() << "accepted";
+  } catch (const ApiError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds 3 prompts"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("one prompt per request"), std::string::npos);
+  }
 }
 
 TEST(OpenAiApiTest, ChatOnABaseModelIsRefusedWithAnExplanation) {

@@ -225,9 +225,9 @@ TEST(OperationsTest, MetricsMoveByExactlyWhatARequestDid) {
   const auto before = Metrics(s);
   for (const char* name :
        {"talkie_requests_total", "talkie_requests_rejected_total", "talkie_prompt_tokens_total",
-        "talkie_generated_tokens_total", "talkie_sequences_cancelled_total", "talkie_steps_total",
-        "talkie_queued_requests", "talkie_active_sequences", "talkie_last_step_batch_size",
-        "talkie_kv_cache_bytes"})
+        "talkie_prefill_tokens_total", "talkie_generated_tokens_total",
+        "talkie_sequences_cancelled_total", "talkie_steps_total", "talkie_queued_requests",
+        "talkie_active_sequences", "talkie_last_step_batch_size", "talkie_kv_cache_bytes"})
     EXPECT_EQ(before.count(name), 1u) << name;
   EXPECT_EQ(before.at("talkie_time_to_first_token_seconds_count"), 0);
 
@@ -250,6 +250,8 @@ TEST(OperationsTest, MetricsMoveByExactlyWhatARequestDid) {
   EXPECT_EQ(delta("talkie_requests_total"), 1);
   EXPECT_EQ(delta("talkie_requests_rejected_total"), 0);
   EXPECT_EQ(delta("talkie_prompt_tokens_total"), prompt_tokens);
+  // The two choices share one prefill of the prompt.
+  EXPECT_EQ(delta("talkie_prefill_tokens_total"), prompt_tokens);
   EXPECT_EQ(delta("talkie_generated_tokens_total"), 10);
   EXPECT_EQ(delta("talkie_sequences_cancelled_total"), 0);
   // Each sequence's first token is one time to first token, each later one

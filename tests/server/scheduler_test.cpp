@@ -138,6 +138,47 @@ TEST(SchedulerTest, NChoicesUseConsecutiveSeeds) {
     EXPECT_EQ(c.ids[i], gen.Generate({prompt}, {configs[i]})[0].ids) << "choice " << i;
 }
 
+// Issue #16: a request's n choices prefill their prompt once; the others
+// start from that cache and logits and still give the tokens (and
+// logprobs) they give alone, also when they are admitted after the prefill
+// (batch of 2, chunked prefill), under both policies.
+TEST(SchedulerTest, NChoicesShareOnePrefillAndGiveTheirAloneTokens) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  auto fast = model::Model::Load(testing::DefaultModelDir());
+  fast->SetPrecision(ops::Precision::kFast);
+  for (const model::Model* model : {m.model.get(), fast.get()}) {
+    const auto prompt = Prompts()[0];
+    for (int64_t max_new : {1, 9}) {
+      std::vector<generate::GenerationConfig> configs(4, ConfigFor(1));
+      for (size_t i = 0; i < configs.size(); ++i) {
+        configs[i].sampling.seed = 70 + i;
+        configs[i].max_new_tokens = max_new;
+      }
+      SchedulerOptions o;
+      o.max_batch = 2;
+      o.prefill_chunk = 3;
+      Scheduler s(*model, *m.tokenizer, o);
+      auto r = s.TrySubmit(prompt, configs, /*top_logprobs=*/2, /*logprobs=*/true);
+      const Collected c = Drain(*r);
+      EXPECT_EQ(s.stats().prefill_tokens, static_cast<int64_t>(prompt.size()));
+      for (size_t i = 0; i < configs.size(); ++i) {
+        Scheduler alone(*model, *m.tokenizer, o);
+        auto one = alone.TrySubmit(prompt, {configs[i]}, 2, true);
+        const Collected a = Drain(*one);
+        EXPECT_EQ(c.ids[i], a.ids[0]) << "choice " << i << ", max_new " << max_new;
+        EXPECT_EQ(c.text[i], a.text[0]);
+        ASSERT_EQ(c.logprobs[i].size(), a.logprobs[0].size());
+        for (size_t t = 0; t < a.logprobs[0].size(); ++t) {
+          EXPECT_EQ(c.logprobs[i][t].logprob, a.logprobs[0][t].logprob);
+          EXPECT_EQ(c.logprobs[i][t].top, a.logprobs[0][t].top);
+        }
+      }
+      EXPECT_EQ(s.stats().active_sequences, 0);
+    }
+  }
+}
+
 TEST(SchedulerTest, LogprobsAreTheLogSoftmaxOfTheRawLogits) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& m = DefaultModel();

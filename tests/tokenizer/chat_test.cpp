@@ -74,20 +74,30 @@ TEST(StopFilter, MarkerSplitAcrossPiecesNeverLeaks) {
   }
 }
 
-TEST(StopFilter, ReleasesSafeTextEarly) {
+TEST(StopFilter, ReleasesSafeTextAtOnce) {
   StopFilter f;
-  // Longest marker is <|endoftext|> (13 chars): all but 12 are released.
-  EXPECT_EQ(f.Push("Hello, world! This is safe"), "Hello, world! ");
-  EXPECT_EQ(f.Push(" text<|end|>more"), "This is safe text");
+  // No tail of this text can start a marker: nothing is held back.
+  EXPECT_EQ(f.Push("Hello, world! This is safe"), "Hello, world! This is safe");
+  EXPECT_EQ(f.Push(" text<|end|>more"), " text");
   EXPECT_TRUE(f.stopped());
   EXPECT_EQ(f.Push("after"), "");
   EXPECT_EQ(f.Flush(), "");
 }
 
+TEST(StopFilter, HoldsOnlyWhatCouldStartAStopString) {
+  StopFilter f({"STOP"});
+  EXPECT_EQ(f.Push("a <|us"), "a ");    // "<|us" may become "<|user|>"
+  EXPECT_EQ(f.Push("ual"), "<|usual");  // it did not
+  EXPECT_EQ(f.Push("xST"), "x");        // "ST" may become "STOP"
+  EXPECT_EQ(f.Push("AR <"), "STAR ");
+  EXPECT_EQ(f.Push("= 3"), "<= 3");
+  EXPECT_EQ(f.Flush(), "");
+}
+
 TEST(StopFilter, FlushReleasesHeldText) {
   StopFilter f;
-  EXPECT_EQ(f.Push("short <|"), "");
-  EXPECT_EQ(f.Flush(), "short <|");
+  EXPECT_EQ(f.Push("short <|"), "short ");
+  EXPECT_EQ(f.Flush(), "<|");
   EXPECT_FALSE(f.stopped());
 }
 
@@ -100,13 +110,16 @@ TEST(StopFilter, FirstOccurrenceWinsAndExtraStops) {
 }
 
 TEST(StopFilter, HoldsWholeCharacters) {
-  StopFilter f;
+  StopFilter f({"\u00e9t\u00e9"});
   std::string out;
   for (int i = 0; i < 20; ++i) {
     const std::string e = f.Push("\u4e2d");
-    EXPECT_EQ(e.size() % 3, 0u);
+    EXPECT_EQ(e, "\u4e2d");  // cannot start a stop string: released at once
     out += e;
   }
+  // "\u00e9" (2 bytes) may start the stop string: held whole, then released.
+  EXPECT_EQ(f.Push("\u00e9"), "");
+  EXPECT_EQ(f.Push("x"), "\u00e9x");
   out += f.Flush();
   EXPECT_EQ(out.size(), 60u);
 }
