@@ -53,6 +53,23 @@ bool ProgressBar::Due(const std::string& label, uint64_t done, uint64_t total, d
   return true;
 }
 
+namespace {
+
+// Fraction done, rate (units per second) and the time left, for a line.
+struct Pace {
+  double fraction, rate;
+  std::string eta;
+};
+Pace PaceOf(uint64_t done, uint64_t total, double elapsed) {
+  Pace p;
+  p.fraction = static_cast<double>(done) / static_cast<double>(total);
+  p.rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  p.eta = p.rate > 0 ? Duration(static_cast<double>(total - done) / p.rate) : std::string("-:--");
+  return p;
+}
+
+}  // namespace
+
 std::string ProgressBar::Bar(double fraction) {
   constexpr int kWidth = 24;
   const int filled = static_cast<int>(fraction * kWidth);
@@ -62,10 +79,9 @@ std::string ProgressBar::Bar(double fraction) {
 void ProgressBar::Update(const std::string& label, uint64_t done, uint64_t total) {
   double elapsed = 0;
   if (!Due(label, done, total, &elapsed)) return;
-  const double fraction = static_cast<double>(done) / static_cast<double>(total);
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  const std::string eta =
-      rate > 0 ? Duration(static_cast<double>(total - done) / rate) : std::string("-:--");
+  const Pace pace = PaceOf(done, total, elapsed);
+  const double fraction = pace.fraction, rate = pace.rate;
+  const std::string& eta = pace.eta;
   std::fprintf(stderr, "\r%s [%s] %3.0f%% %.1f/%.1f MB, %.1f MB/s, ETA %s\x1b[K", label_.c_str(),
                Bar(fraction).c_str(), 100.0 * fraction, done / 1e6, total / 1e6, rate / 1e6,
                eta.c_str());
@@ -76,11 +92,10 @@ void ProgressBar::UpdateTokens(const std::string& label, uint64_t done, uint64_t
                                const std::string& unit, uint64_t tokens) {
   double elapsed = 0;
   if (!Due(label, done, total, &elapsed)) return;
-  const double fraction = static_cast<double>(done) / static_cast<double>(total);
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const Pace pace = PaceOf(done, total, elapsed);
+  const double fraction = pace.fraction, rate = pace.rate;
   const double token_rate = elapsed > 0 ? static_cast<double>(tokens) / elapsed : 0.0;
-  const std::string eta =
-      rate > 0 ? Duration(static_cast<double>(total - done) / rate) : std::string("-:--");
+  const std::string& eta = pace.eta;
   std::fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %s, %llu tok, %.1f tok/s, ETA %s\x1b[K",
                label_.c_str(), Bar(fraction).c_str(), 100.0 * fraction,
                static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
@@ -92,10 +107,9 @@ void ProgressBar::UpdateCount(const std::string& label, uint64_t done, uint64_t 
                               const std::string& unit) {
   double elapsed = 0;
   if (!Due(label, done, total, &elapsed)) return;
-  const double fraction = static_cast<double>(done) / static_cast<double>(total);
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  const std::string eta =
-      rate > 0 ? Duration(static_cast<double>(total - done) / rate) : std::string("-:--");
+  const Pace pace = PaceOf(done, total, elapsed);
+  const double fraction = pace.fraction, rate = pace.rate;
+  const std::string& eta = pace.eta;
   std::fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %s, %.1f %s/s, ETA %s\x1b[K", label_.c_str(),
                Bar(fraction).c_str(), 100.0 * fraction, static_cast<unsigned long long>(done),
                static_cast<unsigned long long>(total), unit.c_str(), rate, unit.c_str(),

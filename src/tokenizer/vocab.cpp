@@ -176,6 +176,20 @@ std::string ByteLevelToBytes(std::string_view text, const std::string& where) {
 
 }  // namespace
 
+std::string BytesToByteLevel(std::string_view bytes) {
+  std::string text;
+  for (unsigned char b : bytes) {
+    const uint32_t cp = ByteToUnicode(b);  // < U+0800: one or two UTF-8 bytes
+    if (cp < 0x80) {
+      text.push_back(static_cast<char>(cp));
+    } else {
+      text.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      text.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return text;
+}
+
 Vocab ParseHfTokenizerJson(std::string_view contents, const std::string& name) {
   CheckJsonDepth(contents, name);
   nlohmann::json doc;

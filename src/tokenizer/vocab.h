@@ -49,6 +49,8 @@ Vocab VocabFromGguf(const io::GgufFile& file);
 uint32_t ByteToUnicode(uint8_t byte);
 // Its inverse; -1 for code points that encode no byte.
 int ByteFromUnicode(uint32_t cp);
+// A token's bytes as a byte-level token string (tokenizer.json, GGUF).
+std::string BytesToByteLevel(std::string_view bytes);
 
 // Reads a whole file; Error naming the path if it cannot be read.
 std::string ReadFileOrThrow(const std::string& path);

@@ -70,14 +70,7 @@ std::string SmallGguf(const std::function<void(std::vector<io::GgufEntry>&)>& ed
   std::vector<std::string> tokens;
   std::vector<int64_t> types;
   for (int b = 0; b < 256; ++b) {
-    uint32_t cp = ByteToUnicode(static_cast<uint8_t>(b));
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
+    const std::string s = BytesToByteLevel(std::string(1, static_cast<char>(b)));
     tokens.push_back(s);
     types.push_back(1);
   }

@@ -80,6 +80,14 @@ const watchdog = setTimeout(() => {
 }, 120_000);
 
 const base = `http://127.0.0.1:${port}`;
+// The server listens while it loads the model (/health: 503 "loading"); the
+// session starts once it is ready.
+for (let ready = false; !ready;) {
+  const r = await fetch(`${base}/health`).catch(() => null);
+  if (r && r.status === 200) ready = true;
+  else await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'none', maxRetries: 0, timeout: 60_000 });
 
 // The server's own token endpoints, to check the usage numbers.
