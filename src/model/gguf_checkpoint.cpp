@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <vector>
 
 #include "common/error.h"
 #include "io/gguf.h"
@@ -206,38 +207,42 @@ GgufCheckpoint LoadGgufCheckpoint(const std::string& path) {
   out.variant = "llama.cpp upstream (q/k RoPE-flipped)";
 
   Converter conv(gguf, &out);
-  // Progress over the bytes that are copied (nothing when all is in place).
-  uint64_t total = conv.CopiedBytes("token_embd.weight") + conv.CopiedBytes("output.weight");
+  // Every matrix: GGUF name, release name, head_dim for the q / k flip.
+  struct MatrixName {
+    std::string gguf, name;
+    int64_t head_dim = 0;
+  };
+  std::vector<MatrixName> matrices = {{"token_embd.weight", "embed.weight"},
+                                      {"output.weight", "lm_head"}};
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    total += conv.CopiedBytes(b + "attn_q.weight", c.head_dim) +
-             conv.CopiedBytes(b + "attn_k.weight", c.head_dim);
-    for (const char* m : {"attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
-      total += conv.CopiedBytes(b + m + ".weight");
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    matrices.insert(matrices.end(),
+                    {{b + "attn_q.weight", p + "attn.attn_query.weight", c.head_dim},
+                     {b + "attn_k.weight", p + "attn.attn_key.weight", c.head_dim},
+                     {b + "attn_v.weight", p + "attn.attn_value.weight"},
+                     {b + "attn_output.weight", p + "attn.attn_resid.weight"},
+                     {b + "ffn_gate.weight", p + "mlp.mlp_gate.weight"},
+                     {b + "ffn_up.weight", p + "mlp.mlp_linear.weight"},
+                     {b + "ffn_down.weight", p + "mlp.mlp_resid.weight"}});
   }
+  // Progress over the bytes that are copied (nothing when all is in place).
+  uint64_t total = 0;
+  for (const MatrixName& m : matrices) total += conv.CopiedBytes(m.gguf, m.head_dim);
   const std::string stage = "re-laying " + std::filesystem::path(path).filename().string();
+  if (total > 0) ReportLoadProgress(stage, 0, total);
   uint64_t done = 0;
-  auto matrix = [&](const std::string& gguf_name, const std::string& name, int64_t head_dim = 0) {
-    conv.Matrix(gguf_name, name, head_dim);
-    const uint64_t copied = conv.CopiedBytes(gguf_name, head_dim);
+  for (const MatrixName& m : matrices) {
+    conv.Matrix(m.gguf, m.name, m.head_dim);
+    const uint64_t copied = conv.CopiedBytes(m.gguf, m.head_dim);
     done += copied;
     if (copied > 0) ReportLoadProgress(stage, done, total);
-  };
-  if (total > 0) ReportLoadProgress(stage, 0, total);
-  matrix("token_embd.weight", "embed.weight");
-  matrix("output.weight", "lm_head");
+  }
   if (g.Find("talkie.logit_scale"))
     conv.OwnedScalar("lm_head_gain.w_g", static_cast<float>(g.GetFloat("talkie.logit_scale")));
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     const std::string p = "blocks." + std::to_string(l) + ".";
-    matrix(b + "attn_q.weight", p + "attn.attn_query.weight", c.head_dim);
-    matrix(b + "attn_k.weight", p + "attn.attn_key.weight", c.head_dim);
-    matrix(b + "attn_v.weight", p + "attn.attn_value.weight");
-    matrix(b + "attn_output.weight", p + "attn.attn_resid.weight");
-    matrix(b + "ffn_gate.weight", p + "mlp.mlp_gate.weight");
-    matrix(b + "ffn_up.weight", p + "mlp.mlp_linear.weight");
-    matrix(b + "ffn_down.weight", p + "mlp.mlp_resid.weight");
     conv.Vector(b + "attn_q_norm.weight", p + "attn.head_gain.head_g", c.n_head);
     // The attention / MLP gains are optional (1 when a conversion folded them).
     if (g.FindTensor(b + "attn_output.scale"))

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../cli/cli_util.h"
 #include "common/json_limits.h"
 #include "model/config.h"
 #include "raw_client.h"
@@ -305,16 +306,10 @@ TEST(ServeCommandTest, TakenPortIsAOneLineErrorAndExitCode1) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   if (access(TALKIE_CLI_PATH, X_OK) != 0) GTEST_SKIP() << "talkie binary not built";
   TestServer first(DefaultModel(), Options());
-  const std::string command = std::string("timeout 60 ") + TALKIE_CLI_PATH +
-                              " serve --threads 1 --port " + std::to_string(first.port()) + " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  const int status = pclose(p);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  const auto r = testing::RunTalkie("serve --threads 1 --port " + std::to_string(first.port()));
+  const std::string& out = r.output;
+  ASSERT_NE(r.exit_code, -1) << out;  // exited, not killed
+  EXPECT_EQ(r.exit_code, 1) << out;
   EXPECT_EQ(out.rfind("talkie: error: ", 0), 0u) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   EXPECT_NE(out.find("in use"), std::string::npos) << out;

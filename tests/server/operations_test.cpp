@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../cli/cli_util.h"
 #include "common/error.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -403,16 +404,10 @@ TEST(ServeCommandTest, AModelThatFailsToLoadIsAOneLineErrorAndExitCode1) {
       ::testing::TempDir() + "talkie_bad_model." + std::to_string(getpid()) + ".safetensors";
   std::ofstream(bad, std::ios::binary) << "not a checkpoint";
   for (const std::string& model : {std::string("/nonexistent/talkie-model"), bad}) {
-    const std::string command = std::string("timeout 60 ") + TALKIE_CLI_PATH +
-                                " serve --threads 1 --port 0 --model " + model + " 2>&1";
-    FILE* p = popen(command.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[512];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    const int status = pclose(p);
-    ASSERT_TRUE(WIFEXITED(status)) << out;
-    EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+    const auto r = testing::RunTalkie("serve --threads 1 --port 0 --model " + model);
+    const std::string& out = r.output;
+    ASSERT_NE(r.exit_code, -1) << out;  // exited, not killed
+    EXPECT_EQ(r.exit_code, 1) << out;
     // The "listening" line, then the error: one line naming the file, last.
     std::vector<std::string> lines;
     std::istringstream in(out);
