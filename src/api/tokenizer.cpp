@@ -69,7 +69,7 @@ std::optional<int32_t> Tokenizer::SpecialTokenId(std::string_view text) const {
 }
 
 std::vector<int32_t> Tokenizer::stop_token_ids() const {
-  return generate::DefaultStopTokenIds(*impl_);
+  return tokenizer::DefaultStopTokenIds(*impl_);
 }
 
 int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }

@@ -116,7 +116,7 @@ LoadedModel LoadModelAndTokenizer(const GenerationArgs& a, std::function<void()>
 void AttachToModel(const GenerationArgs& a, const LoadedModel& m,
                    generate::GenerationConfig* config) {
   config->hooks = m.steering_hooks();
-  if (a.ignore_eos) config->banned_token_ids = generate::EndTokenIds(*m.tokenizer);
+  if (a.ignore_eos) config->banned_token_ids = tokenizer::EndTokenIds(*m.tokenizer);
 }
 
 void PrintSpeed(const generate::GenerationStats& s) {

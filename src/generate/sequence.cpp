@@ -29,20 +29,6 @@ std::string_view FinishReasonName(FinishReason reason) {
   return "?";
 }
 
-std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer) {
-  std::vector<int32_t> ids;
-  for (const char* name : {"<|endoftext|>", "<|end|>"})
-    if (auto id = tokenizer.SpecialTokenId(name)) ids.push_back(*id);
-  return ids;
-}
-
-std::vector<int32_t> EndTokenIds(const tokenizer::Tokenizer& tokenizer) {
-  std::vector<int32_t> ids;
-  for (const std::string& marker : tokenizer::StopFilter::ChatMarkers())
-    if (auto id = tokenizer.SpecialTokenId(marker)) ids.push_back(*id);
-  return ids;
-}
-
 Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                    std::vector<int32_t> prompt, GenerationConfig config)
     : Sequence(model, &tokenizer, std::move(prompt), std::move(config)) {}
@@ -71,7 +57,7 @@ Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer* tokeni
   if (config_.stop_token_ids) {
     stop_ids_ = *config_.stop_token_ids;
   } else if (tokenizer != nullptr) {
-    stop_ids_ = DefaultStopTokenIds(*tokenizer);
+    stop_ids_ = tokenizer::DefaultStopTokenIds(*tokenizer);
   } else if (model.config().eos_token_id >= 0) {
     stop_ids_ = {static_cast<int32_t>(model.config().eos_token_id)};
   }

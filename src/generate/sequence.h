@@ -34,7 +34,7 @@ struct GenerationConfig {
   // stops just before it. The chat markers of spec §4 always count.
   std::vector<std::string> stop_strings;
   // Never sampled (their logits become -inf before sampling): with
-  // EndTokenIds(), generation runs to max_new_tokens ("ignore_eos").
+  // tokenizer::EndTokenIds(), generation runs to max_new_tokens ("ignore_eos").
   std::vector<int32_t> banned_token_ids;
   // Hook points run on every step of this sequence (steering, capture);
   // null: none. Must outlive the generation.
@@ -55,13 +55,6 @@ struct SequenceResult {
   std::string stop_string;  // which stop string ended it, if any
   int64_t prompt_tokens = 0;
 };
-
-// <|endoftext|>, plus <|end|> when the tokenizer has it.
-std::vector<int32_t> DefaultStopTokenIds(const tokenizer::Tokenizer& tokenizer);
-// Every special token that ends generation, as a stop token or as a chat
-// marker's text (<|endoftext|>, <|end|>, <|user|>, <|assistant|>,
-// <|system|>, those the tokenizer has): what "ignore_eos" bans.
-std::vector<int32_t> EndTokenIds(const tokenizer::Tokenizer& tokenizer);
 
 class Sequence {
  public:

@@ -311,7 +311,7 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
   // Extension (as llama.cpp): the end tokens are never sampled, so the
   // completion runs to max_tokens (or a stop string).
   if (Has(j, "ignore_eos") && GetBool(j, "ignore_eos"))
-    config.banned_token_ids = generate::EndTokenIds(tokenizer);
+    config.banned_token_ids = tokenizer::EndTokenIds(tokenizer);
   generate::SamplingConfig& s = config.sampling;
   if (Has(j, "temperature")) s.temperature = static_cast<float>(GetNumber(j, "temperature"));
   if (Has(j, "top_p")) s.top_p = static_cast<float>(GetNumber(j, "top_p"));

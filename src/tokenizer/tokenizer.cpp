@@ -12,6 +12,7 @@
 #include "io/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/piece_cache.h"
+#include "tokenizer/stop_filter.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie::tokenizer {
@@ -205,6 +206,20 @@ std::optional<int32_t> Tokenizer::SpecialTokenId(std::string_view text) const {
     if (t.text == text) return t.id;
   }
   return std::nullopt;
+}
+
+std::vector<int32_t> DefaultStopTokenIds(const Tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  for (std::string_view name : {kEndOfText, kEnd})
+    if (auto id = tokenizer.SpecialTokenId(name)) ids.push_back(*id);
+  return ids;
+}
+
+std::vector<int32_t> EndTokenIds(const Tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  for (const std::string& marker : StopFilter::ChatMarkers())
+    if (auto id = tokenizer.SpecialTokenId(marker)) ids.push_back(*id);
+  return ids;
 }
 
 }  // namespace talkie::tokenizer

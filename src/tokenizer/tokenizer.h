@@ -78,4 +78,11 @@ class Tokenizer {
   Pretokenizer pretokenizer_;
 };
 
+// <|endoftext|>, plus <|end|> when the tokenizer has it: what ends generation.
+std::vector<int32_t> DefaultStopTokenIds(const Tokenizer& tokenizer);
+// Every special token that ends generation, as a stop token or as a chat
+// marker's text (<|endoftext|>, <|end|>, <|user|>, <|assistant|>,
+// <|system|>, those the tokenizer has): what "ignore_eos" bans.
+std::vector<int32_t> EndTokenIds(const Tokenizer& tokenizer);
+
 }  // namespace talkie::tokenizer

@@ -16,7 +16,7 @@ const Model& Small() {
   return m;
 }
 
-ForwardRequest Request(std::vector<int32_t> ids) {
+ForwardRequest OneSequence(std::vector<int32_t> ids) {
   ForwardRequest r;
   const auto n = static_cast<int64_t>(ids.size());
   r.input_ids = Tensor<int32_t>({1, n}, std::move(ids));
@@ -54,7 +54,7 @@ TEST(HooksApi, AVectorAddedAtBlockNIsExactlyThereAndNowhereBefore) {
   const ModelConfig& c = m.config();
   std::vector<float> v(static_cast<size_t>(c.n_embd));
   for (size_t i = 0; i < v.size(); ++i) v[i] = 0.25f * static_cast<float>(i % 7) - 0.5f;
-  ForwardRequest req = Request({9, 8, 7, 6});
+  ForwardRequest req = OneSequence({9, 8, 7, 6});
   req.capture = {"blocks.*.hook_resid_post"};
   const ForwardResult plain = m.Forward(req);
   Hooks hooks;
@@ -80,7 +80,7 @@ TEST(HooksApi, ProjectOutLeavesNoComponentAlongTheDirection) {
   d[5] = -4.0f;  // unit vector (0.6, -0.8) on two coordinates
   Hooks hooks;
   hooks.ProjectOut("blocks.0.hook_resid_mid", d);
-  ForwardRequest req = Request({4, 4, 2});
+  ForwardRequest req = OneSequence({4, 4, 2});
   req.hooks = &hooks;
   req.capture = {"blocks.0.hook_resid_mid"};
   const ForwardResult result = m.Forward(req);
@@ -137,7 +137,7 @@ TEST(HooksApi, BadNamesWidthsAndBlocksAreClearErrors) {
   EXPECT_THROW(hooks.AddVector("blocks.0.hook_resid_post", {}), Error);
   EXPECT_THROW(hooks.ProjectOut("blocks.0.hook_resid_post", {0.0f, 0.0f}), Error);
   EXPECT_THROW(hooks.AddVector("blocks.0.hook_resid_post", {NAN}), Error);
-  ForwardRequest req = Request({1, 2});
+  ForwardRequest req = OneSequence({1, 2});
   Hooks wrong_width;
   wrong_width.AddVector("blocks.0.hook_resid_post", {1.0f, 2.0f});
   req.hooks = &wrong_width;
@@ -158,7 +158,7 @@ TEST(HooksApi, BadNamesWidthsAndBlocksAreClearErrors) {
 TEST(HooksApi, AControlVectorFileAddsDirectionNAtBlockNAndAblationRemovesADirection) {
   const Model tiny = Model::Load(std::string(TALKIE_TEST_DATA_DIR) + "/model/models/tiny");
   const std::string cvec = std::string(TALKIE_TEST_DATA_DIR) + "/control_vectors/";
-  ForwardRequest req = Request({5, 17, 300, 42});
+  ForwardRequest req = OneSequence({5, 17, 300, 42});
   req.capture = {"blocks.*.hook_resid_post"};
   const ForwardResult plain = tiny.Forward(req);
   Hooks hooks;

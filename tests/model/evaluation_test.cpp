@@ -10,18 +10,13 @@
 #include "fixtures.h"
 #include "model/evaluation.h"
 #include "model/forward.h"
+#include "model_helpers.h"
 #include "ops/softmax.h"
 
 namespace talkie::model {
 namespace {
 
-std::vector<int32_t> RandomIds(int64_t n, int64_t vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (int32_t& id : ids) id = pick(rng);
-  return ids;
-}
+using testing::RandomIds;
 
 // The recipe with one forward per window, no chunks.
 std::vector<double> WholeWindowNll(const Model& model, const std::vector<int32_t>& ids,
@@ -51,7 +46,7 @@ TEST(EvaluationTest, ChunkedWindowsScoreBitForBitAsOneForward) {
     // 1300 tokens: windows of 3 chunks (1300) and of 2 overlapping ones.
     const std::vector<int32_t> ids = RandomIds(1300, model->config().vocab_size, 7);
     ASSERT_GT(1300, 2 * kPerplexityChunk);
-    for (const auto [window, stride] : {std::pair<int64_t, int64_t>{1300, 1300}, {700, 350}}) {
+    for (const auto& [window, stride] : {std::pair<int64_t, int64_t>{1300, 1300}, {700, 350}}) {
       const PerplexityResult r = Perplexity(*model, ids, window, stride);
       const std::vector<double> expected = WholeWindowNll(*model, ids, window, stride);
       ASSERT_EQ(r.token_nll.size(), expected.size()) << window << "/" << stride;
@@ -80,7 +75,7 @@ TEST(EvaluationTest, WindowsWithoutOverlapCountOnlyTheTokensTheyScore) {
 TEST(EvaluationTest, ProgressCountsEachForwardUpToTheTokensScored) {
   const auto model = Model::Load(testing::ModelFixtureDir() + "/models/tiny");
   const std::vector<int32_t> ids = RandomIds(1300, model->config().vocab_size, 3);
-  for (const auto [window, stride] : {std::pair<int64_t, int64_t>{1300, 1300}, {100, 100}}) {
+  for (const auto& [window, stride] : {std::pair<int64_t, int64_t>{1300, 1300}, {100, 100}}) {
     std::vector<std::pair<int64_t, int64_t>> reports;
     const PerplexityResult r =
         Perplexity(*model, ids, window, stride, nullptr,

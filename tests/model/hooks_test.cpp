@@ -10,6 +10,7 @@
 #include "fixtures.h"
 #include "model/forward.h"
 #include "model/prompt_runner.h"
+#include "model_helpers.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/parallel.h"
@@ -20,25 +21,9 @@ namespace {
 using model::HookCall;
 using model::HookPoint;
 using model::HookSet;
-
-const model::Model& Fixture(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<model::Model>> cache;
-  auto& slot = cache[name];
-  if (!slot) {
-    const size_t at = name.find('@');
-    slot = model::Model::Load(testing::ModelFixtureDir() + "/models/" + name.substr(0, at));
-    if (at != std::string::npos) slot->SetPrecision(ops::Precision::kFast);
-  }
-  return *slot;
-}
-
-std::vector<int32_t> RandomIds(int64_t n, int64_t vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& id : ids) id = dist(rng);
-  return ids;
-}
+using testing::ExpectIdentical;
+using testing::Fixture;
+using testing::RandomIds;
 
 size_t Elements(const HookCall& call) {
   size_t n = 1;
@@ -84,26 +69,13 @@ HookSet IdentityPatchEverywhere() {
   return hooks;
 }
 
-model::PromptRunOptions Everything(int64_t chunk = 0, const HookSet* hooks = nullptr) {
+model::PromptRunOptions EverythingHooked(int64_t chunk = 0, const HookSet* hooks = nullptr) {
   model::PromptRunOptions o;
   o.chunk = chunk;
   o.output_hidden_states = true;
   o.output_attentions = true;
   o.hooks = hooks;
   return o;
-}
-
-void ExpectIdentical(const model::SequenceOutputs& a, const model::SequenceOutputs& b,
-                     const std::string& what) {
-  EXPECT_TRUE(testing::BytesEqual(a.logits, b.logits)) << what << ": logits";
-  ASSERT_EQ(a.hidden_states.size(), b.hidden_states.size()) << what;
-  for (size_t i = 0; i < a.hidden_states.size(); ++i)
-    EXPECT_TRUE(testing::BytesEqual(a.hidden_states[i], b.hidden_states[i]))
-        << what << ": hidden_states." << i;
-  ASSERT_EQ(a.attentions.size(), b.attentions.size()) << what;
-  for (size_t l = 0; l < a.attentions.size(); ++l)
-    EXPECT_TRUE(testing::BytesEqual(a.attentions[l], b.attentions[l]))
-        << what << ": attentions." << l;
 }
 
 model::ForwardOutput RunOne(const model::Model& m, const std::vector<int32_t>& ids,
@@ -312,8 +284,9 @@ TEST_P(HookInvarianceTest, AnIdentityPatchAtEveryPointChangesNoBit) {
   const model::Model& m = Fixture(GetParam());
   const HookSet identity = IdentityPatchEverywhere();
   const auto ids = RandomIds(13, m.config().vocab_size, 11);
-  const auto plain = model::RunPrompts(m, {ids}, Everything());
-  ExpectIdentical(plain[0], model::RunPrompts(m, {ids}, Everything(0, &identity))[0], "patched");
+  const auto plain = model::RunPrompts(m, {ids}, EverythingHooked());
+  ExpectIdentical(plain[0], model::RunPrompts(m, {ids}, EverythingHooked(0, &identity))[0],
+                  "patched");
 }
 
 TEST_P(HookInvarianceTest, CacheChunkingPaddingBatchAndThreadsHoldWithHooks) {
@@ -323,11 +296,11 @@ TEST_P(HookInvarianceTest, CacheChunkingPaddingBatchAndThreadsHoldWithHooks) {
   const std::vector<std::vector<int32_t>> prompts = {RandomIds(9, vocab, 1),
                                                      RandomIds(3, vocab, 2)};
   std::vector<model::SequenceOutputs> alone;
-  for (const auto& p : prompts) alone.push_back(model::RunPrompts(m, {p}, Everything())[0]);
+  for (const auto& p : prompts) alone.push_back(model::RunPrompts(m, {p}, EverythingHooked())[0]);
   for (int threads : {1, 2}) {
     ops::ScopedNumThreads scoped(threads);
     for (int64_t chunk : {0, 1, 4}) {
-      const auto batched = model::RunPrompts(m, prompts, Everything(chunk, &identity));
+      const auto batched = model::RunPrompts(m, prompts, EverythingHooked(chunk, &identity));
       for (size_t b = 0; b < prompts.size(); ++b)
         ExpectIdentical(alone[b], batched[b],
                         "row " + std::to_string(b) + " chunk " + std::to_string(chunk) +

@@ -7,33 +7,19 @@
 #include "fixtures.h"
 #include "model/forward.h"
 #include "model/prompt_runner.h"
+#include "model_helpers.h"
 #include "ops/parallel.h"
 
 namespace talkie {
 namespace {
 
+using testing::ExpectIdentical;
+using testing::Fixture;
+using testing::RandomIds;
+
 const std::vector<std::string> kModels = {"tiny",      "tiny-folded",  "tiny-raw",
                                           "small",     "small-native", "wide-head",
                                           "tiny@fast", "small@fast",   "wide-head@fast"};
-
-const model::Model& Fixture(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<model::Model>> cache;
-  auto& slot = cache[name];
-  if (!slot) {
-    const size_t at = name.find('@');
-    slot = model::Model::Load(testing::ModelFixtureDir() + "/models/" + name.substr(0, at));
-    if (at != std::string::npos) slot->SetPrecision(ops::Precision::kFast);
-  }
-  return *slot;
-}
-
-std::vector<int32_t> RandomIds(int64_t n, int64_t vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& id : ids) id = dist(rng);
-  return ids;
-}
 
 model::PromptRunOptions Everything(int64_t chunk = 0, int32_t pad_id = 0) {
   model::PromptRunOptions o;
@@ -42,19 +28,6 @@ model::PromptRunOptions Everything(int64_t chunk = 0, int32_t pad_id = 0) {
   o.output_attentions = true;
   o.pad_id = pad_id;
   return o;
-}
-
-void ExpectIdentical(const model::SequenceOutputs& a, const model::SequenceOutputs& b,
-                     const std::string& what) {
-  EXPECT_TRUE(testing::BytesEqual(a.logits, b.logits)) << what << ": logits differ";
-  ASSERT_EQ(a.hidden_states.size(), b.hidden_states.size());
-  for (size_t i = 0; i < a.hidden_states.size(); ++i)
-    EXPECT_TRUE(testing::BytesEqual(a.hidden_states[i], b.hidden_states[i]))
-        << what << ": hidden_states." << i;
-  ASSERT_EQ(a.attentions.size(), b.attentions.size());
-  for (size_t l = 0; l < a.attentions.size(); ++l)
-    EXPECT_TRUE(testing::BytesEqual(a.attentions[l], b.attentions[l]))
-        << what << ": attentions." << l;
 }
 
 class InvarianceTest : public ::testing::TestWithParam<std::string> {};

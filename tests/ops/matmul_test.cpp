@@ -86,8 +86,8 @@ TEST(MatMulTest, AgreesWithTheReferenceOnOddShapes) {
   });
 }
 
-// Quantized copies of a float matrix (n x k, k % 32 == 0).
-struct Quantized {
+// QuantizedCopies copies of a float matrix (n x k, k % 32 == 0).
+struct QuantizedCopies {
   std::vector<int8_t> q8;
   std::vector<uint8_t> q4;
   std::vector<uint16_t> s8, s4;
@@ -98,8 +98,8 @@ struct Quantized {
     return {WeightType::kQ4, q4.data(), n, k, 1.0f, false, s4.data()};
   }
 };
-Quantized Quantize(const std::vector<float>& w, int64_t n, int64_t k) {
-  Quantized out;
+QuantizedCopies Quantize(const std::vector<float>& w, int64_t n, int64_t k) {
+  QuantizedCopies out;
   out.q8.resize(n * k);
   out.q4.resize(n * k / 2);
   out.s8.resize(n * k / 32);
@@ -117,7 +117,7 @@ TEST(MatMulTest, QuantizedKernelsAgreeWithTheReference) {
       for (int64_t k : {32, 96, 224}) {
         const int64_t n = 9;
         const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m + k));
-        const Quantized q = Quantize(p.w_f32, n, k);
+        const QuantizedCopies q = Quantize(p.w_f32, n, k);
         for (const WeightMatrix& w : {q.Q8(n, k), q.Q4(n, k)}) {
           const std::vector<float> fast = Apply(MatMul, p, w);
           const std::vector<float> ref = Apply(MatMulReference, p, w);
@@ -132,7 +132,7 @@ TEST(MatMulTest, QuantizedKernelsAgreeWithTheReference) {
 
 TEST(MatMulTest, QuantizationErrorIsWithinTheFormatsStep) {
   const Problem p = MakeProblem(1, 4, 256, 3);
-  const Quantized q = Quantize(p.w_f32, 4, 256);
+  const QuantizedCopies q = Quantize(p.w_f32, 4, 256);
   std::vector<float> row(256);
   for (int64_t r = 0; r < 4; ++r) {
     for (const WeightMatrix& w : {q.Q8(4, 256), q.Q4(4, 256)}) {
@@ -155,7 +155,7 @@ TEST(MatMulTest, QuantizationErrorIsWithinTheFormatsStep) {
 TEST(MatMulTest, RowsInFlightAndThreadsNeverChangeABit) {
   ForEachTarget([&](const char* target) {
     const Problem p = MakeProblem(11, 37, 224, 5);
-    const Quantized q = Quantize(p.w_f32, 37, 224);
+    const QuantizedCopies q = Quantize(p.w_f32, 37, 224);
     for (int variant = 0; variant < 4; ++variant) {
       const WeightMatrix w = variant < 2    ? Bf16(p, variant == 1)
                              : variant == 2 ? q.Q8(37, 224)

@@ -28,7 +28,7 @@ using testing::PostJson;
 using testing::RawClient;
 using testing::TestServer;
 
-ServerOptions Options() {
+ServerOptions HostileOptions() {
   ServerOptions o;
   o.scheduler.max_batch = 4;
   o.scheduler.max_queue = 8;
@@ -78,7 +78,7 @@ TEST(JsonLimitsTest, ConfigAndTokenizerJsonRefuseDeepNesting) {
 // a 400 naming the nesting, and the server keeps serving.
 TEST(HostileClientTest, DeeplyNestedJsonIs400NotACrash) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  ServerOptions o = Options();
+  ServerOptions o = HostileOptions();
   o.max_body_bytes = 1 << 20;
   TestServer s(DefaultModel(), o);
   const std::string deep = NestedObjects(100000), deep_array = NestedArrays(100000);
@@ -118,7 +118,7 @@ size_t Count(const std::string& text, const std::string& what) {
 // oversized Content-Length are refused before the body is read.
 TEST(HostileClientTest, CompressedChunkedAndOversizedBodiesAreRefusedUnread) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  ServerOptions o = Options();
+  ServerOptions o = HostileOptions();
   o.max_body_bytes = 64 * 1024;
   TestServer s(DefaultModel(), o);
   auto c = s.Client();
@@ -149,7 +149,7 @@ TEST(HostileClientTest, CompressedChunkedAndOversizedBodiesAreRefusedUnread) {
 // order (only the first was, before).
 TEST(HostileClientTest, PipelinedRequestsAreAnsweredInOrder) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  TestServer s(DefaultModel(), Options());
+  TestServer s(DefaultModel(), HostileOptions());
   RawClient c(s.port());
   ASSERT_TRUE(c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n" +
                      Post("/tokenize", R"({"content": "In the beginning"})") +
@@ -170,7 +170,7 @@ TEST(HostileClientTest, PipelinedRequestsAreAnsweredInOrder) {
 // HTTP/1.0 has no chunked encoding: a stream ends by closing.
 TEST(HostileClientTest, Http10StreamIsNotChunkedAndEndsWithTheConnection) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  TestServer s(DefaultModel(), Options());
+  TestServer s(DefaultModel(), HostileOptions());
   RawClient c(s.port());
   ASSERT_TRUE(c.Send(Post("/v1/completions",
                           R"({"prompt": "In the beginning", "max_tokens": 4, "stream": true})",
@@ -186,7 +186,7 @@ TEST(HostileClientTest, Http10StreamIsNotChunkedAndEndsWithTheConnection) {
 }
 
 ServerOptions SlowClientOptions() {
-  ServerOptions o = Options();
+  ServerOptions o = HostileOptions();
   o.scheduler.max_batch = 1;
   o.scheduler.max_queue = 1;
   o.connections.request_timeout = 1500ms;
@@ -288,8 +288,8 @@ TEST(HostileClientTest, ShutdownEndsWithinTheGracePeriod) {
 // kernel split the requests between the two.
 TEST(HostileClientTest, ASecondServerOnATakenPortFailsToBind) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  TestServer first(DefaultModel(), Options());
-  ServerOptions o = Options();
+  TestServer first(DefaultModel(), HostileOptions());
+  ServerOptions o = HostileOptions();
   o.host = "127.0.0.1";
   o.port = first.port();
   HttpServer second(*DefaultModel().model, *DefaultModel().tokenizer, o);
@@ -305,7 +305,7 @@ TEST(HostileClientTest, ASecondServerOnATakenPortFailsToBind) {
 TEST(ServeCommandTest, TakenPortIsAOneLineErrorAndExitCode1) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   if (access(TALKIE_CLI_PATH, X_OK) != 0) GTEST_SKIP() << "talkie binary not built";
-  TestServer first(DefaultModel(), Options());
+  TestServer first(DefaultModel(), HostileOptions());
   const auto r = testing::RunTalkie("serve --threads 1 --port " + std::to_string(first.port()));
   const std::string& out = r.output;
   ASSERT_NE(r.exit_code, -1) << out;  // exited, not killed

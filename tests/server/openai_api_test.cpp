@@ -184,7 +184,7 @@ TEST(OpenAiApiTest, DefaultsSeedsAndPromptForms) {
             std::vector<int32_t>{*eot});
   // ignore_eos bans every end token (the IT model has all five markers).
   const auto ignore = Parse(Endpoint::kCompletions, R"({"prompt": "a", "ignore_eos": true})");
-  EXPECT_EQ(ignore.configs[0].banned_token_ids, generate::EndTokenIds(*DefaultModel().tokenizer));
+  EXPECT_EQ(ignore.configs[0].banned_token_ids, tokenizer::EndTokenIds(*DefaultModel().tokenizer));
   EXPECT_EQ(ignore.configs[0].banned_token_ids.size(), 5u);
   EXPECT_EQ(Parse(Endpoint::kCompletions, R"({"prompt": "a", "seed": 9007199254740992})").seed,
             uint64_t{1} << 53);

@@ -37,7 +37,7 @@ using testing::DefaultModel;
 using testing::PostStreaming;
 using testing::TestServer;
 
-ServerOptions Options() {
+ServerOptions OperationsOptions() {
   ServerOptions o;
   o.host = "127.0.0.1";
   o.port = 0;
@@ -111,7 +111,7 @@ void ExpectStillLoading(int port) {
 
 TEST(OperationsTest, HealthSaysLoadingAndOtherRoutesAre503UntilTheModelIsSet) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  HttpServer srv(Options());
+  HttpServer srv(OperationsOptions());
   const int port = srv.Bind();
   std::thread serving([&] { srv.Run(); });
   EXPECT_FALSE(srv.ready());
@@ -145,7 +145,7 @@ TEST(OperationsTest, HealthSaysLoadingAndOtherRoutesAre503UntilTheModelIsSet) {
 
 TEST(OperationsTest, StopWhileLoadingEndsRunAndALaterModelIsNotServed) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  HttpServer srv(Options());
+  HttpServer srv(OperationsOptions());
   const int port = srv.Bind();
   std::thread serving([&] { srv.Run(); });
   EXPECT_EQ(FirstHealth(port).status, 503);
@@ -158,7 +158,7 @@ TEST(OperationsTest, StopWhileLoadingEndsRunAndALaterModelIsNotServed) {
 
 TEST(OperationsTest, AModelThatDoesNotFitTheOptionsIsRefusedAndLoadingGoesOn) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  ServerOptions o = Options();
+  ServerOptions o = OperationsOptions();
   o.context = DefaultModel().model->config().max_position_embeddings + 1;
   HttpServer srv(o);
   const int port = srv.Bind();
@@ -222,7 +222,7 @@ void ExpectConsistentHistogram(const std::map<std::string, double>& m, const std
 
 TEST(OperationsTest, MetricsMoveByExactlyWhatARequestDid) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  TestServer s(DefaultModel(), Options());
+  TestServer s(DefaultModel(), OperationsOptions());
   const auto before = Metrics(s);
   for (const char* name :
        {"talkie_requests_total", "talkie_requests_rejected_total", "talkie_prompt_tokens_total",
@@ -283,7 +283,7 @@ TEST(OperationsTest, MetricsMoveByExactlyWhatARequestDid) {
 
 TEST(OperationsTest, KvCacheGaugeFollowsTheActiveSequences) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
-  TestServer s(DefaultModel(), Options());
+  TestServer s(DefaultModel(), OperationsOptions());
   EXPECT_EQ(Metrics(s).at("talkie_kv_cache_bytes"), 0);
   const json endless = {
       {"prompt", "And"}, {"max_tokens", 100000}, {"ignore_eos", true}, {"stream", true}};
