@@ -24,7 +24,8 @@ struct EngineOptions {
   int threads = 0;  // 0 = OpenMP's default: $OMP_NUM_THREADS, else all cores
   Policy policy = Policy::kExact;
   // The fast policy's int8 kernels: "" = the best this CPU has, else one of
-  // "AVX512-VNNI", "AVX-VNNI", "AVX2", "portable" (Error if the CPU lacks it).
+  // "AVX512-VNNI", "AVX-VNNI", "AVX2" (x86-64), "NEON-I8MM", "NEON-DOTPROD",
+  // "NEON" (aarch64), "portable" (Error if the build or the CPU lacks it).
   std::string kernel_path = {};
 };
 

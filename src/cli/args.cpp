@@ -104,8 +104,9 @@ std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::str
   const ops::WeightType type = model->weights().lm_head.type;
   if (precision == ops::Precision::kFast && std::string(ops::LowPrecisionPath(type)) == "portable")
     std::fprintf(stderr,
-                 "talkie: warning: this CPU lacks the AVX-512 dot-product instructions the fast "
-                 "policy uses; it runs portable kernels, slower than --policy exact\n");
+                 "talkie: warning: this CPU has no SIMD kernel for the fast policy on these "
+                 "weights (bf16 needs AVX512-BF16; q8 / q4 need AVX2 or NEON); it runs "
+                 "portable kernels, slower than --policy exact\n");
   const auto& unknown = model->info().unknown_tensors;
   if (!unknown.empty()) {
     std::fprintf(stderr,

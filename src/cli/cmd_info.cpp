@@ -1,10 +1,15 @@
-// `talkie info`: what was loaded (layout, config, parameters, dtypes, files).
+// `talkie info`: what was loaded (layout, config, parameters, dtypes, files)
+// and which kernels run it on this CPU.
 #include <cstdio>
+#include <string>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "model/model.h"
+#include "ops/cpu_features.h"
+#include "ops/matmul.h"
+#include "ops/matmul_lowp.h"
 
 namespace talkie::cli {
 namespace {
@@ -50,6 +55,14 @@ void RunInfo(const InfoArgs& args) {
     std::printf("unknown tensors (not used): %zu\n", info.unknown_tensors.size());
     for (const std::string& name : info.unknown_tensors) std::printf("  %s\n", name.c_str());
   }
+  std::string int8_paths;
+  for (const std::string& p : ops::LowPrecisionPaths()) int8_paths += " " + p;
+  std::printf("kernels, exact:     %s\n", ops::MatMulTarget());
+  std::printf("kernels, fast:      q8/q4 %s, bf16 %s (q8/q4 paths here:%s)\n",
+              ops::LowPrecisionPath(ops::WeightType::kQ8),
+              ops::LowPrecisionPath(ops::WeightType::kBF16), int8_paths.c_str());
+  if (!ops::SimdCap().empty())
+    std::printf("SIMD cap:           TALKIE_SIMD=%s\n", ops::SimdCap().c_str());
 }
 
 }  // namespace

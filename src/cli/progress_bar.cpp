@@ -93,7 +93,7 @@ void ProgressBar::UpdateTokens(const std::string& label, uint64_t done, uint64_t
   double elapsed = 0;
   if (!Due(label, done, total, &elapsed)) return;
   const Pace pace = PaceOf(done, total, elapsed);
-  const double fraction = pace.fraction, rate = pace.rate;
+  const double fraction = pace.fraction;
   const double token_rate = elapsed > 0 ? static_cast<double>(tokens) / elapsed : 0.0;
   const std::string& eta = pace.eta;
   std::fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %s, %llu tok, %.1f tok/s, ETA %s\x1b[K",

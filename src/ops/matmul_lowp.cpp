@@ -1,6 +1,7 @@
 // Fast-policy matmul driver: rounds the activation rows, picks the kernel for
-// this CPU (matmul_lowp_avx512.cpp, matmul_lowp_avx2.cpp or the portable twins
-// below) and splits the output columns over threads. Also the q8 / q4 repacking (layout in
+// this CPU (x86/matmul_lowp_avx512.cpp, x86/matmul_lowp_avx2.cpp,
+// arm/matmul_lowp_neon.cpp or the portable twins below) and splits the
+// output columns over threads. Also the q8 / q4 repacking (layout in
 // matmul_lowp.h).
 #include "ops/matmul_lowp.h"
 
@@ -13,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/number_formats.h"
+#include "ops/cpu_features.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp_kernels.h"
 #include "ops/parallel.h"
@@ -28,12 +30,19 @@ struct Int8Path {
   Int8Kernel kernel;
   bool (*available)();
 };
-bool Always() { return true; }
-// Best first.
-constexpr Int8Path kInt8Paths[] = {{"AVX512-VNNI", Int8RowsAvx512, CpuHasAvx512Vnni},
-                                   {"AVX-VNNI", Int8RowsAvxVnni, CpuHasAvxVnni},
-                                   {"AVX2", Int8RowsAvx2, CpuHasAvx2},
-                                   {"portable", Int8RowsPortable, Always}};
+// Best first; the portable kernel, last, runs everywhere.
+constexpr Int8Path kInt8Paths[] = {
+#if defined(__x86_64__)
+    {"AVX512-VNNI", Int8RowsAvx512, [] { return Cpu().avx512_vnni; }},
+    {"AVX-VNNI", Int8RowsAvxVnni, [] { return Cpu().avx_vnni; }},
+    {"AVX2", Int8RowsAvx2, [] { return Cpu().avx2; }},
+#elif defined(__aarch64__)
+    {"NEON-I8MM", Int8RowsNeonI8mm, [] { return Cpu().neon_i8mm; }},
+    {"NEON-DOTPROD", Int8RowsNeonDotprod, [] { return Cpu().neon_dotprod; }},
+    {"NEON", Int8RowsNeon, [] { return true; }},
+#endif
+    {"portable", Int8RowsPortable, [] { return true; }}};
+constexpr size_t kInt8PathCount = sizeof(kInt8Paths) / sizeof(kInt8Paths[0]);
 
 // Set by tests (ForceLowPrecisionPath); null = the best this CPU has. A
 // ScopedLowPrecisionPath on the calling thread takes precedence.
@@ -55,13 +64,13 @@ const Int8Path& PickInt8() {
   static const Int8Path& best = []() -> const Int8Path& {
     for (const Int8Path& p : kInt8Paths)
       if (p.available()) return p;
-    return kInt8Paths[3];
+    return kInt8Paths[kInt8PathCount - 1];
   }();
   return best;
 }
 bool UseAvx512Bf16() {
   const bool portable = t_path.active ? t_path.bf16_portable : forced_bf16_portable.load();
-  return !portable && CpuHasAvx512Bf16();
+  return !portable && Cpu().avx512_bf16;
 }
 
 // Code of column c (within its block) at k = 32g + t, as stored (0..255 / 0..15).
@@ -221,8 +230,9 @@ const Int8Path* FindInt8Path(const std::string& path) {
     if (!p.available()) throw Error("this CPU cannot run the " + path + " kernels");
     return &p;
   }
-  throw Error("unknown fast-policy kernel path '" + path +
-              "' (AVX512-VNNI, AVX-VNNI, AVX2 or portable)");
+  std::string known;
+  for (const Int8Path& p : kInt8Paths) known += (known.empty() ? "" : ", ") + std::string(p.name);
+  throw Error("unknown fast-policy kernel path '" + path + "' (this build has " + known + ")");
 }
 
 // bf16 has AVX-512 and portable kernels only.
@@ -231,6 +241,13 @@ bool Bf16PortableFor(const std::string& path) { return !path.empty() && path != 
 }  // namespace
 
 void CheckLowPrecisionPath(const std::string& path) { FindInt8Path(path); }
+
+std::vector<std::string> LowPrecisionPaths() {
+  std::vector<std::string> names;
+  for (const Int8Path& p : kInt8Paths)
+    if (p.available()) names.push_back(p.name);
+  return names;
+}
 
 void ForceLowPrecisionPath(const std::string& path) {
   const Int8Path* p = FindInt8Path(path);
@@ -292,7 +309,11 @@ void MatMulBf16(const float* x, int64_t m, const WeightMatrix& w, float* y) {
 
   const Bf16Job job{xp,          kp, static_cast<const uint16_t*>(w.data), k, w.rows, w.scale,
                     w.has_scale, y};
+#if defined(__x86_64__)
   const auto kernel = UseAvx512Bf16() ? Bf16RowsAvx512 : Bf16RowsPortable;
+#else
+  const auto kernel = Bf16RowsPortable;
+#endif
   const int64_t n = w.rows, col_chunk = 16, chunks = (n + col_chunk - 1) / col_chunk;
   const int64_t rows_per_block = MatMulRowsPerBlock(kp * 2);
   for (int64_t i0 = 0; i0 < m; i0 += rows_per_block) {

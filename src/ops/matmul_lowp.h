@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ops/weights.h"
 
@@ -43,8 +44,9 @@ void PackForLowPrecision(const WeightMatrix& w, uint8_t* out);
 void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
 // Which path MatMulLowPrecision takes on this CPU for this weight type:
-// q8 / q4 "AVX512-VNNI", "AVX-VNNI", "AVX2" or "portable"; bf16
-// "AVX512-BF16" or "portable"; other types "exact".
+// q8 / q4 "AVX512-VNNI", "AVX-VNNI", "AVX2" (x86-64), "NEON-I8MM",
+// "NEON-DOTPROD", "NEON" (aarch64) or "portable"; bf16 "AVX512-BF16" or
+// "portable"; other types "exact".
 const char* LowPrecisionPath(WeightType type);
 
 // Tests: run the int8 kernels on `path` (one of the q8 / q4 names above; the
@@ -53,6 +55,9 @@ const char* LowPrecisionPath(WeightType type);
 void ForceLowPrecisionPath(const std::string& path);
 // Throws as ForceLowPrecisionPath would, changing nothing.
 void CheckLowPrecisionPath(const std::string& path);
+// The q8 / q4 paths this build has and this CPU can run, best first
+// ("portable" last).
+std::vector<std::string> LowPrecisionPaths();
 
 // The same choice for the calling thread only, for the scope's lifetime
 // ("" = the best this CPU has); takes precedence over ForceLowPrecisionPath.

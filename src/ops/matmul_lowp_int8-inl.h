@@ -6,7 +6,11 @@
 //   kCols              output columns per vector (16 or 8)
 //   LoadCodes(p)       kCols * 4 code bytes
 //   Broadcast4(p)      4 activation bytes into every lane
-//   DotAdd(acc, a, b)  acc + the 4-term u8 x s8 dot product per lane
+//   DotAdd(acc, a, b)  acc + the 4-term dot product per lane of codes a
+//                      and activation bytes b (s8)
+//   CentreQ8(v), kQ8Offset  a q8 code vector as DotAdd takes it, and the
+//                      offset left in its codes: identity and 128 where
+//                      DotAdd reads u8 codes, v - 128 and 0 where it reads s8
 //   LowNibbles(v), HighNibbles(v), SetI(i), ZeroI(), SubI(a, b)
 //   LoadScales(p)      kCols f16 scales as floats
 //   ZeroF(), SetF(f), ToFloat(v), MulF(a, b), MulAddF(a, b, c), StoreF(p, v)
@@ -22,7 +26,7 @@ template <int MR, int NS, bool kQ4>
 TALKIE_LOWP_TARGET void Tile(const Int8Job& job, int64_t i0, int64_t s0) {
   const int64_t k = job.x.k, groups = k / 32;
   const int64_t code_bytes = kQ4 ? kQ4CodeBytes : kQ8CodeBytes;
-  const int32_t offset = kQ4 ? 8 : 128;
+  const int32_t offset = kQ4 ? 8 : kQ8Offset;
   const int64_t block_bytes = PackedBlockBytes(kQ4, k);
   const uint8_t* codes[NS];
   const uint8_t* scales[NS];
@@ -45,7 +49,7 @@ TALKIE_LOWP_TARGET void Tile(const Int8Job& job, int64_t i0, int64_t s0) {
     if constexpr (!kQ4) {
       for (int v = 0; v < 8; ++v) {
         VecI w[NS];
-        for (int s = 0; s < NS; ++s) w[s] = LoadCodes(codes[s] + g * code_bytes + 64 * v);
+        for (int s = 0; s < NS; ++s) w[s] = CentreQ8(LoadCodes(codes[s] + g * code_bytes + 64 * v));
         for (int i = 0; i < MR; ++i) {
           const VecI xv = Broadcast4(xq[i] + 32 * g + 4 * v);
           for (int s = 0; s < NS; ++s) dot[i][s] = DotAdd(dot[i][s], w[s], xv);

@@ -45,18 +45,22 @@ struct Bf16Job {
   float* y;
 };
 
-// Rows [i0, i1) x packed blocks [b0, b1).
+// Rows [i0, i1) x packed blocks [b0, b1). The SIMD kernels exist only on
+// their architecture (src/ops/x86/, src/ops/arm/).
 void Int8RowsPortable(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+#if defined(__x86_64__)
 void Int8RowsAvx512(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
 void Int8RowsAvxVnni(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
 void Int8RowsAvx2(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+#elif defined(__aarch64__)
+void Int8RowsNeonI8mm(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+void Int8RowsNeonDotprod(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+void Int8RowsNeon(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1);
+#endif
 // Rows [i0, i1) x columns [j0, j1).
 void Bf16RowsPortable(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+#if defined(__x86_64__)
 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
-
-bool CpuHasAvx512Vnni();
-bool CpuHasAvxVnni();
-bool CpuHasAvx2();
-bool CpuHasAvx512Bf16();
+#endif
 
 }  // namespace talkie::ops::lowp

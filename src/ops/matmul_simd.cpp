@@ -306,8 +306,9 @@ void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y) {
 
 const char* MatMulTarget() {
   // The best target both compiled in and supported by this CPU (lowest bit).
-  const auto targets = static_cast<uint32_t>(hwy::SupportedTargets() & HWY_TARGETS);
-  return hwy::TargetName(targets & (~targets + 1));
+  // 64 bits: HWY_SCALAR and HWY_EMU128 sit in the top bits.
+  const int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
+  return hwy::TargetName(targets & -targets);
 }
 
 }  // namespace talkie::ops

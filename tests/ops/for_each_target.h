@@ -6,10 +6,12 @@
 
 #include <hwy/targets.h>
 
+#include "ops/cpu_features.h"
+
 namespace talkie::ops {
 
 // HWY_DYNAMIC_DISPATCH follows the mock while body(target_name) runs; the
-// real target set is restored afterwards.
+// real target set (capped by $TALKIE_SIMD, if set) is restored afterwards.
 template <class Body>
 void ForEachTarget(Body body) {
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
@@ -17,7 +19,7 @@ void ForEachTarget(Body body) {
     SCOPED_TRACE(hwy::TargetName(target));
     body(hwy::TargetName(target));
   }
-  hwy::SetSupportedTargetsForTest(0);
+  hwy::SetSupportedTargetsForTest(SimdTargetMask());
 }
 
 }  // namespace talkie::ops

@@ -38,6 +38,8 @@ namespace int8 {
 using VecI = __m512i;
 using VecF = __m512;
 inline constexpr int kCols = 16;
+inline constexpr int32_t kQ8Offset = 128;  // VPDPBUSD reads the codes as u8
+TALKIE_LOWP_TARGET inline VecI CentreQ8(VecI v) { return v; }
 TALKIE_LOWP_TARGET inline VecI LoadCodes(const uint8_t* p) { return _mm512_loadu_si512(p); }
 TALKIE_LOWP_TARGET inline VecI Broadcast4(const int8_t* p) {
   int32_t v;
@@ -128,16 +130,6 @@ TALKIE_AVX512 void Bf16RowsAvx512(const Bf16Job& job, int64_t i0, int64_t i1, in
   for (; i + 6 <= i1; i += 6) Bf16RowCols<6>(job, i, j0, j1);
   for (; i + 4 <= i1; i += 4) Bf16RowCols<4>(job, i, j0, j1);
   for (; i < i1; ++i) Bf16RowCols<1>(job, i, j0, j1);
-}
-
-bool CpuHasAvx512Vnni() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vnni");
-}
-
-bool CpuHasAvx512Bf16() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512bf16");
 }
 
 }  // namespace talkie::ops::lowp

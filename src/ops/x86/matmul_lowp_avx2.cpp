@@ -15,7 +15,7 @@ namespace talkie::ops::lowp {
 
 namespace avx2 {
 #define TALKIE_LOWP_TARGET __attribute__((target("avx2,fma,f16c")))
-#include "ops/matmul_lowp_vec256-inl.h"
+#include "ops/x86/matmul_lowp_vec256-inl.h"
 // Widen to 16 bits (u8 -> s16 keeps 0..255, s8 -> s16 keeps the sign) and
 // multiply-add pairs into 32 bits. Per 128-bit half, unpacklo covers 4-byte
 // groups 0-1 and unpackhi groups 2-3; madd leaves each group as two adjacent
@@ -34,7 +34,7 @@ TALKIE_LOWP_TARGET inline VecI DotAdd(VecI acc, VecI a, VecI b) {
 
 namespace vnni {
 #define TALKIE_LOWP_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
-#include "ops/matmul_lowp_vec256-inl.h"
+#include "ops/x86/matmul_lowp_vec256-inl.h"
 TALKIE_LOWP_TARGET inline VecI DotAdd(VecI acc, VecI a, VecI b) {
   return _mm256_dpbusd_avx_epi32(acc, a, b);
 }
@@ -54,12 +54,5 @@ __attribute__((target("avx2,fma,f16c,avxvnni"))) void Int8RowsAvxVnni(const Int8
   if (job.q4) return vnni::RowRange<true>(job, i0, i1, b0, b1);
   vnni::RowRange<false>(job, i0, i1, b0, b1);
 }
-
-bool CpuHasAvx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
-}
-
-bool CpuHasAvxVnni() { return CpuHasAvx2() && __builtin_cpu_supports("avxvnni"); }
 
 }  // namespace talkie::ops::lowp

@@ -4,6 +4,8 @@
 using VecI = __m256i;
 using VecF = __m256;
 inline constexpr int kCols = 8;
+inline constexpr int32_t kQ8Offset = 128;  // VPDPBUSD reads the codes as u8
+TALKIE_LOWP_TARGET inline VecI CentreQ8(VecI v) { return v; }
 TALKIE_LOWP_TARGET inline VecI LoadCodes(const uint8_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
