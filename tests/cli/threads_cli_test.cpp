@@ -27,8 +27,8 @@ class BusyCores {
       const pid_t pid = fork();
       if (pid == 0) {
         alarm(60);  // never outlives a crashed test
-        for (volatile unsigned long x = 0;; x += 1) {
-        }
+        volatile unsigned long x = 0;
+        for (;;) x = x + 1;
       }
       pids_.push_back(pid);
     }
