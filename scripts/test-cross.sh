@@ -43,23 +43,20 @@ if find "$build" -name '*.o' -path '*/x86/*' | grep -q .; then
   exit 1
 fi
 
-run() {  # run CPU PROGRAM ARGS...
-  local cpu="$1"
-  shift
-  echo "-- QEMU_CPU=$cpu $*"
-  QEMU_CPU="$cpu" qemu-aarch64 "$@"
+gtest() {  # gtest CPU PROGRAM ARGS...: a test program under qemu
+  echo "-- QEMU_CPU=$1 ${*:2}"
+  QEMU_CPU="$1" qemu-aarch64 "${@:2}" --gtest_brief=1
 }
-quiet() { "$@" --gtest_brief=1; }
-for cpu in max cortex-a76 cortex-a53; do quiet run "$cpu" "$build"/ops_tests; done
+for cpu in max cortex-a76 cortex-a53; do gtest "$cpu" "$build"/ops_tests; done
 # The long cases skipped here run natively.
 slow='*_fast:*ReferenceTest.MatchesReference/*_len77:*ReferenceTest.MatchesReference/*_len17'
 slow+=':*ReferenceTest.MatchesReference/small*batch*:*ReferenceTest.MatchesReference/wide_head_batch*'
 slow+=':EveryFixtureModel/InvarianceTest.*/small*:EveryFixtureModel/InvarianceTest.*/wide_head'
 slow+=':EvaluationTest.*:QuantizeTest.QuantizedModelsLoadAndStayCloseToTheOriginal'
 slow+=':QuantizeTest.FastPolicyStaysCloseToExact:FixtureModels/HookInvarianceTest.*/wide_head'
-quiet run max "$build"/tokenizer_tests
-quiet run max "$build"/model_tests --gtest_filter="-$slow"
-quiet run cortex-a53 "$build"/model_tests \
+gtest max "$build"/tokenizer_tests
+gtest max "$build"/model_tests --gtest_filter="-$slow"
+gtest cortex-a53 "$build"/model_tests \
   --gtest_filter='QuantizeTest.QuantizedModelsKeepBitwiseInvariance:*InvarianceTest.*/tiny*'
 
 # One build, two CPUs: the fast policy's int8 kernels differ (i8mm on "max",

@@ -2,19 +2,8 @@
 // compiled for AVX512-VNNI / AVX512-BF16 and called only after checking the
 // CPU. No standard-library code is instantiated here, so nothing built for
 // AVX-512 can leak into the rest of the program through the linker.
-// GCC 12's own _mm512_undefined_* helpers trip -W(maybe-)uninitialized when
-// inlined.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
-#include <immintrin.h>
-
 #include "bench_support/dot_peak.h"
-
-#define TALKIE_AVX512 \
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,f16c,fma")))
+#include "ops/x86/avx512_target.h"
 
 namespace talkie::bench_support {
 namespace {

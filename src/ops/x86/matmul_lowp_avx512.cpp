@@ -4,21 +4,10 @@
 // matmul_lowp.cpp calls them only after checking the CPU. No standard-library
 // code is instantiated here, so nothing built for AVX-512 can leak into the
 // rest of the program through the linker.
-// GCC 12's own _mm512_undefined_* helpers trip -W(maybe-)uninitialized when
-// inlined.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
-#include <immintrin.h>
-
 #include <type_traits>
 
 #include "ops/matmul_lowp_kernels.h"
-
-#define TALKIE_AVX512 \
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,f16c,fma")))
+#include "ops/x86/avx512_target.h"
 
 namespace talkie::ops::lowp {
 namespace {
