@@ -6,6 +6,7 @@
 // IT models get the chat template of spec §4; base models get the raw text.
 #include <csignal>
 #include <cstdio>
+#include <limits>
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
@@ -27,6 +28,7 @@ constexpr const char* kHelp =
 struct ChatArgs {
   GenerationArgs gen;
   std::string system;
+  bool no_prompt_cache = false;
 };
 
 std::vector<int32_t> EncodeConversation(const tokenizer::Tokenizer& tok,
@@ -42,6 +44,10 @@ void RunChat(const ChatArgs& a) {
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   AttachToModel(a.gen, m, &config);
   generate::Generator generator(*m.model, *m.tokenizer);
+  // The conversation's KV cache stays from turn to turn: each turn feeds
+  // only its new tokens (the one entry is the previous turn's sequence).
+  generate::PrefixCache turns(std::numeric_limits<int64_t>::max(), a.no_prompt_cache ? 0 : 1);
+  generator.set_prefix_cache(&turns);
   const bool it = m.tokenizer->style() == tokenizer::Style::kIt;
 
   struct sigaction action = {};
@@ -68,6 +74,7 @@ void RunChat(const ChatArgs& a) {
     }
     if (line == "/reset") {
       history.resize(a.system.empty() ? 0 : 1);
+      turns.Clear();
       std::fprintf(stderr, "[conversation cleared%s]\n",
                    a.system.empty() ? "" : "; system message kept");
       continue;
@@ -112,6 +119,9 @@ void RegisterChatCommand(CLI::App& app) {
   auto a = std::make_shared<ChatArgs>();
   CLI::App* cmd = app.add_subcommand("chat", "Interactive multi-turn chat with streaming replies");
   cmd->add_option("--system", a->system, "system message opening the conversation");
+  cmd->add_flag("--no-prompt-cache", a->no_prompt_cache,
+                "re-feed the whole conversation every turn instead of keeping its KV cache "
+                "(same replies, slower)");
   AddGenerationOptions(cmd, &a->gen);
   cmd->callback([a] { RunChat(*a); });
 }

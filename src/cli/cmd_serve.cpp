@@ -34,6 +34,7 @@ struct ServeArgs {
   int64_t ctx = 0;
   int64_t queue = 64;
   int64_t prefill_chunk = 256;
+  int64_t prompt_cache_mb = 1024;
   size_t max_body = 1 << 20;
   int threads = 0;
   std::string policy = "exact";
@@ -59,6 +60,8 @@ void RunServe(const ServeArgs& a) {
   Check(a.max_batch >= 1, "--max-batch must be >= 1");
   Check(a.queue >= 1, "--queue must be >= 1");
   Check(a.prefill_chunk >= 1, "--prefill-chunk must be >= 1");
+  Check(a.prompt_cache_mb >= 0 && a.prompt_cache_mb <= (int64_t{1} << 40),
+        "--prompt-cache-mb must be in [0, 2^40]");
   Check(a.ctx >= 0, "--ctx must be >= 0");
   Check(a.threads >= 0, "--threads must be >= 0");
   Check(a.request_timeout > 0 && a.request_timeout <= 3600,
@@ -93,6 +96,7 @@ void RunServe(const ServeArgs& a) {
   o.scheduler.max_batch = a.max_batch;
   o.scheduler.max_queue = a.queue;
   o.scheduler.prefill_chunk = a.prefill_chunk;
+  o.scheduler.prompt_cache_bytes = a.prompt_cache_mb << 20;
   o.steering = std::move(steering.plan);
   o.steering_names = std::move(steering.names);
   // The model outlives the server that serves it.
@@ -191,6 +195,10 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--queue", a->queue, "requests waiting at most (beyond: 503)")
       ->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "prompt tokens per sequence per step")
+      ->capture_default_str();
+  cmd->add_option("--prompt-cache-mb", a->prompt_cache_mb,
+                  "MiB of finished requests' KV caches kept so that a request starting with the "
+                  "same tokens skips them (0: off)")
       ->capture_default_str();
   cmd->add_option("--max-body", a->max_body, "largest request body in bytes (beyond: 413)")
       ->capture_default_str();

@@ -120,12 +120,15 @@ void AttachToModel(const GenerationArgs& a, const LoadedModel& m,
 }
 
 void PrintSpeed(const generate::GenerationStats& s) {
-  const double pp =
-      s.prefill_seconds > 0 ? static_cast<double>(s.prompt_tokens) / s.prefill_seconds : 0.0;
+  const int64_t fed = s.prompt_tokens - s.cached_tokens;
+  const double pp = s.prefill_seconds > 0 ? static_cast<double>(fed) / s.prefill_seconds : 0.0;
   const double tg =
       s.decode_seconds > 0 ? static_cast<double>(s.generated_tokens) / s.decode_seconds : 0.0;
-  std::fprintf(stderr, "\n[prompt %lld tok, %.1f tok/s | generated %lld tok, %.1f tok/s]\n",
-               static_cast<long long>(s.prompt_tokens), pp,
+  const std::string cached =
+      s.cached_tokens > 0 ? " (" + std::to_string(s.cached_tokens) + " cached)" : "";
+  std::fprintf(stderr,
+               "\n[prompt %lld tok%s, %.1f tok/s, %.3f s | generated %lld tok, %.1f tok/s]\n",
+               static_cast<long long>(s.prompt_tokens), cached.c_str(), pp, s.prefill_seconds,
                static_cast<long long>(s.generated_tokens), tg);
 }
 

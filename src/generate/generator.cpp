@@ -19,6 +19,11 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
+// A prefix cache key for hooks the caller keeps alive: a non-owning pointer.
+std::shared_ptr<const void> HooksKey(const model::HookSet* hooks) {
+  return {std::shared_ptr<const void>(), hooks};
+}
+
 }  // namespace
 
 Generator::Generator(const model::Model& model, const tokenizer::Tokenizer& tokenizer)
@@ -51,6 +56,16 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
   GenerationStats local_stats;
   GenerationStats& st = stats ? *stats : local_stats;
   for (const auto& p : prompts) st.prompt_tokens += static_cast<int64_t>(p.size());
+  const model::KvType cache_type = model::KvTypeFor(model_.precision());
+  if (prefix_cache_ != nullptr) {
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const GenerationConfig& c = configs[configs.size() == 1 ? 0 : i];
+      PrefixCache::Hit hit = prefix_cache_->Lookup(prompts[i], HooksKey(c.hooks), cache_type);
+      if (hit.tokens == 0) continue;
+      seqs[i]->ResumeFrom(std::move(hit.cache));
+      st.cached_tokens += hit.tokens;
+    }
+  }
 
   // Every step feeds each unfinished sequence either its next prompt chunk or
   // its last sampled token, all in one ragged forward; sequences whose prompt
@@ -85,9 +100,15 @@ std::vector<SequenceResult> Generator::Generate(const std::vector<std::vector<in
   }
 
   std::vector<SequenceResult> results;
-  for (auto& s : seqs) {
-    st.generated_tokens += s->sampled();
-    results.push_back(s->TakeResult());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    Sequence& s = *seqs[i];
+    st.generated_tokens += s.sampled();
+    results.push_back(s.TakeResult());
+    if (prefix_cache_ == nullptr) continue;
+    auto [ids, cache] = s.TakeCache();
+    cache.ShrinkToFit();
+    prefix_cache_->Insert(std::move(ids), std::move(cache),
+                          HooksKey(configs[configs.size() == 1 ? 0 : i].hooks));
   }
   return results;
 }

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "generate/prefix_cache.h"
 #include "generate/sequence.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -21,7 +22,8 @@
 namespace talkie::generate {
 
 struct GenerationStats {
-  int64_t prompt_tokens = 0;     // real tokens prefilled, over all sequences
+  int64_t prompt_tokens = 0;     // prompt tokens, over all sequences
+  int64_t cached_tokens = 0;     // of those, taken from the prefix cache (not fed)
   int64_t generated_tokens = 0;  // sampled tokens, over all sequences
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;
@@ -56,12 +58,19 @@ class Generator {
   // Asked before every step; once it returns true, every unfinished sequence
   // ends with finish reason "cancelled" (a stop request from another thread).
   void set_cancel(std::function<bool()> cancelled) { cancelled_ = std::move(cancelled); }
+  // Reuse: each prompt resumes from the longest prefix `cache` holds (made
+  // under the same hooks), and every finished sequence's cache goes back
+  // into it (bit-identical results either way; generate/prefix_cache.h).
+  // null: none. The cache, and the hooks its entries were made with, must
+  // outlive its use here.
+  void set_prefix_cache(PrefixCache* cache) { prefix_cache_ = cache; }
 
  private:
   const model::Model& model_;
   const tokenizer::Tokenizer* tokenizer_;  // null: ids only
   LogitsProcessor processor_;
   std::function<bool()> cancelled_;
+  PrefixCache* prefix_cache_ = nullptr;
 };
 
 }  // namespace talkie::generate

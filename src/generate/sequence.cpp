@@ -120,6 +120,24 @@ void Sequence::AdoptPrefill(const model::KvCache& prompt_cache) {
   cache_ = prompt_cache;
 }
 
+void Sequence::ResumeFrom(model::KvCache prefix) {
+  Check(!done_ && sampled_ == 0 && cache_.length() == 0,
+        "ResumeFrom: the sequence has already started");
+  Check(prefix.batch() == 1 && prefix.length() < prompt_len_,
+        "ResumeFrom: the cache holds " + std::to_string(prefix.length()) +
+            " tokens; it must hold fewer than the prompt's " + std::to_string(prompt_len_));
+  cache_ = std::move(prefix);
+  result_.cached_tokens = cache_.length();
+}
+
+std::pair<std::vector<int32_t>, model::KvCache> Sequence::TakeCache() {
+  Check(done_, "TakeCache: the sequence is still running");
+  std::vector<int32_t> ids(history_.begin(), history_.begin() + cache_.length());
+  model::KvCache cache = std::move(cache_);
+  cache_ = model::KvCache(model_.config(), 1);
+  return {std::move(ids), std::move(cache)};
+}
+
 std::string Sequence::Finish(FinishReason reason) {
   done_ = true;
   result_.finish = reason;

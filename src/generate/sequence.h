@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "generate/sampler.h"
@@ -54,6 +55,7 @@ struct SequenceResult {
   FinishReason finish = FinishReason::kLength;
   std::string stop_string;  // which stop string ended it, if any
   int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens taken from a reused cache (ResumeFrom)
 };
 
 class Sequence {
@@ -84,10 +86,19 @@ class Sequence {
   // by the contract's batch invariance the result is bit-identical to
   // prefilling here.
   void AdoptPrefill(const model::KvCache& prompt_cache);
+  // Skips part of the prefill: takes a cache holding the first
+  // prefix.length() tokens of this sequence's prompt (fewer than all of
+  // them), made under the same hooks and policy (generate/prefix_cache.h).
+  // The rest of the prompt is fed on top; by the contract's chunking
+  // invariance the logits are bit-identical to a whole prefill.
+  void ResumeFrom(model::KvCache prefix);
 
   const SequenceResult& result() const { return result_; }
   SequenceResult TakeResult() { return std::move(result_); }
   const model::KvCache& cache() const { return cache_; }
+  // Hands the cache over with the tokens it holds, in order (the prompt,
+  // then the generated tokens fed), e.g. to a PrefixCache; only once done().
+  std::pair<std::vector<int32_t>, model::KvCache> TakeCache();
   // Tokens sampled so far (stop tokens included).
   int64_t sampled() const { return sampled_; }
 

@@ -120,7 +120,7 @@ BatchPlan PlanBatch(const Model& model, const KvCache& cache, const ForwardInput
 }
 
 void MatchCacheType(const Model& model, KvCache& cache) {
-  cache.SetType(model.precision() == ops::Precision::kFast ? KvType::kBF16 : KvType::kF32);
+  cache.SetType(KvTypeFor(model.precision()));
 }
 
 RaggedPlan PlanRagged(const Model& model, const std::vector<SequenceStep>& steps) {

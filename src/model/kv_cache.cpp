@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "common/error.h"
 #include "common/number_formats.h"
@@ -122,6 +123,37 @@ KvCache KvCache::SelectRows(const std::vector<int64_t>& rows) const {
     }
   }
   return out;
+}
+
+KvCache KvCache::Prefix(int64_t n) const {
+  Check(n >= 0 && n <= length_, "kv cache: cannot take a prefix of " + std::to_string(n) +
+                                    " tokens, it holds " + std::to_string(length_));
+  KvCache out;
+  out.batch_ = batch_;
+  out.n_layer_ = n_layer_;
+  out.n_embd_ = n_embd_;
+  out.capacity_ = capacity_;
+  out.length_ = n;
+  out.type_ = type_;
+  const auto size = static_cast<size_t>(n * n_embd_);
+  auto head = [size](const auto& all) {
+    std::vector<std::decay_t<decltype(all[0])>> out_all(all.size());
+    for (size_t s = 0; s < all.size(); ++s)
+      if (!all[s].empty()) out_all[s].assign(all[s].begin(), all[s].begin() + size);
+    return out_all;
+  };
+  out.k_ = head(k_);
+  out.v_ = head(v_);
+  out.k16_ = head(k16_);
+  out.v16_ = head(v16_);
+  return out;
+}
+
+void KvCache::ShrinkToFit() {
+  for (auto* all : {&k_, &v_})
+    for (auto& s : *all) s.shrink_to_fit();
+  for (auto* all : {&k16_, &v16_})
+    for (auto& s : *all) s.shrink_to_fit();
 }
 
 }  // namespace talkie::model

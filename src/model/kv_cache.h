@@ -10,12 +10,17 @@
 
 #include "model/config.h"
 #include "ops/attention.h"
+#include "ops/weights.h"
 
 namespace talkie::model {
 
 // Element type of the stored keys / values (ops::KvType: float32 for the
 // exact policy, bf16 for the fast one).
 using KvType = ops::KvType;
+// The element type a precision policy stores (float32 exact, bf16 fast).
+inline KvType KvTypeFor(ops::Precision precision) {
+  return precision == ops::Precision::kFast ? KvType::kBF16 : KvType::kF32;
+}
 
 // Throws the "context full" error when `cached` + `extra` tokens exceed
 // `limit`; `who` prefixes the message (e.g. "sequence 2: ").
@@ -46,6 +51,10 @@ class KvCache {
   // A new cache whose row i is a copy of this cache's row rows[i] (e.g. {0, 0, 0}:
   // three continuations of one prefix).
   KvCache SelectRows(const std::vector<int64_t>& rows) const;
+  // A new cache holding a copy of only the first n tokens (a shared prefix).
+  KvCache Prefix(int64_t n) const;
+  // Gives back allocated room beyond the length (a cache kept for later).
+  void ShrinkToFit();
 
   // Makes room for `extra` more tokens; throws past the capacity.
   void Grow(int64_t extra);

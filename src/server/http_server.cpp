@@ -253,6 +253,7 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   }
   if (!error.empty()) throw ApiError(500, error, "", "server_error");
   if (cancelled) throw ApiError(503, "the server is shutting down", "", "server_error");
+  meta.cached_tokens = request->cached_tokens();
   SendJson(res, 200, CompletionResponse(meta, choices, *tokenizer));
 }
 
@@ -287,6 +288,7 @@ void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state,
         out += SseEvent(ErrorBody(state->error, "server_error"));
       else if (state->cancelled)
         out += SseEvent(ErrorBody("the server is shutting down", "server_error"));
+      state->meta.cached_tokens = state->request->cached_tokens();
       if (state->include_usage) out += SseEvent(UsageChunk(state->meta, state->completion_tokens));
       out += "data: [DONE]\n\n";
     }

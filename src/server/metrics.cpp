@@ -111,6 +111,9 @@ std::string RenderMetrics(const MetricsSnapshot& m) {
   t.Counter("talkie_prefill_tokens_total",
             "Prompt tokens run through the model (the n choices of a request share one prefill).",
             d(m.prefill_tokens));
+  t.Counter("talkie_cached_prompt_tokens_total",
+            "Prompt tokens taken from the prompt cache instead of run through the model.",
+            d(m.cached_tokens));
   t.Counter("talkie_generated_tokens_total", "Tokens sampled, stop tokens included.",
             d(m.generated_tokens));
   t.Counter("talkie_sequences_cancelled_total",
@@ -123,6 +126,9 @@ std::string RenderMetrics(const MetricsSnapshot& m) {
           d(m.last_batch_size));
   t.Gauge("talkie_kv_cache_bytes", "Bytes held by the KV caches of the active sequences.",
           d(m.kv_cache_bytes));
+  t.Gauge("talkie_prompt_cache_bytes",
+          "Bytes held by the prompt cache (KV caches of finished sequences kept for reuse).",
+          d(m.prompt_cache_bytes));
   t.Histogram("talkie_time_to_first_token_seconds",
               "Seconds from a request's submission to the first sampled token of each of its "
               "sequences.",

@@ -72,6 +72,7 @@ struct MetricsSnapshot {
   int64_t requests_rejected = 0;    // refused: queue full or shutting down
   int64_t prompt_tokens = 0;        // prompt tokens of accepted requests
   int64_t prefill_tokens = 0;       // prompt tokens run through the model
+  int64_t cached_tokens = 0;        // prompt tokens taken from the prompt cache instead
   int64_t generated_tokens = 0;     // tokens sampled (stop tokens included)
   int64_t sequences_cancelled = 0;  // stopped early (client gone, shutdown)
   int64_t steps = 0;                // batched forwards run
@@ -80,6 +81,7 @@ struct MetricsSnapshot {
   int64_t active_sequences = 0;
   int64_t last_batch_size = 0;              // sequences in the last forward
   int64_t kv_cache_bytes = 0;               // memory held by the active sequences' KV caches
+  int64_t prompt_cache_bytes = 0;           // memory held by the prompt cache's finished caches
   Histogram::Snapshot time_to_first_token;  // seconds, submission -> first sampled token
   Histogram::Snapshot inter_token_latency;  // seconds between a sequence's tokens
   Histogram::Snapshot step_batch_size;      // sequences per forward

@@ -471,10 +471,11 @@ json CompletionLogprobs(const std::vector<TokenLogprob>& lps, const tokenizer::T
   return out;
 }
 
-json Usage(int64_t prompt_tokens, int64_t completion_tokens) {
-  return {{"prompt_tokens", prompt_tokens},
+json Usage(const ResponseMeta& meta, int64_t completion_tokens) {
+  return {{"prompt_tokens", meta.prompt_tokens},
           {"completion_tokens", completion_tokens},
-          {"total_tokens", prompt_tokens + completion_tokens}};
+          {"total_tokens", meta.prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", meta.cached_tokens}}}};
 }
 
 }  // namespace
@@ -501,7 +502,7 @@ json CompletionResponse(const ResponseMeta& meta, const std::vector<ChoiceResult
     cs.push_back(std::move(choice));
   }
   out["choices"] = std::move(cs);
-  out["usage"] = Usage(meta.prompt_tokens, completion_tokens);
+  out["usage"] = Usage(meta, completion_tokens);
   return out;
 }
 
@@ -533,7 +534,7 @@ json StreamChunk(const ResponseMeta& meta, int index, bool first, std::string_vi
 json UsageChunk(const ResponseMeta& meta, int64_t completion_tokens) {
   json out = Envelope(meta, true);
   out["choices"] = json::array();
-  out["usage"] = Usage(meta.prompt_tokens, completion_tokens);
+  out["usage"] = Usage(meta, completion_tokens);
   return out;
 }
 

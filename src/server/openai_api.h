@@ -91,6 +91,7 @@ struct ResponseMeta {
   std::string model;
   uint64_t seed = 0;
   int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;  // of the prompt tokens, those taken from the prompt cache
   bool logprobs = false;
 };
 

@@ -71,8 +71,12 @@ void Request::Push(SequenceEvent event) {
 
 Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                      SchedulerOptions options)
-    : model_(model), tokenizer_(tokenizer), options_(options) {
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      prompt_cache_(std::max<int64_t>(options.prompt_cache_bytes, 0)) {
   Check(options_.max_batch >= 1, "max_batch must be >= 1");
+  Check(options_.prompt_cache_bytes >= 0, "prompt_cache_bytes must be >= 0");
   Check(options_.max_queue >= 1, "max_queue must be >= 1");
   Check(options_.prefill_chunk >= 1, "prefill_chunk must be >= 1");
   thread_ = std::thread([this] { Loop(); });
@@ -124,6 +128,7 @@ SchedulerStats Scheduler::stats() const {
   s.steps = steps_.load();
   s.generated_tokens = generated_tokens_.load();
   s.prefill_tokens = prefill_tokens_.load();
+  s.cached_tokens = cached_tokens_.load();
   s.sequences_cancelled = cancelled_.load();
   s.peak_active_sequences = peak_active_.load();
   return s;
@@ -136,6 +141,7 @@ MetricsSnapshot Scheduler::metrics() const {
   m.requests_rejected = s.requests_rejected;
   m.prompt_tokens = prompt_tokens_.load();
   m.prefill_tokens = s.prefill_tokens;
+  m.cached_tokens = s.cached_tokens;
   m.generated_tokens = s.generated_tokens;
   m.sequences_cancelled = s.sequences_cancelled;
   m.steps = s.steps;
@@ -143,6 +149,7 @@ MetricsSnapshot Scheduler::metrics() const {
   m.active_sequences = s.active_sequences;
   m.last_batch_size = last_batch_.load();
   m.kv_cache_bytes = kv_bytes_.load();
+  m.prompt_cache_bytes = prompt_cache_bytes_.load();
   m.time_to_first_token = ttft_.snapshot();
   m.inter_token_latency = inter_token_.snapshot();
   m.step_batch_size = batch_sizes_.snapshot();
@@ -167,6 +174,14 @@ void Scheduler::RecordKvBytes() {
   for (const Active& a : active_)
     if (a.sequence) bytes += a.sequence->cache().bytes();
   kv_bytes_.store(bytes);
+  prompt_cache_bytes_.store(prompt_cache_.bytes());
+}
+
+void Scheduler::KeepCache(Active& a) {
+  if (options_.prompt_cache_bytes == 0) return;
+  auto [ids, cache] = a.sequence->TakeCache();
+  cache.ShrinkToFit();
+  prompt_cache_.Insert(std::move(ids), std::move(cache), a.request->hooks_);
 }
 
 void Scheduler::Retire(Active& a, const std::string& error) {
@@ -178,7 +193,9 @@ void Scheduler::Retire(Active& a, const std::string& error) {
   e.finish = a.sequence->result().finish;
   e.completion_tokens = static_cast<int64_t>(a.sequence->result().ids.size());
   e.error = error;
-  // Free the KV cache (and count it gone) before the handler hears of it.
+  // Free the KV cache (and count it gone) before the handler hears of it; a
+  // cancelled sequence's cache is still right for the tokens it holds.
+  if (error.empty() && !stopping_.load()) KeepCache(a);
   a.sequence.reset();
   --active_count_;
   a.request->Push(std::move(e));
@@ -225,6 +242,16 @@ void Scheduler::Loop() {
           ev.error = e.what();
           r->Push(std::move(ev));
           continue;
+        }
+        // The longest prefix a finished sequence left behind is not fed again.
+        if (index == 0) {
+          generate::PrefixCache::Hit hit =
+              prompt_cache_.Lookup(r->prompt_, r->hooks_, model::KvTypeFor(model_.precision()));
+          if (hit.tokens > 0) {
+            a.sequence->ResumeFrom(std::move(hit.cache));
+            r->cached_tokens_ = hit.tokens;
+            cached_tokens_ += hit.tokens;
+          }
         }
         // n > 1: one prefill for all; the siblings wait for its snapshot.
         a.awaiting_prefill = index > 0;
@@ -276,6 +303,7 @@ void Scheduler::Sample(Active& a, std::span<float> row) {
     e.finished = true;
     e.finish = seq.result().finish;
     e.completion_tokens = static_cast<int64_t>(ids.size());
+    KeepCache(a);
     a.sequence.reset();
     --active_count_;
   }

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "generate/prefix_cache.h"
 #include "generate/sequence.h"
 #include "model/model.h"
 #include "server/metrics.h"
@@ -69,6 +70,9 @@ class Request {
 
   const std::vector<int32_t>& prompt() const { return prompt_; }
   int n() const { return static_cast<int>(configs_.size()); }
+  // Prompt tokens taken from the scheduler's prompt cache (known once the
+  // first sequence has started; the n choices share them).
+  int64_t cached_tokens() const { return cached_tokens_.load(); }
 
  private:
   friend class Scheduler;
@@ -96,12 +100,16 @@ class Request {
   std::deque<SequenceEvent> events_;
   int unfinished_;
   std::atomic<bool> cancelled_{false};
+  std::atomic<int64_t> cached_tokens_{0};
 };
 
 struct SchedulerOptions {
   int64_t max_batch = 8;        // most sequences stepped together
   int64_t max_queue = 64;       // most requests waiting for admission
   int64_t prefill_chunk = 256;  // most prompt tokens a sequence feeds per step
+  // Finished sequences' KV caches kept for requests that start with the same
+  // tokens (generate/prefix_cache.h); 0 disables the reuse.
+  int64_t prompt_cache_bytes = int64_t{1} << 30;
 };
 
 struct SchedulerStats {
@@ -112,6 +120,7 @@ struct SchedulerStats {
   int64_t steps = 0;                  // forwards run
   int64_t generated_tokens = 0;       // tokens sampled
   int64_t prefill_tokens = 0;         // prompt tokens fed (n > 1 choices share one prefill)
+  int64_t cached_tokens = 0;          // prompt tokens taken from the prompt cache instead
   int64_t sequences_cancelled = 0;    // stopped early (client gone, shutdown)
   int64_t peak_active_sequences = 0;  // most sequences ever stepped together
 };
@@ -167,6 +176,8 @@ class Scheduler {
   void RecordStep(int64_t batch);
   void RecordToken(Active& a);
   void RecordKvBytes();
+  // A sequence that ended (not failed) leaves its cache to the prompt cache.
+  void KeepCache(Active& a);
 
   const model::Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
@@ -176,12 +187,13 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Request>> queue_;  // guarded by mutex_
   std::atomic<bool> stopping_{false};
-  std::mutex join_mutex_;       // Shutdown() may race with the destructor
-  std::vector<Active> active_;  // scheduler thread only
+  std::mutex join_mutex_;               // Shutdown() may race with the destructor
+  std::vector<Active> active_;          // scheduler thread only
+  generate::PrefixCache prompt_cache_;  // scheduler thread only
 
   std::atomic<int64_t> active_count_{0}, requests_total_{0}, requests_rejected_{0}, steps_{0},
-      generated_tokens_{0}, prefill_tokens_{0}, cancelled_{0}, peak_active_{0};
-  std::atomic<int64_t> prompt_tokens_{0}, last_batch_{0}, kv_bytes_{0};
+      generated_tokens_{0}, prefill_tokens_{0}, cached_tokens_{0}, cancelled_{0}, peak_active_{0};
+  std::atomic<int64_t> prompt_tokens_{0}, last_batch_{0}, kv_bytes_{0}, prompt_cache_bytes_{0};
   Histogram ttft_{TimeToFirstTokenBuckets()}, inter_token_{InterTokenLatencyBuckets()},
       batch_sizes_{BatchSizeBuckets()};
   std::thread thread_;

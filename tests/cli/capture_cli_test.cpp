@@ -20,10 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::kBundled;
 using testing::RunTalkie;
 
 const std::string kSmall = testing::ModelFixtureDir() + "/models/small";  // 4 blocks, 256 wide
-const std::string kBundled = TALKIE_DEFAULT_MODEL_DIR;                    // has a tokenizer
 
 std::string Temp(const std::string& name) {
   return ::testing::TempDir() + "talkie_capture_" + name;

@@ -14,6 +14,9 @@
 
 namespace talkie::testing {
 
+// The bundled model's folder (it has a tokenizer).
+inline const std::string kBundled = TALKIE_DEFAULT_MODEL_DIR;
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

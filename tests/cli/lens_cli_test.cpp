@@ -25,10 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::kBundled;
 using testing::ReadFileBytes;
 using testing::RunTalkie;
 
-const std::string kBundled = TALKIE_DEFAULT_MODEL_DIR;
 const std::string kPrompt = "'It was the best of times, it was the worst of'";
 
 int64_t BundledConfig(const char* key) {

@@ -16,10 +16,10 @@ namespace talkie {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::kBundled;
 using testing::ReadFileBytes;
 using testing::RunTalkie;
 
-const std::string kBundled = TALKIE_DEFAULT_MODEL_DIR;
 const std::string kTinyFixture = std::string(TALKIE_TEST_DATA_DIR) + "/model/models/tiny";
 
 // A fresh copy of a model folder under the test temp dir.

@@ -7,6 +7,7 @@
 #include "../model/fixtures.h"
 #include "common/error.h"
 #include "generate/generator.h"
+#include "generation_configs.h"
 #include "ops/parallel.h"
 #include "test_tokenizer.h"
 
@@ -16,6 +17,7 @@ namespace {
 using generate::FinishReason;
 using generate::GenerationConfig;
 using generate::Generator;
+using testing::Greedy;
 
 struct Loaded {
   std::unique_ptr<model::Model> model;
@@ -31,14 +33,6 @@ const Loaded& Fixture(const std::string& name) {
         testing::TokenizerForVocab(slot.model->config().vocab_size));
   }
   return slot;
-}
-
-GenerationConfig Greedy(int64_t n) {
-  GenerationConfig c;
-  c.max_new_tokens = n;
-  c.sampling.temperature = 0.0f;
-  c.stop_token_ids = std::vector<int32_t>{};  // the fixtures' greedy runs have no stop token
-  return c;
 }
 
 GenerationConfig Sampled(uint64_t seed, int64_t n) {

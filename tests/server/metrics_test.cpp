@@ -100,6 +100,7 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
   m.requests_rejected = 1;
   m.prompt_tokens = 40;
   m.prefill_tokens = 30;
+  m.cached_tokens = 10;
   m.generated_tokens = 64;
   m.sequences_cancelled = 2;
   m.steps = 30;
@@ -107,6 +108,7 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
   m.active_sequences = 4;
   m.last_batch_size = 4;
   m.kv_cache_bytes = 1048576;
+  m.prompt_cache_bytes = 2048;
   Histogram ttft({0.1}), gap({0.01}), batch({1, 2});
   ttft.Observe(0.05);
   gap.Observe(0.02);
@@ -130,6 +132,10 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
       "a request share one prefill).\n"
       "# TYPE talkie_prefill_tokens_total counter\n"
       "talkie_prefill_tokens_total 30\n"
+      "# HELP talkie_cached_prompt_tokens_total Prompt tokens taken from the prompt cache instead "
+      "of run through the model.\n"
+      "# TYPE talkie_cached_prompt_tokens_total counter\n"
+      "talkie_cached_prompt_tokens_total 10\n"
       "# HELP talkie_generated_tokens_total Tokens sampled, stop tokens included.\n"
       "# TYPE talkie_generated_tokens_total counter\n"
       "talkie_generated_tokens_total 64\n"
@@ -152,6 +158,10 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
       "# HELP talkie_kv_cache_bytes Bytes held by the KV caches of the active sequences.\n"
       "# TYPE talkie_kv_cache_bytes gauge\n"
       "talkie_kv_cache_bytes 1048576\n"
+      "# HELP talkie_prompt_cache_bytes Bytes held by the prompt cache (KV caches of finished "
+      "sequences kept for reuse).\n"
+      "# TYPE talkie_prompt_cache_bytes gauge\n"
+      "talkie_prompt_cache_bytes 2048\n"
       "# HELP talkie_time_to_first_token_seconds Seconds from a request's submission to the "
       "first sampled token of each of its sequences.\n"
       "# TYPE talkie_time_to_first_token_seconds histogram\n"

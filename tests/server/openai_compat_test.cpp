@@ -271,5 +271,32 @@ TEST(OpenAiCompatTest, NChoicesPrefillTheirPromptOnce) {
   }
 }
 
+// Issue #17: the next turn of a chat reuses the KV cache of the last one
+// (usage.prompt_tokens_details.cached_tokens, as OpenAI reports it) and
+// answers exactly as a server without the prompt cache.
+TEST(OpenAiCompatTest, AConversationsNextTurnReportsItsCachedTokens) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  ServerOptions no_cache = Options();
+  no_cache.scheduler.prompt_cache_bytes = 0;
+  TestServer reusing(DefaultModel(), Options()), plain(DefaultModel(), no_cache);
+  json messages = json::array({{{"role", "user"}, {"content", "Tell me of the river."}}});
+  for (int turn = 0; turn < 3; ++turn) {
+    const json body = {
+        {"messages", messages}, {"max_tokens", 8}, {"temperature", 0}, {"logprobs", true}};
+    const HttpResult a = PostJson(reusing, "/v1/chat/completions", body.dump());
+    const HttpResult b = PostJson(plain, "/v1/chat/completions", body.dump());
+    ASSERT_EQ(a.status, 200) << a.body;
+    ASSERT_EQ(b.status, 200) << b.body;
+    const json ja = json::parse(a.body), jb = json::parse(b.body);
+    EXPECT_EQ(ja["choices"], jb["choices"]) << "turn " << turn;
+    const int64_t cached = ja["usage"]["prompt_tokens_details"]["cached_tokens"];
+    EXPECT_EQ(jb["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+    if (turn == 0) EXPECT_EQ(cached, 0);
+    if (turn > 0) EXPECT_GT(cached, ja["usage"]["prompt_tokens"].get<int64_t>() / 2) << ja.dump();
+    messages.push_back(ja["choices"][0]["message"]);
+    messages.push_back({{"role", "user"}, {"content", "And then?"}});
+  }
+}
+
 }  // namespace
 }  // namespace talkie::server

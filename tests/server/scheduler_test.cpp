@@ -281,5 +281,47 @@ TEST(SchedulerTest, QueueIsBoundedAndShutdownEndsEverything) {
   EXPECT_EQ(s.stats().active_sequences, 0);
 }
 
+// Issue #17: a request that starts with the tokens of a finished one (a
+// conversation's next turn) takes them from the prompt cache, reports them
+// as cached, and gives the tokens and logprobs bit for bit of a server
+// without the cache, under both policies and with n > 1 choices.
+TEST(SchedulerTest, APromptCacheHitGivesTheBitsOfAWholePrefill) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& m = DefaultModel();
+  auto fast = model::Model::Load(testing::DefaultModelDir());
+  fast->SetPrecision(ops::Precision::kFast);
+  for (const model::Model* model : {m.model.get(), fast.get()}) {
+    SchedulerOptions with, without;
+    with.prefill_chunk = 5;
+    without.prompt_cache_bytes = 0;
+    Scheduler reusing(*model, *m.tokenizer, with), plain(*model, *m.tokenizer, without);
+    std::vector<int32_t> prompt = Prompts()[3];
+    for (int turn = 0; turn < 3; ++turn) {
+      std::vector<generate::GenerationConfig> configs(turn == 2 ? 2 : 1, ConfigFor(turn));
+      for (size_t i = 0; i < configs.size(); ++i) configs[i].sampling.seed = 90 + i;
+      auto a = reusing.TrySubmit(prompt, configs, 3, true);
+      auto b = plain.TrySubmit(prompt, configs, 3, true);
+      const Collected got = Drain(*a), want = Drain(*b);
+      EXPECT_EQ(b->cached_tokens(), 0);
+      if (turn > 0) EXPECT_GT(a->cached_tokens(), static_cast<int64_t>(prompt.size()) / 2);
+      ASSERT_EQ(got.ids, want.ids) << "turn " << turn;
+      for (size_t i = 0; i < got.logprobs.size(); ++i) {
+        ASSERT_EQ(got.logprobs[i].size(), want.logprobs[i].size());
+        for (size_t t = 0; t < got.logprobs[i].size(); ++t) {
+          EXPECT_EQ(got.logprobs[i][t].logprob, want.logprobs[i][t].logprob);
+          EXPECT_EQ(got.logprobs[i][t].top, want.logprobs[i][t].top);
+        }
+      }
+      prompt.insert(prompt.end(), got.ids[0].begin(), got.ids[0].end());
+      const auto more = m.tokenizer->Encode(" And then", false);
+      prompt.insert(prompt.end(), more.begin(), more.end());
+    }
+    EXPECT_GT(reusing.stats().cached_tokens, 0);
+    EXPECT_LT(reusing.stats().prefill_tokens, plain.stats().prefill_tokens);
+    EXPECT_GT(reusing.metrics().prompt_cache_bytes, 0);
+    EXPECT_EQ(plain.metrics().prompt_cache_bytes, 0);
+  }
+}
+
 }  // namespace
 }  // namespace talkie::server
