@@ -9,6 +9,7 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/attention_simd.cpp"
+#include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
@@ -45,21 +46,78 @@ HWY_INLINE float Dot(DF df, const float* q, const T* k, int64_t n) {
   return SumLanesInOrder(df, acc);
 }
 
+// Keys and values sit one position per n_embd-wide cache row, so a head's
+// consecutive positions are a page apart: the hardware prefetchers do not
+// follow them. The kernels ask for the rows kPrefetchAhead positions on,
+// every cache line of the head's n elements.
+constexpr int64_t kPrefetchAhead = 8;
+template <class T>
+HWY_INLINE void PrefetchRow(const T* row, int64_t n) {
+  for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(T)); b += 64)
+    hwy::Prefetch(reinterpret_cast<const uint8_t*>(row) + b);
+}
+
+// Dot for four keys at once: four independent accumulator chains hide the
+// FMA latency (one chain per key is latency-bound), and each key gets
+// exactly Dot's arithmetic. n must be a multiple of the lanes; rows_after:
+// key rows from k on (what may be prefetched).
+template <class T>
+HWY_INLINE void Dot4(DF df, const float* q, const T* k, int64_t stride, int64_t n, float* out,
+                     int64_t rows_after) {
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  for (int64_t r = kPrefetchAhead; r < kPrefetchAhead + 4 && r < rows_after; ++r)
+    PrefetchRow(k + r * stride, n);
+  auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+  for (int64_t d = 0; d < n; d += lanes) {
+    const auto qv = hn::LoadU(df, q + d);
+    a0 = hn::MulAdd(qv, LoadKv(df, k + d), a0);
+    a1 = hn::MulAdd(qv, LoadKv(df, k + stride + d), a1);
+    a2 = hn::MulAdd(qv, LoadKv(df, k + 2 * stride + d), a2);
+    a3 = hn::MulAdd(qv, LoadKv(df, k + 3 * stride + d), a3);
+  }
+  out[0] = SumLanesInOrder(df, a0);
+  out[1] = SumLanesInOrder(df, a1);
+  out[2] = SumLanesInOrder(df, a2);
+  out[3] = SumLanesInOrder(df, a3);
+}
+
+// out[d0 + ...] += p_j * v_j[d] for kVecs vectors of d, over visible keys in
+// key order, the sums held in registers across keys (not re-read from out).
+template <int kVecs, class T>
+HWY_INLINE void WeightValuesBlock(const float* probs, const T* values, int64_t stride,
+                                  int64_t kv_len, int64_t d0, const uint8_t* visible, float* out) {
+  const DF df;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF acc[kVecs];
+  for (int v = 0; v < kVecs; ++v) acc[v] = hn::LoadU(df, out + d0 + v * lanes);
+  for (int64_t j = 0; j < kv_len; ++j) {
+    if (!visible[j]) continue;
+    const T* row = values + j * stride + d0;
+    if (j + kPrefetchAhead < kv_len) PrefetchRow(row + kPrefetchAhead * stride, kVecs * lanes);
+    const auto p = hn::Set(df, probs[j]);
+    for (int v = 0; v < kVecs; ++v) acc[v] = hn::MulAdd(p, LoadKv(df, row + v * lanes), acc[v]);
+  }
+  for (int v = 0; v < kVecs; ++v) hn::StoreU(acc[v], df, out + d0 + v * lanes);
+}
+
 // out[d] += p_j * v_j[d] over visible keys in key order (out starts at 0):
-// the last phase of Attend, also run alone on a patched hook_pattern.
+// the last phase of Attend, also run alone on a patched hook_pattern. Each
+// element is one fused multiply-add per key in key order, whatever the
+// blocking of d.
 template <class T>
 HWY_INLINE void WeightValues(const float* probs, const T* values, int64_t stride, int64_t kv_len,
                              int64_t head_dim, const uint8_t* visible, float* out) {
   const DF df;
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
   const int64_t full = head_dim / lanes * lanes;
+  int64_t d = 0;
+  for (; d + 8 * lanes <= full; d += 8 * lanes)
+    WeightValuesBlock<8>(probs, values, stride, kv_len, d, visible, out);
+  for (; d < full; d += lanes) WeightValuesBlock<1>(probs, values, stride, kv_len, d, visible, out);
   for (int64_t j = 0; j < kv_len; ++j) {
     if (!visible[j]) continue;
     const T* v = values + j * stride;
-    const auto p = hn::Set(df, probs[j]);
-    for (int64_t d = 0; d < full; d += lanes)
-      hn::StoreU(hn::MulAdd(p, LoadKv(df, v + d), hn::LoadU(df, out + d)), df, out + d);
-    for (int64_t d = full; d < head_dim; ++d) out[d] = std::fma(probs[j], KvToFloat(v[d]), out[d]);
+    for (int64_t e = full; e < head_dim; ++e) out[e] = std::fma(probs[j], KvToFloat(v[e]), out[e]);
   }
 }
 
@@ -70,14 +128,27 @@ HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t s
   const DF df;
   float max_score = -std::numeric_limits<float>::infinity();
   bool any = false;
-  for (int64_t j = 0; j < kv_len; ++j) {
+  const bool by_four = head_dim % static_cast<int64_t>(hn::Lanes(df)) == 0;
+  for (int64_t j = 0; j < kv_len;) {
+    if (by_four && j + 4 <= kv_len && visible[j] && visible[j + 1] && visible[j + 2] &&
+        visible[j + 3]) {
+      Dot4(df, q, keys + j * stride, stride, head_dim, probs + j, kv_len - j);
+      for (int64_t e = j; e < j + 4; ++e) {
+        probs[e] *= scale;
+        if (!any || probs[e] > max_score) max_score = probs[e];
+        any = true;
+      }
+      j += 4;
+      continue;
+    }
     if (!visible[j]) {
-      probs[j] = 0.0f;
+      probs[j++] = 0.0f;
       continue;
     }
     probs[j] = Dot(df, q, keys + j * stride, head_dim) * scale;
     if (!any || probs[j] > max_score) max_score = probs[j];
     any = true;
+    ++j;
   }
   for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
   if (!any) return;
