@@ -41,6 +41,18 @@ void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* va
                         int64_t stride, int64_t kv_len, int64_t head_dim, const uint8_t* visible,
                         float scale, float* probs, float* out);
 
+// Four queries over the same keys and values (q[i], visible[i], probs[i],
+// out[i] as for AttendOneQuery): each key row is read once for the four,
+// and each query gets the bits AttendOneQuery(Bf16) gives it alone.
+void AttendFourQueries(const float* const* q, const float* keys, const float* values,
+                       int64_t stride, int64_t kv_len, int64_t head_dim,
+                       const uint8_t* const* visible, float scale, float* const* probs,
+                       float* const* out);
+void AttendFourQueriesBf16(const float* const* q, const uint16_t* keys, const uint16_t* values,
+                           int64_t stride, int64_t kv_len, int64_t head_dim,
+                           const uint8_t* const* visible, float scale, float* const* probs,
+                           float* const* out);
+
 // out[head_dim] = sum over visible keys j, in key order, of probs[j] * value_j:
 // the last phase of AttendOneQuery(Bf16) alone, for weights a hook patched.
 // On the weights AttendOneQuery wrote it gives its `out` bit for bit.
@@ -77,8 +89,9 @@ struct AttentionScratch {
 // Causal softmax attention of every new row and head: the query in slot
 // past + t sees the real keys in slots <= past + t. q and out are
 // [rows, n_head * head_dim]; scale = 1 / sqrt(head_dim). One task per
-// (sequence, head, query) over the threads; each task's result depends only
-// on its own inputs, so the split never changes a bit.
+// (sequence, head, block of up to four queries) over the threads; each
+// query's result depends only on its own inputs, so neither the blocking
+// nor the split changes a bit.
 void AttendCausal(const float* q, int64_t n_head, int64_t head_dim,
                   const std::vector<AttentionSequence>& seqs, AttentionScratch& scratch,
                   float* out);

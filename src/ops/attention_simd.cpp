@@ -121,6 +121,19 @@ HWY_INLINE void WeightValues(const float* probs, const T* values, int64_t stride
   }
 }
 
+// Softmax in place over the visible scores: exp(score - max) and their sum
+// in key order, then each divided by the sum.
+HWY_INLINE void Normalize(float* probs, const uint8_t* visible, int64_t kv_len, float max_score) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < kv_len; ++j) {
+    if (!visible[j]) continue;
+    probs[j] = std::exp(probs[j] - max_score);
+    sum += probs[j];
+  }
+  for (int64_t j = 0; j < kv_len; ++j)
+    if (visible[j]) probs[j] /= sum;
+}
+
 template <class T>
 HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t stride,
                        int64_t kv_len, int64_t head_dim, const uint8_t* visible, float scale,
@@ -152,15 +165,77 @@ HWY_INLINE void Attend(const float* q, const T* keys, const T* values, int64_t s
   }
   for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
   if (!any) return;
-  float sum = 0.0f;
-  for (int64_t j = 0; j < kv_len; ++j) {
-    if (!visible[j]) continue;
-    probs[j] = std::exp(probs[j] - max_score);
-    sum += probs[j];
-  }
-  for (int64_t j = 0; j < kv_len; ++j)
-    if (visible[j]) probs[j] /= sum;
+  Normalize(probs, visible, kv_len, max_score);
   WeightValues(probs, values, stride, kv_len, head_dim, visible, out);
+}
+
+// Four queries of one head (consecutive rows of a prefill) over the same
+// keys: each key and value row is loaded once for all four instead of once
+// per query. Every query gets exactly the arithmetic Attend gives it alone:
+// a key all four see goes through the shared loops, any other key through
+// that query's own. head_dim must be a multiple of two vectors.
+template <class T>
+HWY_INLINE void Attend4(const float* const* q, const T* keys, const T* values, int64_t stride,
+                        int64_t kv_len, int64_t head_dim, const uint8_t* const* visible,
+                        float scale, float* const* probs, float* const* out) {
+  const DF df;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  float max_score[4];
+  bool any[4] = {false, false, false, false};
+  auto seen = [&](int i, float score) {
+    if (!any[i] || score > max_score[i]) max_score[i] = score;
+    any[i] = true;
+  };
+  for (int64_t j = 0; j < kv_len; ++j) {
+    const T* k = keys + j * stride;
+    if (visible[0][j] && visible[1][j] && visible[2][j] && visible[3][j]) {
+      if (j + kPrefetchAhead < kv_len) PrefetchRow(k + kPrefetchAhead * stride, head_dim);
+      auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+      for (int64_t d = 0; d < head_dim; d += lanes) {
+        const auto kv = LoadKv(df, k + d);
+        a0 = hn::MulAdd(hn::LoadU(df, q[0] + d), kv, a0);
+        a1 = hn::MulAdd(hn::LoadU(df, q[1] + d), kv, a1);
+        a2 = hn::MulAdd(hn::LoadU(df, q[2] + d), kv, a2);
+        a3 = hn::MulAdd(hn::LoadU(df, q[3] + d), kv, a3);
+      }
+      const float s[4] = {SumLanesInOrder(df, a0), SumLanesInOrder(df, a1), SumLanesInOrder(df, a2),
+                          SumLanesInOrder(df, a3)};
+      for (int i = 0; i < 4; ++i) seen(i, probs[i][j] = s[i] * scale);
+      continue;
+    }
+    for (int i = 0; i < 4; ++i) {
+      if (!visible[i][j]) {
+        probs[i][j] = 0.0f;
+        continue;
+      }
+      seen(i, probs[i][j] = Dot(df, q[i], k, head_dim) * scale);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    for (int64_t d = 0; d < head_dim; ++d) out[i][d] = 0.0f;
+    if (any[i]) Normalize(probs[i], visible[i], kv_len, max_score[i]);
+  }
+  // The weighted sums, two vectors of d at a time for all four queries.
+  for (int64_t d0 = 0; d0 < head_dim; d0 += 2 * lanes) {
+    VF acc[4][2];
+    for (int i = 0; i < 4; ++i)
+      for (int v = 0; v < 2; ++v) acc[i][v] = hn::Zero(df);
+    for (int64_t j = 0; j < kv_len; ++j) {
+      const T* row = values + j * stride + d0;
+      const bool all = visible[0][j] && visible[1][j] && visible[2][j] && visible[3][j];
+      if (all && j + kPrefetchAhead < kv_len) PrefetchRow(row + kPrefetchAhead * stride, 2 * lanes);
+      if (!all && !visible[0][j] && !visible[1][j] && !visible[2][j] && !visible[3][j]) continue;
+      const VF v0 = LoadKv(df, row), v1 = LoadKv(df, row + lanes);
+      for (int i = 0; i < 4; ++i) {
+        if (!all && !visible[i][j]) continue;
+        const auto p = hn::Set(df, probs[i][j]);
+        acc[i][0] = hn::MulAdd(p, v0, acc[i][0]);
+        acc[i][1] = hn::MulAdd(p, v1, acc[i][1]);
+      }
+    }
+    for (int i = 0; i < 4; ++i)
+      for (int v = 0; v < 2; ++v) hn::StoreU(acc[i][v], df, out[i] + d0 + v * lanes);
+  }
 }
 
 void AttendOneQuerySimd(const float* q, const float* keys, const float* values, int64_t stride,
@@ -173,6 +248,32 @@ void AttendOneQueryBf16Simd(const float* q, const uint16_t* keys, const uint16_t
                             int64_t stride, int64_t kv_len, int64_t head_dim,
                             const uint8_t* visible, float scale, float* probs, float* out) {
   Attend(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+// Attend4 where two vectors divide head_dim, else each query alone (same
+// bits either way).
+template <class T>
+HWY_INLINE void AttendFour(const float* const* q, const T* keys, const T* values, int64_t stride,
+                           int64_t kv_len, int64_t head_dim, const uint8_t* const* visible,
+                           float scale, float* const* probs, float* const* out) {
+  if (head_dim % (2 * static_cast<int64_t>(hn::Lanes(DF()))) == 0)
+    return Attend4(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+  for (int i = 0; i < 4; ++i)
+    Attend(q[i], keys, values, stride, kv_len, head_dim, visible[i], scale, probs[i], out[i]);
+}
+
+void AttendFourQueriesSimd(const float* const* q, const float* keys, const float* values,
+                           int64_t stride, int64_t kv_len, int64_t head_dim,
+                           const uint8_t* const* visible, float scale, float* const* probs,
+                           float* const* out) {
+  AttendFour(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+void AttendFourQueriesBf16Simd(const float* const* q, const uint16_t* keys, const uint16_t* values,
+                               int64_t stride, int64_t kv_len, int64_t head_dim,
+                               const uint8_t* const* visible, float scale, float* const* probs,
+                               float* const* out) {
+  AttendFour(q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 
 void WeightValuesSimd(const float* probs, const float* values, int64_t stride, int64_t kv_len,
@@ -196,6 +297,8 @@ namespace talkie::ops {
 
 HWY_EXPORT(AttendOneQuerySimd);
 HWY_EXPORT(AttendOneQueryBf16Simd);
+HWY_EXPORT(AttendFourQueriesSimd);
+HWY_EXPORT(AttendFourQueriesBf16Simd);
 HWY_EXPORT(WeightValuesSimd);
 HWY_EXPORT(WeightValuesBf16Simd);
 
@@ -210,6 +313,22 @@ void AttendOneQueryBf16(const float* q, const uint16_t* keys, const uint16_t* va
                         int64_t stride, int64_t kv_len, int64_t head_dim, const uint8_t* visible,
                         float scale, float* probs, float* out) {
   HWY_DYNAMIC_DISPATCH(AttendOneQueryBf16Simd)
+  (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+void AttendFourQueries(const float* const* q, const float* keys, const float* values,
+                       int64_t stride, int64_t kv_len, int64_t head_dim,
+                       const uint8_t* const* visible, float scale, float* const* probs,
+                       float* const* out) {
+  HWY_DYNAMIC_DISPATCH(AttendFourQueriesSimd)
+  (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
+}
+
+void AttendFourQueriesBf16(const float* const* q, const uint16_t* keys, const uint16_t* values,
+                           int64_t stride, int64_t kv_len, int64_t head_dim,
+                           const uint8_t* const* visible, float scale, float* const* probs,
+                           float* const* out) {
+  HWY_DYNAMIC_DISPATCH(AttendFourQueriesBf16Simd)
   (q, keys, values, stride, kv_len, head_dim, visible, scale, probs, out);
 }
 

@@ -91,6 +91,68 @@ TEST(AttentionTest, Bf16KeysAndValuesGiveTheBitsOfTheirWidenedFloats) {
   });
 }
 
+// Four queries at once (prefill) read each key row once for all of them; each
+// query must still get AttendOneQuery's bits, with causal rows, padding that
+// hides keys from all four, a query that sees nothing, and head sizes with
+// and without a vector tail, over float and bf16 caches.
+TEST(AttentionTest, FourQueriesAtOnceGiveEachQuerysOwnBits) {
+  ForEachTarget([&](const char* target) {
+    std::mt19937 rng(21);
+    std::normal_distribution<float> normal;
+    for (int64_t head_dim : {20, 64, 128}) {
+      for (int64_t kv_len : {4, 19, 150}) {
+        const int64_t stride = head_dim * 3 + 1;
+        std::vector<float> keys(kv_len * stride), values(kv_len * stride);
+        std::vector<uint16_t> keys16(keys.size()), values16(values.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+          keys16[i] = FloatToBf16(normal(rng));
+          values16[i] = FloatToBf16(normal(rng));
+          keys[i] = normal(rng);
+          values[i] = normal(rng);
+        }
+        std::vector<std::vector<float>> q(4, std::vector<float>(head_dim));
+        std::vector<std::vector<uint8_t>> visible(4, std::vector<uint8_t>(kv_len));
+        for (int i = 0; i < 4; ++i) {
+          for (auto& v : q[i]) v = normal(rng);
+          for (int64_t j = 0; j < kv_len; ++j)  // causal rows over a padded cache
+            visible[i][j] = j <= kv_len - 4 + i && j % 7 != 3 && (i != 2 || kv_len > 4);
+        }
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        for (const bool bf16 : {false, true}) {
+          std::vector<std::vector<float>> p(4, std::vector<float>(kv_len)), o(4), p1 = p, o1(4);
+          const float* qs[4];
+          const uint8_t* vis[4];
+          float *ps[4], *os[4];
+          for (int i = 0; i < 4; ++i) {
+            o[i].assign(head_dim, -1.0f);
+            o1[i].assign(head_dim, -1.0f);
+            qs[i] = q[i].data(), vis[i] = visible[i].data(), ps[i] = p[i].data();
+            os[i] = o[i].data();
+            if (bf16)
+              AttendOneQueryBf16(qs[i], keys16.data(), values16.data(), stride, kv_len, head_dim,
+                                 vis[i], scale, p1[i].data(), o1[i].data());
+            else
+              AttendOneQuery(qs[i], keys.data(), values.data(), stride, kv_len, head_dim, vis[i],
+                             scale, p1[i].data(), o1[i].data());
+          }
+          if (bf16)
+            AttendFourQueriesBf16(qs, keys16.data(), values16.data(), stride, kv_len, head_dim, vis,
+                                  scale, ps, os);
+          else
+            AttendFourQueries(qs, keys.data(), values.data(), stride, kv_len, head_dim, vis, scale,
+                              ps, os);
+          for (int i = 0; i < 4; ++i) {
+            ASSERT_EQ(0, std::memcmp(p[i].data(), p1[i].data(), kv_len * sizeof(float)))
+                << target << " " << head_dim << " " << kv_len << " query " << i;
+            ASSERT_EQ(0, std::memcmp(o[i].data(), o1[i].data(), head_dim * sizeof(float)))
+                << target << " " << head_dim << " " << kv_len << " query " << i;
+          }
+        }
+      }
+    }
+  });
+}
+
 // Two sequences of one step with different cache lengths and masked keys,
 // over float and bf16 caches: every (sequence, head, query) of AttendCausal
 // must equal the reference on the keys that query may see (slots <= past + t
