@@ -1,4 +1,5 @@
-// `talkie quantize`: write a q8 / q4 copy of a model, and optionally report
+// `talkie quantize`: write a q8 / q4 copy of a model (or a GGUF file for
+// llama.cpp, model/gguf_export.h), and optionally report
 // its logit quality against the original on a text file.
 #include <cstdio>
 
@@ -9,6 +10,7 @@
 #include "cli/progress_bar.h"
 #include "cli/quality.h"
 #include "common/error.h"
+#include "model/gguf_export.h"
 #include "model/quantize.h"
 
 namespace talkie::cli {
@@ -24,7 +26,29 @@ struct QuantizeArgs {
   int threads = 0;
 };
 
+bool EndsWithGguf(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
+}
+
+// --out FILE.gguf: one GGUF file in llama.cpp's Talkie layout.
+void RunGgufExport(const QuantizeArgs& a) {
+  const model::GgufExportType type = model::ParseGgufExportType(a.type);
+  Check(a.eval_file.empty(),
+        "--eval-file works with the q8 / q4 model folders, not --out FILE.gguf");
+  ParsePolicy(a.policy);
+  ApplyThreads(a.threads);
+  const std::string input = ResolveModelPath(a.model);
+  CheckPlainOutputFile(a.out, "--out", input, a.force);
+  const auto original = LoadModel(input);
+  {
+    const ScopedWriteProgress progress;
+    model::ExportGguf(*original, type, a.out);
+  }
+  std::fprintf(stderr, "wrote %s (GGUF, %s)\n", a.out.c_str(), a.type.c_str());
+}
+
 void RunQuantize(const QuantizeArgs& a) {
+  if (EndsWithGguf(a.out)) return RunGgufExport(a);
   Check(a.type == "q8" || a.type == "q4", "--type must be q8 or q4, got '" + a.type + "'");
   ParsePolicy(a.policy);
   if (!a.eval_file.empty()) CheckReadableFile(a.eval_file, "--eval-file");
@@ -48,10 +72,15 @@ void RunQuantize(const QuantizeArgs& a) {
 
 void RegisterQuantizeCommand(CLI::App& app) {
   auto a = std::make_shared<QuantizeArgs>();
-  CLI::App* cmd = app.add_subcommand("quantize", "Write a q8 / q4 group-quantized copy of a model");
+  CLI::App* cmd = app.add_subcommand(
+      "quantize", "Write a q8 / q4 group-quantized copy of a model, or a GGUF file for llama.cpp");
   cmd->add_option("-m,--model", a->model, "model to quantize (default: the bundled model)");
-  cmd->add_option("--type", a->type, "q8 or q4")->required();
-  cmd->add_option("-o,--out", a->out, "output directory")->required();
+  cmd->add_option("--type", a->type,
+                  "q8 or q4; with --out FILE.gguf also bf16 or f32 (q8 = Q8_0, q4 = Q4_0)")
+      ->required();
+  cmd->add_option("-o,--out", a->out,
+                  "output directory, or a .gguf file (llama.cpp's Talkie layout)")
+      ->required();
   cmd->add_option("--eval-file", a->eval_file,
                   "text file: report KL / top-1 agreement against the original");
   AddPolicyOption(cmd, &a->policy);

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -130,10 +131,22 @@ struct GgufTensorToWrite {
   uint32_t type = 0;          // ggml_type id
   std::vector<std::byte> bytes;
 };
+// A tensor to write by its size, its bytes produced when its turn comes.
+struct GgufTensorSpec {
+  std::string name;
+  std::vector<int64_t> dims;  // GGUF order (dims[0] fastest)
+  uint32_t type = 0;          // ggml_type id
+  uint64_t nbytes = 0;
+};
 // Writes a version-3 GGUF file (alignment 32, or general.alignment if given)
 // through a temporary file renamed into place.
 void WriteGguf(const std::string& path, const std::vector<GgufEntry>& metadata,
                const std::vector<GgufTensorToWrite>& tensors);
+// The same, one tensor in memory at a time: produce(i, bytes) fills tensor
+// i's bytes (exactly nbytes; an Error otherwise, and nothing is written).
+void WriteGgufStreamed(const std::string& path, const std::vector<GgufEntry>& metadata,
+                       const std::vector<GgufTensorSpec>& tensors,
+                       const std::function<void(size_t, std::vector<std::byte>&)>& produce);
 // The same bytes in memory (tests, fuzz seeds).
 std::string SerializeGguf(const std::vector<GgufEntry>& metadata,
                           const std::vector<GgufTensorToWrite>& tensors);

@@ -1,5 +1,6 @@
 // GGUF writer (see gguf.h): version 3, little-endian, tensors aligned.
 #include <cstring>
+#include <functional>
 
 #include "common/error.h"
 #include "io/atomic_file.h"
@@ -98,13 +99,22 @@ GgufEntry GgufStringArray(std::string key, std::vector<std::string> values) {
   return e;
 }
 
-std::string SerializeGguf(const std::vector<GgufEntry>& metadata,
-                          const std::vector<GgufTensorToWrite>& tensors) {
+namespace {
+
+uint64_t AlignmentOf(const std::vector<GgufEntry>& metadata) {
   uint64_t alignment = 32;
   for (const GgufEntry& e : metadata)
     if (e.key == "general.alignment") alignment = e.value.u;
   Check(alignment > 0 && (alignment & (alignment - 1)) == 0,
         "gguf writer: general.alignment must be a power of two");
+  return alignment;
+}
+
+// Everything before the first tensor's data: header, metadata, tensor infos
+// (offsets from the tensors' byte counts), padded to the alignment.
+std::string Header(const std::vector<GgufEntry>& metadata,
+                   const std::vector<GgufTensorSpec>& tensors) {
+  const uint64_t alignment = AlignmentOf(metadata);
   std::string out = "GGUF";
   Put<uint32_t>(out, 3);
   Put<uint64_t>(out, tensors.size());
@@ -126,17 +136,34 @@ std::string SerializeGguf(const std::vector<GgufEntry>& metadata,
     for (size_t k = 0; k < n; ++k) PutScalar(out, e.value.element_type, e.value, k);
   }
   uint64_t offset = 0;
-  for (const GgufTensorToWrite& t : tensors) {
+  for (const GgufTensorSpec& t : tensors) {
     PutString(out, t.name);
     Put<uint32_t>(out, static_cast<uint32_t>(t.dims.size()));
     for (int64_t d : t.dims) Put<uint64_t>(out, static_cast<uint64_t>(d));
     Put<uint32_t>(out, t.type);
     Put<uint64_t>(out, offset);
-    offset += (t.bytes.size() + alignment - 1) / alignment * alignment;
+    offset += (t.nbytes + alignment - 1) / alignment * alignment;
   }
-  for (const GgufTensorToWrite& t : tensors) {
-    out.resize((out.size() + alignment - 1) / alignment * alignment, '\0');
-    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  out.resize((out.size() + alignment - 1) / alignment * alignment, '\0');
+  return out;
+}
+
+std::vector<GgufTensorSpec> SpecsOf(const std::vector<GgufTensorToWrite>& tensors) {
+  std::vector<GgufTensorSpec> specs;
+  for (const GgufTensorToWrite& t : tensors)
+    specs.push_back({t.name, t.dims, t.type, t.bytes.size()});
+  return specs;
+}
+
+}  // namespace
+
+std::string SerializeGguf(const std::vector<GgufEntry>& metadata,
+                          const std::vector<GgufTensorToWrite>& tensors) {
+  const uint64_t alignment = AlignmentOf(metadata);
+  std::string out = Header(metadata, SpecsOf(tensors));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (i > 0) out.resize((out.size() + alignment - 1) / alignment * alignment, '\0');
+    out.append(reinterpret_cast<const char*>(tensors[i].bytes.data()), tensors[i].bytes.size());
   }
   return out;
 }
@@ -144,6 +171,27 @@ std::string SerializeGguf(const std::vector<GgufEntry>& metadata,
 void WriteGguf(const std::string& path, const std::vector<GgufEntry>& metadata,
                const std::vector<GgufTensorToWrite>& tensors) {
   WriteFileAtomically(path, SerializeGguf(metadata, tensors));
+}
+
+void WriteGgufStreamed(const std::string& path, const std::vector<GgufEntry>& metadata,
+                       const std::vector<GgufTensorSpec>& tensors,
+                       const std::function<void(size_t, std::vector<std::byte>&)>& produce) {
+  const uint64_t alignment = AlignmentOf(metadata);
+  AtomicFile file(path);
+  file.Write(Header(metadata, tensors));
+  std::vector<std::byte> bytes;
+  const std::string padding(alignment, '\0');
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    bytes.clear();
+    produce(i, bytes);
+    Check(bytes.size() == tensors[i].nbytes,
+          "gguf writer: tensor '" + tensors[i].name + "' came out as " +
+              std::to_string(bytes.size()) + " bytes, not " + std::to_string(tensors[i].nbytes));
+    file.Write(bytes.data(), bytes.size());
+    if (i + 1 < tensors.size())
+      file.Write(padding.data(), (alignment - bytes.size() % alignment) % alignment);
+  }
+  file.Commit();
 }
 
 }  // namespace talkie::io
