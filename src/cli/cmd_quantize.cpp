@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "model/gguf_export.h"
 #include "model/quantize.h"
+#include "tokenizer/gguf_metadata.h"
 
 namespace talkie::cli {
 namespace {
@@ -21,6 +22,7 @@ struct QuantizeArgs {
   std::string type;
   std::string out;
   std::string eval_file;
+  std::string tokenizer;
   std::string policy = "exact";
   bool force = false;
   int threads = 0;
@@ -40,11 +42,26 @@ void RunGgufExport(const QuantizeArgs& a) {
   const std::string input = ResolveModelPath(a.model);
   CheckPlainOutputFile(a.out, "--out", input, a.force);
   const auto original = LoadModel(input);
+  // The tokenizer goes into the file for llama.cpp: --tokenizer, else the
+  // model's own when it has one.
+  std::vector<io::GgufEntry> tokenizer_metadata;
+  const int64_t vocab = original->config().vocab_size;
+  try {
+    const std::string path = a.tokenizer.empty() ? original->tokenizer_path() : a.tokenizer;
+    tokenizer_metadata = tokenizer::GgufTokenizerMetadata(
+        tokenizer::Tokenizer::FromPath(path, std::nullopt, vocab), vocab);
+  } catch (const Error& e) {
+    if (!a.tokenizer.empty()) throw;
+    std::fprintf(stderr,
+                 "talkie: note: no tokenizer written (%s); llama.cpp runs the file on ids\n",
+                 e.what());
+  }
   {
     const ScopedWriteProgress progress;
-    model::ExportGguf(*original, type, a.out);
+    model::ExportGguf(*original, type, a.out, tokenizer_metadata);
   }
-  std::fprintf(stderr, "wrote %s (GGUF, %s)\n", a.out.c_str(), a.type.c_str());
+  std::fprintf(stderr, "wrote %s (GGUF, %s%s)\n", a.out.c_str(), a.type.c_str(),
+               tokenizer_metadata.empty() ? "" : ", with its tokenizer");
 }
 
 void RunQuantize(const QuantizeArgs& a) {
@@ -83,6 +100,8 @@ void RegisterQuantizeCommand(CLI::App& app) {
       ->required();
   cmd->add_option("--eval-file", a->eval_file,
                   "text file: report KL / top-1 agreement against the original");
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "with --out FILE.gguf: the tokenizer to write into it (default: the model's)");
   AddPolicyOption(cmd, &a->policy);
   AddThreadsOption(cmd, &a->threads);
   cmd->add_flag("--force", a->force, "replace a model already in --out");

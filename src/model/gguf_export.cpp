@@ -114,7 +114,8 @@ GgufExportType ParseGgufExportType(const std::string& name) {
   throw Error("GGUF output type must be f32, bf16, q8 (Q8_0) or q4 (Q4_0), got '" + name + "'");
 }
 
-void ExportGguf(const Model& model, GgufExportType type, const std::string& path) {
+void ExportGguf(const Model& model, GgufExportType type, const std::string& path,
+                const std::vector<io::GgufEntry>& tokenizer_metadata) {
   const ModelConfig& c = model.config();
   const TalkieWeights& w = model.weights();
   const uint32_t matrix_type = GgmlTypeOf(type);
@@ -169,17 +170,20 @@ void ExportGguf(const Model& model, GgufExportType type, const std::string& path
       // Talkie's rms-norm epsilon is float32's machine epsilon (spec §3).
       io::GgufFloat32("talkie.attention.layer_norm_rms_epsilon", 0x1p-23f),
       io::GgufUint32("talkie.vocab_size", static_cast<uint32_t>(c.vocab_size)),
-      // No tokenizer in the file: llama.cpp then makes vocab_size dummy
-      // tokens and runs on token ids.
-      io::GgufString("tokenizer.ggml.model", "none"),
   };
+  if (tokenizer_metadata.empty()) {
+    // No tokenizer in the file: llama.cpp then makes vocab_size dummy tokens
+    // and runs on token ids.
+    metadata.push_back(io::GgufString("tokenizer.ggml.model", "none"));
+    if (c.eos_token_id >= 0)
+      metadata.push_back(
+          io::GgufUint32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_id)));
+  }
+  metadata.insert(metadata.end(), tokenizer_metadata.begin(), tokenizer_metadata.end());
   if (matrix_type == kGgmlQ8_0 || matrix_type == kGgmlQ4_0)
     metadata.push_back(io::GgufUint32("general.quantization_version", 2));
   if (w.lm_head.has_scale)
     metadata.push_back(io::GgufFloat32("talkie.logit_scale", w.lm_head.scale));
-  if (c.eos_token_id >= 0)
-    metadata.push_back(
-        io::GgufUint32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_id)));
 
   std::vector<io::GgufTensorSpec> specs;
   for (const Item& item : items) specs.push_back(item.spec);

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "io/gguf.h"
 #include "model/model.h"
 
 namespace talkie::model {
@@ -25,8 +27,10 @@ enum class GgufExportType { kF32, kBF16, kQ8_0, kQ4_0 };
 GgufExportType ParseGgufExportType(const std::string& name);
 
 // Writes `model` to `path` through a temporary file renamed into place, one
-// tensor in memory at a time. The tokenizer is not written
-// (tokenizer.ggml.model "none": llama.cpp runs such a file on token ids).
-void ExportGguf(const Model& model, GgufExportType type, const std::string& path);
+// tensor in memory at a time, with `tokenizer_metadata`
+// (tokenizer/gguf_metadata.h). Without it the file says tokenizer.ggml.model
+// "none": llama.cpp runs such a file on token ids.
+void ExportGguf(const Model& model, GgufExportType type, const std::string& path,
+                const std::vector<io::GgufEntry>& tokenizer_metadata = {});
 
 }  // namespace talkie::model

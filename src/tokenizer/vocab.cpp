@@ -157,8 +157,6 @@ int ByteFromUnicode(uint32_t cp) {
   return cp < table.size() ? table[cp] : -1;
 }
 
-namespace {
-
 // A byte-level token string (GPT-2 byte-to-unicode characters) -> its bytes.
 std::string ByteLevelToBytes(std::string_view text, const std::string& where) {
   Check(FindInvalidUtf8(text) == kValidUtf8 && !text.empty(), where + "not a byte-level token");
@@ -173,8 +171,6 @@ std::string ByteLevelToBytes(std::string_view text, const std::string& where) {
   }
   return bytes;
 }
-
-}  // namespace
 
 std::string BytesToByteLevel(std::string_view bytes) {
   std::string text;

@@ -51,6 +51,8 @@ uint32_t ByteToUnicode(uint8_t byte);
 int ByteFromUnicode(uint32_t cp);
 // A token's bytes as a byte-level token string (tokenizer.json, GGUF).
 std::string BytesToByteLevel(std::string_view bytes);
+// Its inverse; Error prefixed by `where` for a string that encodes no bytes.
+std::string ByteLevelToBytes(std::string_view text, const std::string& where);
 
 // Reads a whole file; Error naming the path if it cannot be read.
 std::string ReadFileOrThrow(const std::string& path);
