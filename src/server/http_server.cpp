@@ -326,7 +326,7 @@ void HttpServer::Impl::Routes() {
                : httplib::Server::HandlerResponse::Unhandled;
   });
   // A CORS preflight, or a client asking what a route takes.
-  http.Options(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) {
+  http.Options(R"(.*)", [](const httplib::Request& req, httplib::Response& res) {
     const std::string method = AllowedMethod(req.path);
     if (method.empty()) {
       SendError(res, 404, "no route for OPTIONS " + req.path, ErrorType(404));

@@ -166,7 +166,7 @@ TEST(ApiModel, InputsEmbedsOfTheEmbeddingRowsGiveTheIdsLogitsBitForBit) {
   ForwardRequest narrow;
   narrow.inputs_embeds = Tensor<float>({1, 2, 7});
   EXPECT_THROW(model.Forward(narrow), Error);
-  EXPECT_THROW(model.Embed(Tensor<int32_t>({1}, {1 << 20})), Error);
+  EXPECT_THROW(model.Embed(Tensor<int32_t>({1}, std::vector<int32_t>{1 << 20})), Error);
 }
 
 TEST(ApiModel, SelectedLogitsAndCacheRows) {
