@@ -331,8 +331,10 @@ TEST(OpenAiApiTest, ResponseShapes) {
   EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(r["choices"][0]["logprobs"]["content"][0]["token"], "a");
   EXPECT_EQ(r["choices"][0]["logprobs"]["content"][0]["top_logprobs"][1]["logprob"], -1.0);
-  EXPECT_EQ(r["usage"],
-            (json{{"prompt_tokens", 4}, {"completion_tokens", 2}, {"total_tokens", 6}}));
+  EXPECT_EQ(r["usage"], (json{{"prompt_tokens", 4},
+                              {"completion_tokens", 2},
+                              {"total_tokens", 6},
+                              {"prompt_tokens_details", {{"cached_tokens", 0}}}}));
 
   meta.endpoint = Endpoint::kCompletions;
   c.finish = generate::FinishReason::kLength;
