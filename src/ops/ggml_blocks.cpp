@@ -99,6 +99,15 @@ GgmlBlockFormat GgmlBlock(WeightType type) {
   }
 }
 
+bool GgmlBlockTypeFromName(std::string_view name, WeightType* type) {
+  for (WeightType t : kGgmlBlockTypes) {
+    if (name != GgmlBlock(t).name) continue;
+    *type = t;
+    return true;
+  }
+  return false;
+}
+
 void DequantizeGgmlBlock(WeightType type, const uint8_t* b, float* out) {
   int q[32];
   switch (type) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "ops/weights.h"
 
@@ -28,10 +29,17 @@ struct GgmlBlockFormat {
   const char* name = "";
 };
 
+inline constexpr WeightType kGgmlBlockTypes[] = {
+    WeightType::kQ4_1, WeightType::kQ5_0, WeightType::kQ5_1, WeightType::kIQ4_NL,
+    WeightType::kQ4_K, WeightType::kQ5_K, WeightType::kQ6_K};
+
 // True for the ggml block types above.
 bool IsGgmlBlockType(WeightType type);
 // Block shape of a ggml block type (elems 0 for other types).
 GgmlBlockFormat GgmlBlock(WeightType type);
+
+// The ggml block type named `name` ("Q4_K", ...); false for any other name.
+bool GgmlBlockTypeFromName(std::string_view name, WeightType* type);
 
 // IQ4_NL's 16 non-linear levels.
 inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,

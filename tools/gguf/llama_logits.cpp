@@ -5,8 +5,8 @@
 //   llama_logits MODEL.gguf 1,2,3,... OUT.safetensors
 //
 // One sequence, one batch, every position's logits, float32, one thread;
-// written as a safetensors file with "input_ids" (I32 [S]) and "logits"
-// (F32 [S, vocab]).
+// written as a safetensors file with "input_ids" (I64 [S]) and "logits"
+// (F32 [S, vocab]), the layout of the reference fixtures.
 #include <llama.h>
 
 #include <cstdint>
@@ -31,10 +31,11 @@ std::vector<int32_t> ParseIds(const std::string& s) {
   return ids;
 }
 
-bool WriteSafetensors(const std::string& path, const std::vector<int32_t>& ids,
+bool WriteSafetensors(const std::string& path, const std::vector<int32_t>& ids32,
                       const std::vector<float>& logits, int64_t vocab) {
-  const size_t ids_bytes = ids.size() * 4, logits_bytes = logits.size() * 4;
-  std::string header = "{\"input_ids\":{\"dtype\":\"I32\",\"shape\":[" +
+  const std::vector<int64_t> ids(ids32.begin(), ids32.end());
+  const size_t ids_bytes = ids.size() * 8, logits_bytes = logits.size() * 4;
+  std::string header = "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[" +
                        std::to_string(ids.size()) + "],\"data_offsets\":[0," +
                        std::to_string(ids_bytes) + "]},\"logits\":{\"dtype\":\"F32\",\"shape\":[" +
                        std::to_string(ids.size()) + "," + std::to_string(vocab) +
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   llama_log_set(Quiet, nullptr);
   llama_backend_init();
   llama_model_params mp = llama_model_default_params();
+  mp.progress_callback = [](float, void*) { return true; };  // no progress dots
   llama_model* model = llama_model_load_from_file(argv[1], mp);
   if (model == nullptr) {
     std::fprintf(stderr, "%s: cannot load\n", argv[1]);
