@@ -46,7 +46,8 @@ void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float*
 // Which path MatMulLowPrecision takes on this CPU for this weight type:
 // q8 / q4 "AVX512-VNNI", "AVX-VNNI", "AVX2" (x86-64), "NEON-I8MM",
 // "NEON-DOTPROD", "NEON" (aarch64) or "portable"; bf16 "AVX512-BF16" or
-// "portable"; other types "exact".
+// "portable"; Q4_K / Q5_0 / Q6_K (ggml blocks in place) the q8 / q4 path's
+// x86 name or "portable"; other types "exact" (they run the exact kernel).
 const char* LowPrecisionPath(WeightType type);
 
 // Tests: run the int8 kernels on `path` (one of the q8 / q4 names above; the

@@ -6,15 +6,18 @@
 // dequantizers is tested against its output in tests/model/gguf_quant_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/number_formats.h"
 #include "for_each_target.h"
 #include "ops/ggml_blocks.h"
 #include "ops/matmul.h"
+#include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
 
 namespace talkie::ops {
@@ -149,6 +152,95 @@ TEST(MatMulGgmlTest, NegatedRowsAreTheRowsNegated) {
         ASSERT_EQ(negated[i], flags[r] ? -plain[i] : plain[i]) << GgmlBlock(t).name;
     }
     EXPECT_EQ(WeightBytes(b.w), static_cast<int64_t>(b.blocks.size()));
+  }
+}
+
+// --- the fast policy: integer kernels for Q4_K, Q5_0, Q6_K -----------------
+
+constexpr WeightType kFastGgmlTypes[] = {WeightType::kQ4_K, WeightType::kQ5_0, WeightType::kQ6_K};
+
+TEST(MatMulGgmlTest, FastPolicyPathsAllGiveThePortableTwinsBits) {
+  for (WeightType t : kGgmlTypes) {
+    const bool has_kernel =
+        t == WeightType::kQ4_K || t == WeightType::kQ5_0 || t == WeightType::kQ6_K;
+    EXPECT_EQ(std::string(LowPrecisionPath(t)) == "exact", !has_kernel) << GgmlBlock(t).name;
+  }
+  for (WeightType t : kFastGgmlTypes) {
+    for (int64_t k : {256, 768}) {
+      for (int64_t m : {1, 5, 70}) {
+        for (int variant = 0; variant < 3; ++variant) {
+          const int64_t n = 19;
+          BlockMatrix b = RandomBlocks(t, n, k, static_cast<uint32_t>(k + m + variant),
+                                       variant >= 1, variant == 2);
+          b.w.precision = Precision::kFast;
+          const std::vector<float> x = RandomActivations(m, k, static_cast<uint32_t>(m));
+          std::vector<float> portable;
+          {
+            ScopedLowPrecisionPath path("portable");
+            portable = RunGgml(MatMul, x, m, b.w);
+          }
+          for (const std::string& p : LowPrecisionPaths()) {
+            ScopedLowPrecisionPath path(p);
+            const std::vector<float> y = RunGgml(MatMul, x, m, b.w);
+            ASSERT_EQ(std::memcmp(y.data(), portable.data(), y.size() * 4), 0)
+                << GgmlBlock(t).name << " path " << p << " k " << k << " m " << m << " variant "
+                << variant;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(MatMulGgmlTest, FastPolicyIsWithinHalfAnActivationStepOfExact) {
+  for (WeightType t : kFastGgmlTypes) {
+    const int64_t k = 512, m = 6, n = 23;
+    BlockMatrix b = RandomBlocks(t, n, k, 4, true, false);
+    const std::vector<float> x = RandomActivations(m, k, 8);
+    const std::vector<float> exact = RunGgml(MatMulReference, x, m, b.w);
+    b.w.precision = Precision::kFast;
+    const std::vector<float> fast = RunGgml(MatMul, x, m, b.w);
+    std::vector<float> row(static_cast<size_t>(k));
+    for (int64_t j = 0; j < n; ++j) {
+      WeightRowToFloat(b.w, j, row.data());
+      for (int64_t i = 0; i < m; ++i) {
+        // Each activation moves by at most half its group's step amax / 127
+        // (plus float rounding of the sums).
+        double bound = 0, magnitude = 0;
+        for (int64_t g = 0; g < k / 32; ++g) {
+          float amax = 0;
+          for (int64_t tt = 0; tt < 32; ++tt)
+            amax = std::max(amax, std::fabs(x[i * k + 32 * g + tt]));
+          for (int64_t tt = 0; tt < 32; ++tt) {
+            bound += 0.5 * amax / 127 * std::fabs(row[32 * g + tt]);
+            magnitude += std::fabs(row[32 * g + tt] * x[i * k + 32 * g + tt]);
+          }
+        }
+        bound = bound * 1.01 + 1e-5 * magnitude;
+        EXPECT_LE(std::fabs(fast[i * n + j] - exact[i * n + j]), bound) << GgmlBlock(t).name;
+      }
+    }
+  }
+}
+
+TEST(MatMulGgmlTest, FastPolicyRowsInFlightAndThreadsNeverChangeABit) {
+  for (WeightType t : kFastGgmlTypes) {
+    const int64_t k = 512, m = 70, n = 37;
+    BlockMatrix b = RandomBlocks(t, n, k, 9, true, true);
+    b.w.precision = Precision::kFast;
+    const std::vector<float> x = RandomActivations(m, k, 10);
+    SetNumThreads(2);
+    const std::vector<float> all = RunGgml(MatMul, x, m, b.w);
+    SetNumThreads(1);
+    const std::vector<float> one_thread = RunGgml(MatMul, x, m, b.w);
+    SetNumThreads(0);
+    EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0);
+    for (int64_t i = 0; i < m; i += 7) {
+      const std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
+      const std::vector<float> y = RunGgml(MatMul, xi, 1, b.w);
+      EXPECT_EQ(std::memcmp(y.data(), &all[i * n], y.size() * 4), 0)
+          << GgmlBlock(t).name << " row " << i;
+    }
   }
 }
 

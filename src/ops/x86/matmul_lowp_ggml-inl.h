@@ -1,0 +1,118 @@
+// The fast policy's x86 kernel over ggml blocks in place (Q4_K, Q5_0, Q6_K;
+// the arithmetic is defined in matmul_lowp_ggml.cpp), on 256-bit vectors:
+// one group of 32 codes is one vector, its 4-term dot products with the
+// activation codes are the 8 int32 lanes of DotAdd. Included once per target
+// inside a namespace, after defining TALKIE_LOWP_TARGET and DotAdd.
+// No standard-library code is instantiated here.
+
+TALKIE_LOWP_TARGET inline __m256i Load32(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// The 32 unsigned codes of group g of a block (GgmlGroupCodes' values).
+template <WeightType T>
+TALKIE_LOWP_TARGET inline __m256i Codes(const uint8_t* block, int g) {
+  const __m256i nibble = _mm256_set1_epi8(15);
+  if constexpr (T == WeightType::kQ4_K) {
+    const __m256i v = Load32(block + 16 + 32 * (g / 2));
+    return g % 2 == 0 ? _mm256_and_si256(v, nibble)
+                      : _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+  } else if constexpr (T == WeightType::kQ5_0) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 6));
+    const __m128i m = _mm_set1_epi8(15);
+    const __m256i low =
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+    // Byte t gets bit t of the little-endian uint32 at block + 2.
+    uint32_t bits;
+    __builtin_memcpy(&bits, block + 2, 4);
+    const __m256i spread =
+        _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                            _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                             2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+    return _mm256_or_si256(low, _mm256_and_si256(set, _mm256_set1_epi8(16)));
+  } else {  // Q6_K
+    const int h = g / 4, s = g % 4;
+    const __m256i low = Load32(block + 64 * h + 32 * (s % 2));
+    const __m256i low4 =
+        s < 2 ? _mm256_and_si256(low, nibble) : _mm256_and_si256(_mm256_srli_epi16(low, 4), nibble);
+    const __m256i high =
+        _mm256_and_si256(_mm256_srl_epi16(Load32(block + 128 + 32 * h), _mm_cvtsi32_si128(2 * s)),
+                         _mm256_set1_epi8(3));
+    return _mm256_or_si256(low4, _mm256_slli_epi16(high, 4));
+  }
+}
+
+template <WeightType T>
+TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1, int64_t j0,
+                                 int64_t j1) {
+  constexpr int64_t kElems = T == WeightType::kQ5_0 ? 32 : 256;
+  constexpr int64_t kBytes = T == WeightType::kQ5_0 ? 22 : T == WeightType::kQ4_K ? 144 : 210;
+  constexpr int kPerBlock = static_cast<int>(kElems / 32);
+  constexpr int kOffsetShift = T == WeightType::kQ5_0 ? 4 : 5;  // offset 16 or 32
+  constexpr bool kMin = T == WeightType::kQ4_K;
+  const WeightMatrix& w = *job.w;
+  const int64_t k = w.cols, groups = k / 32, rows = i1 - i0;
+  alignas(32) float acc[kGgmlMaxRows][8];
+  float off[kGgmlMaxRows];
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint8_t* row = static_cast<const uint8_t*>(w.data) + j * (k / kElems) * kBytes;
+    for (int64_t i = 0; i < rows; ++i) {
+      _mm256_store_ps(acc[i], _mm256_setzero_ps());
+      off[i] = 0.0f;
+    }
+    for (int64_t b = 0; b < k / kElems; ++b) {
+      const uint8_t* block = row + b * kBytes;
+      GgmlGroupConsts c;
+      GgmlBlockConsts(T, block, &c);
+      for (int g = 0; g < kPerBlock; ++g) {
+        const __m256i u = Codes<T>(block, g);
+        const float a0 = c.a[g][0], a1 = c.a[g][1];
+        const __m256 a = _mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1);
+        const int64_t gi = b * kPerBlock + g;
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t r = i0 + i;
+          __m256i s = DotAdd(_mm256_setzero_si256(), u,
+                             Load32(reinterpret_cast<const uint8_t*>(job.x.q + r * k + 32 * gi)));
+          if constexpr (T != WeightType::kQ4_K) {
+            const __m256i sums = _mm256_loadu_si256(
+                reinterpret_cast<const __m256i*>(job.sum4 + r * (k / 4) + 8 * gi));
+            s = _mm256_sub_epi32(s, _mm256_slli_epi32(sums, kOffsetShift));
+          }
+          const float dx = job.x.d[r * groups + gi];
+          const __m256 scale = _mm256_mul_ps(a, _mm256_set1_ps(dx));
+          _mm256_store_ps(acc[i],
+                          _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, _mm256_load_ps(acc[i])));
+          if constexpr (kMin) {
+            const float sum = static_cast<float>(job.x.sum[r * groups + gi]);
+            off[i] = _mm_cvtss_f32(
+                _mm_fmadd_ss(_mm_set_ss(sum), _mm_set_ss(c.b[g] * dx), _mm_set_ss(off[i])));
+          }
+        }
+      }
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as the portable twin.
+      const __m256 v = _mm256_load_ps(acc[i]);
+      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+      const __m128 pair = _mm_add_ps(t, _mm_movehl_ps(t, t));
+      float y = _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
+      y += off[i];
+      if (w.negated_rows != nullptr && w.negated_rows[j] != 0) y = -y;
+      job.y[(i0 + i) * w.rows + j] = w.has_scale ? y * w.scale : y;
+    }
+  }
+}
+
+TALKIE_LOWP_TARGET inline void GgmlRowsAny(const GgmlInt8Job& job, int64_t i0, int64_t i1,
+                                           int64_t j0, int64_t j1) {
+  switch (job.w->type) {
+    case WeightType::kQ4_K:
+      return GgmlRows<WeightType::kQ4_K>(job, i0, i1, j0, j1);
+    case WeightType::kQ5_0:
+      return GgmlRows<WeightType::kQ5_0>(job, i0, i1, j0, j1);
+    default:
+      return GgmlRows<WeightType::kQ6_K>(job, i0, i1, j0, j1);
+  }
+}
