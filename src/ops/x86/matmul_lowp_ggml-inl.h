@@ -45,13 +45,97 @@ TALKIE_LOWP_TARGET inline __m256i Codes(const uint8_t* block, int g) {
 }
 
 template <WeightType T>
+struct Format {
+  static constexpr int64_t kElems = T == WeightType::kQ5_0 ? 32 : 256;
+  static constexpr int64_t kBytes = T == WeightType::kQ5_0   ? 22
+                                    : T == WeightType::kQ4_K ? 144
+                                                             : 210;
+  static constexpr int kPerBlock = static_cast<int>(kElems / 32);
+  static constexpr int kOffsetShift = T == WeightType::kQ5_0 ? 4 : 5;  // offset 16 or 32
+  static constexpr bool kMin = T == WeightType::kQ4_K;
+};
+
+// The int32 lanes of group gi of activation row r against codes u.
+template <WeightType T>
+TALKIE_LOWP_TARGET inline __m256i GroupDot(const GgmlInt8Job& job, __m256i u, int64_t r,
+                                           int64_t gi) {
+  const int64_t k = job.x.k;
+  __m256i s = DotAdd(_mm256_setzero_si256(), u,
+                     Load32(reinterpret_cast<const uint8_t*>(job.x.q + r * k + 32 * gi)));
+  if constexpr (T != WeightType::kQ4_K) {
+    const __m256i sums =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(job.sum4 + r * (k / 4) + 8 * gi));
+    s = _mm256_sub_epi32(s, _mm256_slli_epi32(sums, Format<T>::kOffsetShift));
+  }
+  return s;
+}
+
+// y from the 8 lanes and the min term: ((l0 + l4) + (l2 + l6)) + ((l1 + l5)
+// + (l3 + l7)), + off, as the portable twin.
+TALKIE_LOWP_TARGET inline void Finish(const GgmlInt8Job& job, __m256 v, float off, int64_t r,
+                                      int64_t j) {
+  const WeightMatrix& w = *job.w;
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 pair = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  float y = _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
+  y += off;
+  if (w.negated_rows != nullptr && w.negated_rows[j] != 0) y = -y;
+  job.y[r * w.rows + j] = w.has_scale ? y * w.scale : y;
+}
+
+// Few activation rows (decode): each output's sums stay in registers, and
+// four outputs run side by side so the fma chains overlap.
+template <WeightType T, int NJ>
+TALKIE_LOWP_TARGET void FewRows(const GgmlInt8Job& job, int64_t r, int64_t j) {
+  using F = Format<T>;
+  const WeightMatrix& w = *job.w;
+  const int64_t k = w.cols, groups = k / 32;
+  const uint8_t* rows[NJ];
+  for (int jj = 0; jj < NJ; ++jj)
+    rows[jj] = static_cast<const uint8_t*>(w.data) + (j + jj) * (k / F::kElems) * F::kBytes;
+  __m256 acc[NJ];
+  __m128 off[NJ];
+  for (int jj = 0; jj < NJ; ++jj) {
+    acc[jj] = _mm256_setzero_ps();
+    off[jj] = _mm_setzero_ps();
+  }
+  for (int64_t b = 0; b < k / F::kElems; ++b) {
+    GgmlGroupConsts c[NJ];
+    for (int jj = 0; jj < NJ; ++jj) GgmlBlockConsts(T, rows[jj] + b * F::kBytes, &c[jj]);
+    for (int g = 0; g < F::kPerBlock; ++g) {
+      const int64_t gi = b * F::kPerBlock + g;
+      const __m256 dx = _mm256_set1_ps(job.x.d[r * groups + gi]);
+      for (int jj = 0; jj < NJ; ++jj) {
+        const __m256i s = GroupDot<T>(job, Codes<T>(rows[jj] + b * F::kBytes, g), r, gi);
+        const float a0 = c[jj].a[g][0], a1 = c[jj].a[g][1];
+        const __m256 scale = _mm256_mul_ps(_mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1), dx);
+        acc[jj] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[jj]);
+        if constexpr (F::kMin) {
+          const float sum = static_cast<float>(job.x.sum[r * groups + gi]);
+          off[jj] =
+              _mm_fmadd_ss(_mm_set_ss(sum),
+                           _mm_mul_ss(_mm_set_ss(c[jj].b[g]), _mm256_castps256_ps128(dx)), off[jj]);
+        }
+      }
+    }
+  }
+  for (int jj = 0; jj < NJ; ++jj) Finish(job, acc[jj], _mm_cvtss_f32(off[jj]), r, j + jj);
+}
+
+template <WeightType T>
 TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1, int64_t j0,
                                  int64_t j1) {
-  constexpr int64_t kElems = T == WeightType::kQ5_0 ? 32 : 256;
-  constexpr int64_t kBytes = T == WeightType::kQ5_0 ? 22 : T == WeightType::kQ4_K ? 144 : 210;
-  constexpr int kPerBlock = static_cast<int>(kElems / 32);
-  constexpr int kOffsetShift = T == WeightType::kQ5_0 ? 4 : 5;  // offset 16 or 32
-  constexpr bool kMin = T == WeightType::kQ4_K;
+  if (i1 - i0 <= 4) {
+    for (int64_t r = i0; r < i1; ++r) {
+      int64_t j = j0;
+      for (; j + 4 <= j1; j += 4) FewRows<T, 4>(job, r, j);
+      for (; j < j1; ++j) FewRows<T, 1>(job, r, j);
+    }
+    return;
+  }
+  constexpr int64_t kElems = Format<T>::kElems, kBytes = Format<T>::kBytes;
+  constexpr int kPerBlock = Format<T>::kPerBlock;
+  constexpr bool kMin = Format<T>::kMin;
   const WeightMatrix& w = *job.w;
   const int64_t k = w.cols, groups = k / 32, rows = i1 - i0;
   alignas(32) float acc[kGgmlMaxRows][8];
@@ -73,13 +157,7 @@ TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1,
         const int64_t gi = b * kPerBlock + g;
         for (int64_t i = 0; i < rows; ++i) {
           const int64_t r = i0 + i;
-          __m256i s = DotAdd(_mm256_setzero_si256(), u,
-                             Load32(reinterpret_cast<const uint8_t*>(job.x.q + r * k + 32 * gi)));
-          if constexpr (T != WeightType::kQ4_K) {
-            const __m256i sums = _mm256_loadu_si256(
-                reinterpret_cast<const __m256i*>(job.sum4 + r * (k / 4) + 8 * gi));
-            s = _mm256_sub_epi32(s, _mm256_slli_epi32(sums, kOffsetShift));
-          }
+          const __m256i s = GroupDot<T>(job, u, r, gi);
           const float dx = job.x.d[r * groups + gi];
           const __m256 scale = _mm256_mul_ps(a, _mm256_set1_ps(dx));
           _mm256_store_ps(acc[i],
@@ -92,16 +170,7 @@ TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1,
         }
       }
     }
-    for (int64_t i = 0; i < rows; ++i) {
-      // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as the portable twin.
-      const __m256 v = _mm256_load_ps(acc[i]);
-      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-      const __m128 pair = _mm_add_ps(t, _mm_movehl_ps(t, t));
-      float y = _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
-      y += off[i];
-      if (w.negated_rows != nullptr && w.negated_rows[j] != 0) y = -y;
-      job.y[(i0 + i) * w.rows + j] = w.has_scale ? y * w.scale : y;
-    }
+    for (int64_t i = 0; i < rows; ++i) Finish(job, _mm256_load_ps(acc[i]), off[i], i0 + i, j);
   }
 }
 
