@@ -40,7 +40,8 @@ int64_t PackedBytes(const WeightMatrix& w);
 void PackForLowPrecision(const WeightMatrix& w, uint8_t* out);
 
 // x: [m, w.cols] float32, y: [m, w.rows]. bf16 / q8 / q4 (with w.packed set
-// for the quantized ones); other types fall back to the exact MatMul.
+// for the quantized ones) and the ggml blocks Q4_K / Q5_0 / Q6_K (in place,
+// matmul_lowp_ggml.cpp); other types fall back to the exact MatMul.
 void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
 // Which path MatMulLowPrecision takes on this CPU for this weight type:
