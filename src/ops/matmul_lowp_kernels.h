@@ -80,7 +80,7 @@ struct GgmlInt8Job {
 void MatMulGgmlInt8(const float* x, int64_t m, const WeightMatrix& w, float* y);
 const char* GgmlLowPrecisionPath();
 // Rows [i0, i1) (at most kGgmlMaxRows) x output columns [j0, j1).
-inline constexpr int64_t kGgmlMaxRows = 64;
+inline constexpr int64_t kGgmlMaxRows = 32;
 void GgmlRowsPortable(const GgmlInt8Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 #if defined(__x86_64__)
 void GgmlRowsAvx512(const GgmlInt8Job& job, int64_t i0, int64_t i1, int64_t j0, int64_t j1);

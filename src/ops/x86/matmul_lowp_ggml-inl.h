@@ -122,6 +122,46 @@ TALKIE_LOWP_TARGET void FewRows(const GgmlInt8Job& job, int64_t r, int64_t j) {
   for (int jj = 0; jj < NJ; ++jj) Finish(job, acc[jj], _mm_cvtss_f32(off[jj]), r, j + jj);
 }
 
+// Block b of NJ weight rows (block points at the first, row_bytes apart)
+// against activation rows i0 .. i0 + rows, into acc / off (one array per
+// weight row).
+template <WeightType T, int NJ>
+TALKIE_LOWP_TARGET inline void BlockRows(const GgmlInt8Job& job, const uint8_t* block,
+                                         int64_t row_bytes, int64_t b, int64_t i0, int64_t rows,
+                                         float (*acc)[kGgmlMaxRows][8],
+                                         float (*off)[kGgmlMaxRows]) {
+  using F = Format<T>;
+  const int64_t groups = job.x.k / 32;
+  GgmlGroupConsts c[NJ];
+  for (int jj = 0; jj < NJ; ++jj) GgmlBlockConsts(T, block + jj * row_bytes, &c[jj]);
+  for (int g = 0; g < F::kPerBlock; ++g) {
+    __m256i u[NJ];
+    __m256 a[NJ];
+    for (int jj = 0; jj < NJ; ++jj) {
+      u[jj] = Codes<T>(block + jj * row_bytes, g);
+      const float a0 = c[jj].a[g][0], a1 = c[jj].a[g][1];
+      a[jj] = _mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1);
+    }
+    const int64_t gi = b * F::kPerBlock + g;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t r = i0 + i;
+      const float dx = job.x.d[r * groups + gi];
+      const __m256 vdx = _mm256_set1_ps(dx);
+      for (int jj = 0; jj < NJ; ++jj) {
+        const __m256i s = GroupDot<T>(job, u[jj], r, gi);
+        const __m256 scale = _mm256_mul_ps(a[jj], vdx);
+        _mm256_store_ps(acc[jj][i],
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, _mm256_load_ps(acc[jj][i])));
+        if constexpr (F::kMin) {
+          const float sum = static_cast<float>(job.x.sum[r * groups + gi]);
+          off[jj][i] = _mm_cvtss_f32(
+              _mm_fmadd_ss(_mm_set_ss(sum), _mm_set_ss(c[jj].b[g] * dx), _mm_set_ss(off[jj][i])));
+        }
+      }
+    }
+  }
+}
+
 template <WeightType T>
 TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1, int64_t j0,
                                  int64_t j1) {
@@ -133,45 +173,35 @@ TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1,
     }
     return;
   }
-  constexpr int64_t kElems = Format<T>::kElems, kBytes = Format<T>::kBytes;
-  constexpr int kPerBlock = Format<T>::kPerBlock;
-  constexpr bool kMin = Format<T>::kMin;
+  // Many rows (prefill): block by block over the chunk's weight rows, so a
+  // block's activations (at most kGgmlMaxRows rows of 32 or 256 codes) stay
+  // in L1 while every weight row of the chunk uses them; two weight rows at
+  // a time share each activation load. Sums live in acc between blocks.
+  using F = Format<T>;
   const WeightMatrix& w = *job.w;
-  const int64_t k = w.cols, groups = k / 32, rows = i1 - i0;
-  alignas(32) float acc[kGgmlMaxRows][8];
-  float off[kGgmlMaxRows];
-  for (int64_t j = j0; j < j1; ++j) {
-    const uint8_t* row = static_cast<const uint8_t*>(w.data) + j * (k / kElems) * kBytes;
+  const int64_t k = w.cols, rows = i1 - i0, cols = j1 - j0;
+  alignas(32) float acc[16][kGgmlMaxRows][8];
+  float off[16][kGgmlMaxRows];
+  for (int64_t jj = 0; jj < cols; ++jj) {
     for (int64_t i = 0; i < rows; ++i) {
-      _mm256_store_ps(acc[i], _mm256_setzero_ps());
-      off[i] = 0.0f;
+      _mm256_store_ps(acc[jj][i], _mm256_setzero_ps());
+      off[jj][i] = 0.0f;
     }
-    for (int64_t b = 0; b < k / kElems; ++b) {
-      const uint8_t* block = row + b * kBytes;
-      GgmlGroupConsts c;
-      GgmlBlockConsts(T, block, &c);
-      for (int g = 0; g < kPerBlock; ++g) {
-        const __m256i u = Codes<T>(block, g);
-        const float a0 = c.a[g][0], a1 = c.a[g][1];
-        const __m256 a = _mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1);
-        const int64_t gi = b * kPerBlock + g;
-        for (int64_t i = 0; i < rows; ++i) {
-          const int64_t r = i0 + i;
-          const __m256i s = GroupDot<T>(job, u, r, gi);
-          const float dx = job.x.d[r * groups + gi];
-          const __m256 scale = _mm256_mul_ps(a, _mm256_set1_ps(dx));
-          _mm256_store_ps(acc[i],
-                          _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, _mm256_load_ps(acc[i])));
-          if constexpr (kMin) {
-            const float sum = static_cast<float>(job.x.sum[r * groups + gi]);
-            off[i] = _mm_cvtss_f32(
-                _mm_fmadd_ss(_mm_set_ss(sum), _mm_set_ss(c.b[g] * dx), _mm_set_ss(off[i])));
-          }
-        }
-      }
-    }
-    for (int64_t i = 0; i < rows; ++i) Finish(job, _mm256_load_ps(acc[i]), off[i], i0 + i, j);
   }
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  const int64_t row_bytes = (k / F::kElems) * F::kBytes;
+  for (int64_t b = 0; b < k / F::kElems; ++b) {
+    int64_t jj = 0;
+    for (; jj + 2 <= cols; jj += 2)
+      BlockRows<T, 2>(job, base + (j0 + jj) * row_bytes + b * F::kBytes, row_bytes, b, i0, rows,
+                      &acc[jj], &off[jj]);
+    for (; jj < cols; ++jj)
+      BlockRows<T, 1>(job, base + (j0 + jj) * row_bytes + b * F::kBytes, row_bytes, b, i0, rows,
+                      &acc[jj], &off[jj]);
+  }
+  for (int64_t jj = 0; jj < cols; ++jj)
+    for (int64_t i = 0; i < rows; ++i)
+      Finish(job, _mm256_load_ps(acc[jj][i]), off[jj][i], i0 + i, j0 + jj);
 }
 
 TALKIE_LOWP_TARGET inline void GgmlRowsAny(const GgmlInt8Job& job, int64_t i0, int64_t i1,
