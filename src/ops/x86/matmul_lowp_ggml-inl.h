@@ -122,14 +122,15 @@ TALKIE_LOWP_TARGET void FewRows(const GgmlInt8Job& job, int64_t r, int64_t j) {
   for (int jj = 0; jj < NJ; ++jj) Finish(job, acc[jj], _mm_cvtss_f32(off[jj]), r, j + jj);
 }
 
-// Block b of NJ weight rows (block points at the first, row_bytes apart)
-// against activation rows i0 .. i0 + rows, into acc / off (one array per
-// weight row).
+// Block b of NJ weight rows (block points at the first, row_bytes apart;
+// columns jc .. jc + NJ of acc / off) against activation rows i0 .. i0 + rows.
+// With 512-bit vectors (kZmm) a pair of weight rows shares one vector: the
+// low 8 lanes are the first row's, the high 8 the second's, each lane with
+// the same operations as on 256 bits.
 template <WeightType T, int NJ>
 TALKIE_LOWP_TARGET inline void BlockRows(const GgmlInt8Job& job, const uint8_t* block,
                                          int64_t row_bytes, int64_t b, int64_t i0, int64_t rows,
-                                         float (*acc)[kGgmlMaxRows][8],
-                                         float (*off)[kGgmlMaxRows]) {
+                                         float (*acc)[16][8], float (*off)[16], int64_t jc) {
   using F = Format<T>;
   const int64_t groups = job.x.k / 32;
   GgmlGroupConsts c[NJ];
@@ -143,6 +144,35 @@ TALKIE_LOWP_TARGET inline void BlockRows(const GgmlInt8Job& job, const uint8_t* 
       a[jj] = _mm256_setr_ps(a0, a0, a0, a0, a1, a1, a1, a1);
     }
     const int64_t gi = b * F::kPerBlock + g;
+    if constexpr (kZmm && NJ == 2) {
+      const __m512i u2 = _mm512_inserti64x4(_mm512_castsi256_si512(u[0]), u[1], 1);
+      const __m512 a2 = _mm512_insertf32x8(_mm512_castps256_ps512(a[0]), a[1], 1);
+      const __m128 b2 = _mm_setr_ps(c[0].b[g], c[1].b[g], 0.0f, 0.0f);
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t r = i0 + i;
+        const int64_t k = job.x.k;
+        const float dx = job.x.d[r * groups + gi];
+        const __m512i qx = _mm512_broadcast_i64x4(
+            Load32(reinterpret_cast<const uint8_t*>(job.x.q + r * k + 32 * gi)));
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u2, qx);
+        if constexpr (T != WeightType::kQ4_K) {
+          const __m512i sums = _mm512_broadcast_i64x4(_mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(job.sum4 + r * (k / 4) + 8 * gi)));
+          s = _mm512_sub_epi32(s, _mm512_slli_epi32(sums, F::kOffsetShift));
+        }
+        const __m512 scale = _mm512_mul_ps(a2, _mm512_set1_ps(dx));
+        float* p = acc[i][jc];
+        _mm512_store_ps(p, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, _mm512_load_ps(p)));
+        if constexpr (F::kMin) {  // both rows' min terms in two lanes
+          const __m128 sum = _mm_set1_ps(static_cast<float>(job.x.sum[r * groups + gi]));
+          float* o = &off[i][jc];
+          const __m128 prev = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(o)));
+          const __m128 next = _mm_fmadd_ps(sum, _mm_mul_ps(b2, _mm_set1_ps(dx)), prev);
+          _mm_store_sd(reinterpret_cast<double*>(o), _mm_castps_pd(next));
+        }
+      }
+      continue;
+    }
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t r = i0 + i;
       const float dx = job.x.d[r * groups + gi];
@@ -150,12 +180,12 @@ TALKIE_LOWP_TARGET inline void BlockRows(const GgmlInt8Job& job, const uint8_t* 
       for (int jj = 0; jj < NJ; ++jj) {
         const __m256i s = GroupDot<T>(job, u[jj], r, gi);
         const __m256 scale = _mm256_mul_ps(a[jj], vdx);
-        _mm256_store_ps(acc[jj][i],
-                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, _mm256_load_ps(acc[jj][i])));
+        float* p = acc[i][jc + jj];
+        _mm256_store_ps(p, _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, _mm256_load_ps(p)));
         if constexpr (F::kMin) {
           const float sum = static_cast<float>(job.x.sum[r * groups + gi]);
-          off[jj][i] = _mm_cvtss_f32(
-              _mm_fmadd_ss(_mm_set_ss(sum), _mm_set_ss(c[jj].b[g] * dx), _mm_set_ss(off[jj][i])));
+          off[i][jc + jj] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(sum), _mm_set_ss(c[jj].b[g] * dx),
+                                                       _mm_set_ss(off[i][jc + jj])));
         }
       }
     }
@@ -180,12 +210,12 @@ TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1,
   using F = Format<T>;
   const WeightMatrix& w = *job.w;
   const int64_t k = w.cols, rows = i1 - i0, cols = j1 - j0;
-  alignas(32) float acc[16][kGgmlMaxRows][8];
-  float off[16][kGgmlMaxRows];
-  for (int64_t jj = 0; jj < cols; ++jj) {
-    for (int64_t i = 0; i < rows; ++i) {
-      _mm256_store_ps(acc[jj][i], _mm256_setzero_ps());
-      off[jj][i] = 0.0f;
+  alignas(64) float acc[kGgmlMaxRows][16][8];
+  float off[kGgmlMaxRows][16];
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t jj = 0; jj < cols; ++jj) {
+      _mm256_store_ps(acc[i][jj], _mm256_setzero_ps());
+      off[i][jj] = 0.0f;
     }
   }
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
@@ -194,14 +224,14 @@ TALKIE_LOWP_TARGET void GgmlRows(const GgmlInt8Job& job, int64_t i0, int64_t i1,
     int64_t jj = 0;
     for (; jj + 2 <= cols; jj += 2)
       BlockRows<T, 2>(job, base + (j0 + jj) * row_bytes + b * F::kBytes, row_bytes, b, i0, rows,
-                      &acc[jj], &off[jj]);
+                      acc, off, jj);
     for (; jj < cols; ++jj)
       BlockRows<T, 1>(job, base + (j0 + jj) * row_bytes + b * F::kBytes, row_bytes, b, i0, rows,
-                      &acc[jj], &off[jj]);
+                      acc, off, jj);
   }
   for (int64_t jj = 0; jj < cols; ++jj)
     for (int64_t i = 0; i < rows; ++i)
-      Finish(job, _mm256_load_ps(acc[jj][i]), off[jj][i], i0 + i, j0 + jj);
+      Finish(job, _mm256_load_ps(acc[i][jj]), off[i][jj], i0 + i, j0 + jj);
 }
 
 TALKIE_LOWP_TARGET inline void GgmlRowsAny(const GgmlInt8Job& job, int64_t i0, int64_t i1,

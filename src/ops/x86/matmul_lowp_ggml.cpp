@@ -14,6 +14,7 @@ namespace talkie::ops::lowp {
 
 namespace ggml_avx512 {
 #define TALKIE_LOWP_TARGET TALKIE_AVX512
+inline constexpr bool kZmm = true;  // pairs of weight rows in 512-bit vectors
 TALKIE_LOWP_TARGET inline __m256i DotAdd(__m256i acc, __m256i u, __m256i x) {
   return _mm256_dpbusd_epi32(acc, u, x);
 }
@@ -23,6 +24,7 @@ TALKIE_LOWP_TARGET inline __m256i DotAdd(__m256i acc, __m256i u, __m256i x) {
 
 namespace ggml_vnni {
 #define TALKIE_LOWP_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+inline constexpr bool kZmm = false;
 TALKIE_LOWP_TARGET inline __m256i DotAdd(__m256i acc, __m256i u, __m256i x) {
   return _mm256_dpbusd_avx_epi32(acc, u, x);
 }
@@ -32,6 +34,7 @@ TALKIE_LOWP_TARGET inline __m256i DotAdd(__m256i acc, __m256i u, __m256i x) {
 
 namespace ggml_avx2 {
 #define TALKIE_LOWP_TARGET __attribute__((target("avx2,fma,f16c")))
+inline constexpr bool kZmm = false;
 TALKIE_LOWP_TARGET inline __m256i DotAdd(__m256i acc, __m256i u, __m256i x) {
   const __m256i pairs = _mm256_maddubs_epi16(u, x);  // |pair| <= 2 * 63 * 127
   return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
