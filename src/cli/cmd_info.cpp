@@ -61,6 +61,9 @@ void RunInfo(const InfoArgs& args) {
   std::printf("kernels, fast:      q8/q4 %s, bf16 %s (q8/q4 paths here:%s)\n",
               ops::LowPrecisionPath(ops::WeightType::kQ8),
               ops::LowPrecisionPath(ops::WeightType::kBF16), int8_paths.c_str());
+  std::printf(
+      "kernels, GGUF:      exact ggml blocks %s; fast Q4_K/Q5_0/Q6_K %s, other blocks exact\n",
+      ops::MatMulTarget(), ops::LowPrecisionPath(ops::WeightType::kQ4_K));
   if (!ops::SimdCap().empty())
     std::printf("SIMD cap:           TALKIE_SIMD=%s\n", ops::SimdCap().c_str());
 }

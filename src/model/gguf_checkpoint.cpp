@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "io/gguf.h"
 #include "model/load_progress.h"
+#include "ops/ggml_blocks.h"
 
 namespace talkie::model {
 namespace {
@@ -76,9 +77,25 @@ class Converter {
       Add(name, dtype, {rows, cols}, data, t.nbytes);
       return;
     }
+    ops::WeightType block_type;
+    if (ops::GgmlBlockTypeFromName(t.type->name, &block_type)) {
+      // Used in place: the file's blocks under <name>.<TYPE>. The q / k flip
+      // becomes a per-row negation flag: negating a widened value is exact,
+      // and the matrix is not copied (ops/weights.h).
+      Add(name + "." + t.type->name, io::DType::kU8, {rows, static_cast<int64_t>(t.nbytes) / rows},
+          t.data, t.nbytes);
+      if (head_dim > 0) {
+        auto* flags = reinterpret_cast<uint8_t*>(owned_->New(static_cast<size_t>(rows)));
+        for (int64_t r = 0; r < rows; ++r) flags[r] = flipped(r) ? 1 : 0;
+        Add(name + ".negated_rows", io::DType::kU8, {rows},
+            reinterpret_cast<const std::byte*>(flags), static_cast<size_t>(rows));
+      }
+      return;
+    }
     Check(type == kQ8_0 || type == kQ4_0,
           g_.origin() + ": tensor '" + gguf_name + "' is " + t.type->name +
-              ", which talkie.cpp cannot compute on yet (supported: F32, F16, BF16, Q8_0, Q4_0)");
+              ", which talkie.cpp cannot compute on yet (supported: F32, F16, BF16, Q8_0, Q4_0, "
+              "Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K)");
     // Blocks of 32 along a row: f16 scale, then 32 int8 codes (Q8_0) or 16
     // bytes of nibbles (Q4_0, the same nibble order as talkie's q4).
     const bool q8 = type == kQ8_0;

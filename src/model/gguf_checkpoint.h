@@ -15,7 +15,9 @@
 //   metadata talkie.logit_scale      <- lm_head_gain
 // Weights in F32 / F16 / BF16 are used in place (q and k: a sign-flipped
 // copy); Q8_0 and Q4_0 are re-laid into talkie's own q8 / q4 format (the same
-// codes and scales, so the same values exactly).
+// codes and scales, so the same values exactly); the ggml block types
+// (ops/ggml_blocks.h) are used in place as <name>.<TYPE> byte views, q and k
+// with a <name>.negated_rows flag per row.
 #pragma once
 
 #include <memory>
@@ -35,7 +37,8 @@ struct GgufCheckpoint {
 };
 
 // Throws Error naming the file and the key / tensor at fault, including
-// tensor types this engine cannot compute on yet.
+// tensor types this engine cannot compute on yet (Q2_K, Q3_K, the other IQ
+// types, ...).
 GgufCheckpoint LoadGgufCheckpoint(const std::string& path);
 
 }  // namespace talkie::model

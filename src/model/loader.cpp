@@ -14,6 +14,7 @@
 #include "io/gguf.h"
 #include "model/gguf_checkpoint.h"
 #include "model/model.h"
+#include "ops/ggml_blocks.h"
 
 namespace talkie::model {
 namespace {
@@ -210,6 +211,23 @@ class Binder {
       n_parameters_ += rows * cols;
       return m;
     }
+    // ggml blocks used in place (GGUF files): <name>.<TYPE>, and for q / k
+    // <name>.negated_rows (model/gguf_checkpoint.cpp).
+    for (ops::WeightType type : ops::kGgmlBlockTypes) {
+      const ops::GgmlBlockFormat f = ops::GgmlBlock(type);
+      const std::string qname = name + "." + f.name;
+      if (!names_.by_name.count(qname)) continue;
+      Check(cols % f.elems == 0, origin_ + ": tensor '" + qname + "': " + std::to_string(cols) +
+                                     " columns are not a multiple of " + f.name + "'s block of " +
+                                     std::to_string(f.elems));
+      m.type = type;
+      m.data = RequireRaw(qname, {rows, cols / f.elems * f.bytes}, io::DType::kU8).data;
+      if (names_.by_name.count(name + ".negated_rows"))
+        m.negated_rows = reinterpret_cast<const uint8_t*>(
+            RequireRaw(name + ".negated_rows", {rows}, io::DType::kU8).data);
+      n_parameters_ += rows * cols;
+      return m;
+    }
     const TensorView& t = Require(name, {rows, cols});
     m.type = t.dtype == io::DType::kF32   ? ops::WeightType::kF32
              : t.dtype == io::DType::kF16 ? ops::WeightType::kF16
@@ -344,6 +362,8 @@ std::unique_ptr<Model> Model::Load(const std::string& path) {
     info.quantization = "q8";
   if (!w.blocks.empty() && w.blocks[0].mlp_gate.type == ops::WeightType::kQ4)
     info.quantization = "q4";
+  if (!w.blocks.empty() && ops::IsGgmlBlockType(w.blocks[0].mlp_gate.type))
+    info.quantization = std::string(ops::GgmlBlock(w.blocks[0].mlp_gate.type).name) + " (GGUF)";
   info.n_parameters = bind.n_parameters();
   if (gguf) {
     info.gguf_types = gguf->file_types;

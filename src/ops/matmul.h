@@ -15,8 +15,14 @@ namespace talkie::ops {
 void MatMul(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
 // The plain reference every SIMD kernel is tested against: widen a weight
-// row, then one float sum per output in index order.
+// row, then one float sum per output in index order. For the ggml block
+// types (ggml_blocks.h) the order is one every SIMD width can reproduce, so
+// their kernel gives exactly these bits on every target: 16 partial sums,
+// partial l adding x[t] * w[t] (product rounded, then the sum) for
+// t = l, l + 16, l + 32, ... in order, then partials 0..15 added in order.
 void MatMulReference(const float* x, int64_t m, const WeightMatrix& w, float* y);
+
+inline constexpr int kGgmlDotLanes = 16;
 
 // Activation rows per block in the matmul kernels (exact and fast): a block
 // of rows of row_bytes each stays in L2 while every weight row streams past

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/number_formats.h"
 #include "ops/cpu_features.h"
+#include "ops/ggml_lowp_blocks.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp_kernels.h"
 #include "ops/parallel.h"
@@ -81,6 +82,8 @@ int StoredCode(const uint8_t* record, bool q4, int64_t c, int64_t t) {
   return r < 4 ? (byte & 15) : (byte >> 4);
 }
 
+}  // namespace
+
 // Quantizes one activation row per group of 32: d = amax / 127, codes
 // nearest(x / d) in [-127, 127]. A group holding inf / NaN gets d = NaN so the
 // outputs it feeds become NaN, as in the exact policy.
@@ -110,7 +113,7 @@ void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* d, int32
   }
 }
 
-}  // namespace
+const char* Int8PathName() { return PickInt8().name; }
 
 void Int8RowsPortable(const Int8Job& job, int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
   const int64_t k = job.x.k, groups = k / 32;
@@ -215,7 +218,7 @@ const char* LowPrecisionPath(WeightType type) {
     case WeightType::kBF16:
       return UseAvx512Bf16() ? "AVX512-BF16" : "portable";
     default:
-      return "exact";
+      return GgmlHasInt8Kernel(type) ? GgmlLowPrecisionPath() : "exact";
   }
 }
 
@@ -336,6 +339,7 @@ void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float*
     case WeightType::kBF16:
       return MatMulBf16(x, m, w, y);
     default:
+      if (GgmlHasInt8Kernel(w.type) && w.cols % 32 == 0) return MatMulGgmlInt8(x, m, w, y);
       break;
   }
   WeightMatrix exact = w;

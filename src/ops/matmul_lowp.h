@@ -40,13 +40,15 @@ int64_t PackedBytes(const WeightMatrix& w);
 void PackForLowPrecision(const WeightMatrix& w, uint8_t* out);
 
 // x: [m, w.cols] float32, y: [m, w.rows]. bf16 / q8 / q4 (with w.packed set
-// for the quantized ones); other types fall back to the exact MatMul.
+// for the quantized ones) and the ggml blocks Q4_K / Q5_0 / Q6_K (in place,
+// matmul_lowp_ggml.cpp); other types fall back to the exact MatMul.
 void MatMulLowPrecision(const float* x, int64_t m, const WeightMatrix& w, float* y);
 
 // Which path MatMulLowPrecision takes on this CPU for this weight type:
 // q8 / q4 "AVX512-VNNI", "AVX-VNNI", "AVX2" (x86-64), "NEON-I8MM",
 // "NEON-DOTPROD", "NEON" (aarch64) or "portable"; bf16 "AVX512-BF16" or
-// "portable"; other types "exact".
+// "portable"; Q4_K / Q5_0 / Q6_K (ggml blocks in place) the q8 / q4 path's
+// x86 name or "portable"; other types "exact" (they run the exact kernel).
 const char* LowPrecisionPath(WeightType type);
 
 // Tests: run the int8 kernels on `path` (one of the q8 / q4 names above; the

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/number_formats.h"
+#include "ops/matmul_ggml.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
 
@@ -287,6 +288,8 @@ void MatMulSimd(const float* x, int64_t m, const WeightMatrix& w, float* y) {
       return Dispatch(x, m, Q4Rows{{w.group_scales, k}, static_cast<const uint8_t*>(w.data)}, w, y);
     case WeightType::kF16:
       return MatMulReference(x, m, w, y);
+    default:  // the ggml block types
+      return MatMulGgml(x, m, w, y);
   }
 }
 

@@ -2,6 +2,7 @@
 #include "ops/weights.h"
 
 #include "common/number_formats.h"
+#include "ops/ggml_blocks.h"
 
 namespace talkie::ops {
 
@@ -43,6 +44,15 @@ void WeightRowToFloat(const WeightMatrix& w, int64_t r, float* out) {
       }
       break;
     }
+    default: {  // the ggml block types
+      const GgmlBlockFormat f = GgmlBlock(w.type);
+      const uint8_t* row = GgmlRow(w, r);
+      for (int64_t b = 0; b < n / f.elems; ++b)
+        DequantizeGgmlBlock(w.type, row + b * f.bytes, out + b * f.elems);
+      if (w.negated_rows != nullptr && w.negated_rows[r] != 0)
+        for (int64_t i = 0; i < n; ++i) out[i] = -out[i];
+      break;
+    }
   }
   if (w.has_scale)
     for (int64_t i = 0; i < n; ++i) out[i] *= w.scale;
@@ -59,6 +69,10 @@ int64_t WeightBytes(const WeightMatrix& w) {
       return w.rows * w.cols + w.rows * (w.cols / kQuantGroup) * 2;
     case WeightType::kQ4:
       return w.rows * w.cols / 2 + w.rows * (w.cols / kQuantGroup) * 2;
+    default: {
+      const GgmlBlockFormat f = GgmlBlock(w.type);
+      return f.elems > 0 ? w.rows * (w.cols / f.elems) * f.bytes : 0;
+    }
   }
   return 0;
 }

@@ -10,7 +10,22 @@
 
 namespace talkie::ops {
 
-enum class WeightType { kF32, kF16, kBF16, kQ8, kQ4 };
+// kQ4_1 .. kIQ4_NL: ggml's block formats used in place from a GGUF file
+// (ops/ggml_blocks.h); data points at the row-major blocks.
+enum class WeightType {
+  kF32,
+  kF16,
+  kBF16,
+  kQ8,
+  kQ4,
+  kQ4_1,
+  kQ5_0,
+  kQ5_1,
+  kQ4_K,
+  kQ5_K,
+  kQ6_K,
+  kIQ4_NL
+};
 
 // Precision policy, chosen per run (Model::SetPrecision):
 //   kExact: float32 activations; matches the reference implementation.
@@ -38,12 +53,17 @@ struct WeightMatrix {
   const uint16_t* group_scales = nullptr;  // q8 / q4: f16 [rows, cols / 32]
   Precision precision = Precision::kExact;
   const uint8_t* packed = nullptr;  // kFast q8 / q4: PackForLowPrecision's copy
+  // ggml block types: rows whose values are negated (1) or kept (0), [rows];
+  // nullptr = none. Undoes the GGUF converter's q / k RoPE flip exactly
+  // (negation is exact) without copying the matrix.
+  const uint8_t* negated_rows = nullptr;
 };
 
 // Bytes of the stored matrix (scales included).
 int64_t WeightBytes(const WeightMatrix& w);
 
-// Widens row r into out[cols] (applying the scale when present).
+// Widens row r into out[cols] (negated when negated_rows says so, then
+// multiplied by the scale when present).
 void WeightRowToFloat(const WeightMatrix& w, int64_t r, float* out);
 
 }  // namespace talkie::ops

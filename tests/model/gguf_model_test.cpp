@@ -9,42 +9,14 @@
 
 #include "common/error.h"
 #include "fixtures.h"
+#include "logit_drift.h"
 #include "model/forward.h"
-#include "ops/softmax.h"
 
 namespace talkie {
 namespace {
 
 std::string GgufFixture(const std::string& type) {
   return testing::DataDir() + "/gguf/tiny-" + type + ".gguf";
-}
-
-struct Drift {
-  float max_abs = 0;
-  double mean_kl = 0;
-  double top1 = 0;  // fraction of positions with the same argmax
-};
-
-Drift Compare(const std::vector<float>& ours, const std::vector<float>& ref, int64_t vocab) {
-  Drift d;
-  const int64_t rows = static_cast<int64_t>(ref.size()) / vocab;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* a = &ours[r * vocab];
-    const float* b = &ref[r * vocab];
-    const double la = ops::LogSumExp(a, vocab), lb = ops::LogSumExp(b, vocab);
-    double kl = 0;
-    int64_t ia = 0, ib = 0;
-    for (int64_t v = 0; v < vocab; ++v) {
-      d.max_abs = std::max(d.max_abs, std::fabs(a[v] - b[v]));
-      const double pb = std::exp(b[v] - lb);
-      kl += pb * ((b[v] - lb) - (a[v] - la));
-      if (a[v] > a[ia]) ia = v;
-      if (b[v] > b[ib]) ib = v;
-    }
-    d.mean_kl += kl / rows;
-    d.top1 += (ia == ib) / static_cast<double>(rows);
-  }
-  return d;
 }
 
 TEST(GgufModelTest, Bf16FileGivesTheSafetensorsModelsLogits) {
@@ -81,7 +53,7 @@ TEST(GgufModelTest, QuantizedFilesStayWithinTheirErrorOfTheReference) {
        {std::tuple{"q8_0", 1e-3, 0.95}, std::tuple{"q4_0", 5e-2, 0.7}}) {
     const auto m = model::Model::Load(GgufFixture(type));
     const model::ForwardOutput out = model::ForwardSequence(*m, ids);
-    const Drift d = Compare(out.logits, ref, m->config().vocab_size);
+    const testing::Drift d = testing::CompareLogits(out.logits, ref, m->config().vocab_size);
     std::printf("[gguf %s vs reference: max |dlogit| %.4g, mean KL %.3g, top-1 %.3f]\n", type,
                 d.max_abs, d.mean_kl, d.top1);
     EXPECT_LT(d.mean_kl, max_kl) << type;

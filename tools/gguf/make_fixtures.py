@@ -2,13 +2,18 @@
 (its TalkieModel class, conversion/talkie.py), with llama.cpp's own gguf-py
 package for the file format and the Q8_0 / Q4_0 quantizers.
 
-    PYTHONPATH=<llama.cpp>/gguf-py python3 make_fixtures.py MODEL_DIR OUT_DIR
+    PYTHONPATH=<llama.cpp>/gguf-py python3 make_fixtures.py MODEL_DIR OUT_DIR [TYPES]
+
+TYPES: comma-separated, of f32, bf16, q8_0, q4_0 (default: all four).
 
 The converter needs torch; this script applies the same transformations with
 numpy: the second half of every q / k head's rows negated (absorbing Talkie's
 inverted RoPE), head_gain as [n_head, 1] (attn_q_norm), attn_gain / mlp_gain as
 attn_output.scale / ffn_down.scale, embed_skip as layer_output_scale, and
-lm_head_gain as the talkie.logit_scale metadata. Run by make_fixtures.sh.
+lm_head_gain as the talkie.logit_scale metadata. Run by make_fixtures.sh and
+make_quant_fixtures.sh. The files carry no tokenizer: tokenizer.ggml.model
+"none" and talkie.vocab_size let llama.cpp itself load them (it then makes
+vocab_size dummy tokens and runs on token ids).
 """
 import json
 import os
@@ -19,6 +24,7 @@ import numpy as np
 import gguf
 
 model_dir, out_dir = sys.argv[1], sys.argv[2]
+out_types = sys.argv[3].split(",") if len(sys.argv) > 3 else ["f32", "bf16", "q8_0", "q4_0"]
 name = os.path.basename(os.path.normpath(model_dir))
 
 
@@ -49,7 +55,14 @@ def to_bf16_bits(x):
 
 
 hp = json.load(open(os.path.join(model_dir, "config.json")))
-weights = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+single = os.path.join(model_dir, "model.safetensors")
+if os.path.exists(single):
+    weights = read_safetensors(single)
+else:  # sharded: model.safetensors.index.json names the shards
+    index = json.load(open(os.path.join(model_dir, "model.safetensors.index.json")))
+    weights = {}
+    for shard in sorted(set(index["weight_map"].values())):
+        weights.update(read_safetensors(os.path.join(model_dir, shard)))
 head_dim = hp["head_dim"]
 n_layer = hp["num_hidden_layers"]
 
@@ -90,7 +103,7 @@ for key, value in weights.items():
         value = value[:, None]  # [n_head, 1], as the converter's unsqueeze(-1)
     tensors.append((blk + gname, value, is_matrix))
 
-for outtype in ("f32", "bf16", "q8_0", "q4_0"):
+for outtype in out_types:
     path = os.path.join(out_dir, f"{name}-{outtype}.gguf")
     w = gguf.GGUFWriter(path, "talkie")
     w.add_name(name)
@@ -105,6 +118,8 @@ for outtype in ("f32", "bf16", "q8_0", "q4_0"):
     w.add_layer_norm_rms_eps(float(np.finfo(np.float32).eps))
     if logit_scale is not None:
         w.add_logit_scale(logit_scale)
+    w.add_tokenizer_model("none")
+    w.add_vocab_size(hp["vocab_size"])
     if "eos_token_id" in hp:
         w.add_eos_token_id(hp["eos_token_id"])
     for gname, value, is_matrix in tensors:
