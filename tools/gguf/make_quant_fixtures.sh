@@ -4,7 +4,8 @@
 # Q5_K, Q6_K with --pure, and the Q4_K_M / Q5_K_M mixes), llama.cpp's logits
 # for each file (tools/gguf/llama_logits.cpp, built against llama.cpp's
 # libllama), and ggml-blocks.gguf, random blocks with gguf-py's numpy
-# dequantization of them (make_block_fixture.py). llama.cpp is the source in
+# dequantization of them (make_block_fixture.py), and llama.cpp's logits for
+# talkie's own GGUF output (tests/data/gguf/export). llama.cpp is the source in
 # the npm package node-llama-cpp (tools/llama_cpp_source.sh).
 #   tools/gguf/make_quant_fixtures.sh [WORK_DIR]
 # WORK_DIR keeps the checkout and build between runs (default: a temporary
@@ -60,4 +61,11 @@ for t in Q4_1 Q5_0 Q5_1 IQ4_NL Q4_K Q5_K Q6_K Q4_K_M Q5_K_M; do
   "$work/llama_logits" "$out/small-$lower.gguf" "$ids" "$out/small-$lower.llama-logits.safetensors"
 done
 /usr/bin/python3 tools/gguf/make_block_fixture.py "$out/ggml-blocks.gguf"
+# llama.cpp's logits for `small` as talkie itself writes it (talkie quantize
+# --out FILE.gguf, BF16 and Q8_0; needs build/talkie): tests/data/gguf/export.
+mkdir -p tests/data/gguf/export
+for t in bf16 q8; do
+  build/talkie quantize -m tests/data/model/models/small --type "$t" --out "$tmp/export-$t.gguf" --force
+  "$work/llama_logits" "$tmp/export-$t.gguf" "$ids" "tests/data/gguf/export/small-$t.llama-logits.safetensors"
+done
 echo "$out regenerated with node-llama-cpp@$version's llama.cpp"
