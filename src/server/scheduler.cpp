@@ -182,6 +182,8 @@ void Scheduler::KeepCache(Active& a) {
   auto [ids, cache] = a.sequence->TakeCache();
   cache.ShrinkToFit();
   prompt_cache_.Insert(std::move(ids), std::move(cache), a.request->hooks_);
+  // Before the handler hears that the sequence ended.
+  prompt_cache_bytes_.store(prompt_cache_.bytes());
 }
 
 void Scheduler::Retire(Active& a, const std::string& error) {
@@ -249,6 +251,7 @@ void Scheduler::Loop() {
               prompt_cache_.Lookup(r->prompt_, r->hooks_, model::KvTypeFor(model_.precision()));
           if (hit.tokens > 0) {
             a.sequence->ResumeFrom(std::move(hit.cache));
+            prompt_cache_bytes_.store(prompt_cache_.bytes());
             r->cached_tokens_ = hit.tokens;
             cached_tokens_ += hit.tokens;
           }
