@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include <omp.h>
 
 #include "bench_support/dot_peak.h"
 #include "ops/cpu_features.h"
+#include "ops/matmul_lowp.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace talkie::bench_support {
@@ -95,9 +97,9 @@ double MeasureReadBandwidth(int threads, int64_t bytes, int reps) {
 
 double MeasureLowPrecisionPeak(ops::WeightType type, int threads) {
   const bool bf16 = type == ops::WeightType::kBF16;
-  if (type != ops::WeightType::kBF16 && type != ops::WeightType::kQ8 &&
-      type != ops::WeightType::kQ4)
-    return 0.0;
+  // Every type whose fast kernel is an int8 one (q8, q4, the GGUF block
+  // types that have one) runs on the int8 dot instruction.
+  if (!bf16 && std::string_view(ops::LowPrecisionPath(type)) == "exact") return 0.0;
 #if defined(__x86_64__)
   if (bf16 ? !ops::Cpu().avx512_bf16 : !ops::Cpu().avx512_vnni) return 0.0;
   const int64_t iterations = 20'000'000;
