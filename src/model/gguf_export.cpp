@@ -68,9 +68,17 @@ struct Item {
   std::vector<float> vector;
 };
 
+// Per-thread buffers of WriteRow.
+struct RowScratch {
+  std::vector<float> row;
+  std::vector<uint8_t> codes;
+  std::vector<uint16_t> scales;
+};
+
 // Row r of m in ggml type `type` into out (RowBytes bytes), negated if asked.
 void WriteRow(const ops::WeightMatrix& m, int64_t r, uint32_t type, bool negate,
-              std::vector<float>& row, std::byte* out) {
+              RowScratch& scratch, std::byte* out) {
+  std::vector<float>& row = scratch.row;
   ops::WeightMatrix plain = m;
   plain.has_scale = false;  // the lm_head gain is talkie.logit_scale
   ops::WeightRowToFloat(plain, r, row.data());
@@ -89,8 +97,10 @@ void WriteRow(const ops::WeightMatrix& m, int64_t r, uint32_t type, bool negate,
   }
   // Talkie's quantizers, then ggml's block order: f16 scale, then the codes.
   const bool q8 = type == kGgmlQ8_0;
-  std::vector<uint8_t> codes(static_cast<size_t>(q8 ? n : n / 2));
-  std::vector<uint16_t> scales(static_cast<size_t>(n / 32));
+  std::vector<uint8_t>& codes = scratch.codes;
+  std::vector<uint16_t>& scales = scratch.scales;
+  codes.resize(static_cast<size_t>(q8 ? n : n / 2));
+  scales.resize(static_cast<size_t>(n / 32));
   if (q8)
     ops::QuantizeRowQ8(row.data(), n, reinterpret_cast<int8_t*>(codes.data()), scales.data());
   else
@@ -200,11 +210,12 @@ void ExportGguf(const Model& model, GgufExportType type, const std::string& path
     // Rows are independent: threads change nothing in the output.
 #pragma omp parallel num_threads(ops::NumThreads())
     {
-      std::vector<float> row(static_cast<size_t>(m.cols));
+      RowScratch scratch;
+      scratch.row.resize(static_cast<size_t>(m.cols));
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < m.rows; ++r) {
         const bool negate = item.head_dim > 0 && r % item.head_dim >= item.head_dim / 2;
-        WriteRow(m, r, item.spec.type, negate, row, out.data() + r * row_bytes);
+        WriteRow(m, r, item.spec.type, negate, scratch, out.data() + r * row_bytes);
       }
     }
   });

@@ -11,6 +11,7 @@
 #include "fixtures.h"
 #include "logit_drift.h"
 #include "model/forward.h"
+#include "model_helpers.h"
 
 namespace talkie {
 namespace {
@@ -68,18 +69,7 @@ TEST(GgufModelTest, QuantizedFileKeepsTheBitwiseContract) {
       m->SetPrecision(p);
       const std::vector<int32_t> ids = {5, 77, 310, 42, 9, 600, 18, 3};
       const model::ForwardOutput whole = model::ForwardSequence(*m, ids);
-      model::KvCache cache(m->config(), 1);
-      const int64_t vocab = m->config().vocab_size;
-      for (size_t t = 0; t < ids.size(); ++t) {
-        model::ForwardInput in;
-        in.q_len = 1;
-        in.ids = {ids[t]};
-        const model::ForwardOutput step = model::Forward(*m, cache, in);
-        ASSERT_EQ(
-            std::memcmp(step.logits.data(), whole.logits.data() + t * vocab, vocab * sizeof(float)),
-            0)
-            << type << " token " << t;
-      }
+      testing::ExpectCachedDecodeEqualsWhole(*m, ids, whole, type);
     }
   }
 }

@@ -16,6 +16,7 @@
 #include "model/forward.h"
 #include "model/kv_cache.h"
 #include "model/prompt_runner.h"
+#include "model_helpers.h"
 #include "ops/ggml_blocks.h"
 #include "ops/matmul.h"
 #include "ops/parallel.h"
@@ -120,19 +121,7 @@ TEST(GgufQuantTest, EveryFileKeepsTheBitwiseContract) {
       m->SetPrecision(p);
       const std::vector<int32_t> ids = {5, 77, 310, 42, 9, 600, 18, 3};
       const model::ForwardOutput whole = model::ForwardSequence(*m, ids);
-      // Cached decode, one token at a time.
-      model::KvCache cache(m->config(), 1);
-      const int64_t vocab = m->config().vocab_size;
-      for (size_t t = 0; t < ids.size(); ++t) {
-        model::ForwardInput in;
-        in.q_len = 1;
-        in.ids = {ids[t]};
-        const model::ForwardOutput step = model::Forward(*m, cache, in);
-        ASSERT_EQ(
-            std::memcmp(step.logits.data(), whole.logits.data() + t * vocab, vocab * sizeof(float)),
-            0)
-            << type << " token " << t;
-      }
+      testing::ExpectCachedDecodeEqualsWhole(*m, ids, whole, type);
       // A left-padded batch fed in chunks of 3, and one thread.
       model::PromptRunOptions chunked;
       chunked.chunk = 3;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "fixtures.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/prompt_runner.h"
 
@@ -50,6 +52,24 @@ inline void ExpectIdentical(const model::SequenceOutputs& a, const model::Sequen
   ASSERT_EQ(a.attentions.size(), b.attentions.size()) << what;
   for (size_t l = 0; l < a.attentions.size(); ++l)
     EXPECT_TRUE(BytesEqual(a.attentions[l], b.attentions[l])) << what << ": attentions." << l;
+}
+
+// Feeding `ids` one token at a time through the KV cache gives, at every
+// step, the bytes of that position's logits in one whole forward (`whole`).
+inline void ExpectCachedDecodeEqualsWhole(const model::Model& m, const std::vector<int32_t>& ids,
+                                          const model::ForwardOutput& whole,
+                                          const std::string& what) {
+  model::KvCache cache(m.config(), 1);
+  const int64_t vocab = m.config().vocab_size;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    model::ForwardInput in;
+    in.q_len = 1;
+    in.ids = {ids[t]};
+    const model::ForwardOutput step = model::Forward(m, cache, in);
+    ASSERT_EQ(
+        std::memcmp(step.logits.data(), whole.logits.data() + t * vocab, vocab * sizeof(float)), 0)
+        << what << " token " << t;
+  }
 }
 
 }  // namespace talkie::testing

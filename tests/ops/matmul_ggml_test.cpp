@@ -115,24 +115,30 @@ TEST(MatMulGgmlTest, SimdKernelGivesTheReferencesBitsOnEveryTarget) {
   });
 }
 
+// y of m rows with 2 threads equals y with 1 thread, and each `step`-th row
+// computed alone equals its row of the batch, bit for bit.
+void ExpectRowsAndThreadsInvariant(const WeightMatrix& w, int64_t m, int64_t k, int64_t step,
+                                   const char* name) {
+  const std::vector<float> x = RandomActivations(m, k, 10);
+  SetNumThreads(2);
+  const std::vector<float> all = RunGgml(MatMul, x, m, w);
+  SetNumThreads(1);
+  const std::vector<float> one_thread = RunGgml(MatMul, x, m, w);
+  SetNumThreads(0);
+  EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0) << name;
+  for (int64_t i = 0; i < m; i += step) {
+    const std::vector<float> row(x.begin() + i * k, x.begin() + (i + 1) * k);
+    const std::vector<float> y = RunGgml(MatMul, row, 1, w);
+    EXPECT_EQ(std::memcmp(y.data(), &all[i * w.rows], y.size() * 4), 0) << name << " row " << i;
+  }
+}
+
 TEST(MatMulGgmlTest, RowsInFlightAndThreadsNeverChangeABit) {
   ForEachTarget([&](const char* target) {
     for (WeightType t : kGgmlTypes) {
       const int64_t k = 512, m = 11, n = 37;
       const BlockMatrix b = RandomBlocks(t, n, k, 9, true, true);
-      const std::vector<float> x = RandomActivations(m, k, 10);
-      SetNumThreads(2);
-      const std::vector<float> all = RunGgml(MatMul, x, m, b.w);
-      SetNumThreads(1);
-      const std::vector<float> one_thread = RunGgml(MatMul, x, m, b.w);
-      SetNumThreads(0);
-      EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0);
-      for (int64_t i = 0; i < m; ++i) {
-        const std::vector<float> row(x.begin() + i * k, x.begin() + (i + 1) * k);
-        const std::vector<float> y = RunGgml(MatMul, row, 1, b.w);
-        EXPECT_EQ(std::memcmp(y.data(), &all[i * n], y.size() * 4), 0)
-            << GgmlBlock(t).name << " row " << i;
-      }
+      ExpectRowsAndThreadsInvariant(b.w, m, k, 1, GgmlBlock(t).name);
     }
   });
 }
@@ -228,19 +234,7 @@ TEST(MatMulGgmlTest, FastPolicyRowsInFlightAndThreadsNeverChangeABit) {
     const int64_t k = 512, m = 70, n = 37;
     BlockMatrix b = RandomBlocks(t, n, k, 9, true, true);
     b.w.precision = Precision::kFast;
-    const std::vector<float> x = RandomActivations(m, k, 10);
-    SetNumThreads(2);
-    const std::vector<float> all = RunGgml(MatMul, x, m, b.w);
-    SetNumThreads(1);
-    const std::vector<float> one_thread = RunGgml(MatMul, x, m, b.w);
-    SetNumThreads(0);
-    EXPECT_EQ(std::memcmp(all.data(), one_thread.data(), all.size() * 4), 0);
-    for (int64_t i = 0; i < m; i += 7) {
-      const std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
-      const std::vector<float> y = RunGgml(MatMul, xi, 1, b.w);
-      EXPECT_EQ(std::memcmp(y.data(), &all[i * n], y.size() * 4), 0)
-          << GgmlBlock(t).name << " row " << i;
-    }
+    ExpectRowsAndThreadsInvariant(b.w, m, k, 7, GgmlBlock(t).name);
   }
 }
 
