@@ -67,7 +67,13 @@ TEST(GgufQuantTest, LogitsAgreeWithLlamaCppOnTheSameFiles) {
   // activations. Measured: mean KL 1.2e-4 .. 1.9e-4, max |dlogit| 0.069 ..
   // 0.104, top-1 >= 16 / 17 (docs/io.md); the bounds leave about 2x.
   // The fast policy (8-bit activations too, per group of 32, for Q4_K /
-  // Q5_0 / Q6_K and Q8_0) stays as close.
+  // Q5_0 / Q6_K and Q8_0) stays as close in KL and |dlogit|, but its argmax
+  // is not stable on near-ties: the exact float kernels differ in the last
+  // bit between SIMD targets, an int8 activation code then moves by one, and
+  // on 17 positions one flip more is top-1 15 / 17 (TALKIE_SIMD=scalar).
+  // Measured flips are all where llama.cpp's top two are within 0.045, so
+  // every position of both policies must pick a token that llama.cpp scores
+  // within 0.1 of its best, and the exact policy keeps top-1 >= 0.9.
   for (const char* type : kFileTypes) {
     const io::TensorStore llama =
         io::LoadSafetensors(QuantDir() + "/small-" + type + ".llama-logits.safetensors");
@@ -79,11 +85,13 @@ TEST(GgufQuantTest, LogitsAgreeWithLlamaCppOnTheSameFiles) {
       const testing::Drift d = testing::CompareLogits(
           out.logits, testing::FloatsOf(*llama.Find("logits")), m->config().vocab_size);
       const char* policy = p == ops::Precision::kFast ? "fast" : "exact";
-      std::printf("[%s %s vs llama.cpp: mean KL %.3g, max |dlogit| %.4g, top-1 %.3f]\n", type,
-                  policy, d.mean_kl, d.max_abs, d.top1);
+      std::printf(
+          "[%s %s vs llama.cpp: mean KL %.3g, max |dlogit| %.4g, top-1 %.3f, max regret %.3g]\n",
+          type, policy, d.mean_kl, d.max_abs, d.top1, d.max_regret);
       EXPECT_LT(d.mean_kl, 4e-4) << type << " " << policy;
       EXPECT_LT(d.max_abs, 0.2f) << type << " " << policy;
-      EXPECT_GE(d.top1, 0.9) << type << " " << policy;
+      EXPECT_LT(d.max_regret, 0.1f) << type << " " << policy;
+      if (p == ops::Precision::kExact) EXPECT_GE(d.top1, 0.9) << type << " " << policy;
     }
   }
 }

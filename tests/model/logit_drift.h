@@ -1,5 +1,6 @@
 // How far one run's logits are from another's: max |dlogit|, mean KL of the
-// second's distribution to the first's, and top-1 agreement.
+// second's distribution to the first's, top-1 agreement, and how much the
+// reference's logit of our argmax falls short of its own maximum.
 #pragma once
 
 #include <algorithm>
@@ -13,8 +14,9 @@ namespace talkie::testing {
 
 struct Drift {
   float max_abs = 0;
-  double mean_kl = 0;  // mean over positions of KL(ref || ours), nats
-  double top1 = 0;     // fraction of positions with the same argmax
+  double mean_kl = 0;    // mean over positions of KL(ref || ours), nats
+  double top1 = 0;       // fraction of positions with the same argmax
+  float max_regret = 0;  // max over positions of ref[ref argmax] - ref[our argmax]
 };
 
 inline Drift CompareLogits(const std::vector<float>& ours, const std::vector<float>& ref,
@@ -36,6 +38,7 @@ inline Drift CompareLogits(const std::vector<float>& ours, const std::vector<flo
     }
     d.mean_kl += kl / rows;
     d.top1 += (ia == ib) / static_cast<double>(rows);
+    d.max_regret = std::max(d.max_regret, b[ib] - b[ia]);
   }
   return d;
 }
