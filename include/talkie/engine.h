@@ -7,7 +7,10 @@
 // changed.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "talkie/export.h"
 
@@ -38,6 +41,24 @@ class TALKIE_API Engine {
  private:
   EngineOptions options_;
 };
+
+// Progress of a slow stage of work: re-laying a GGUF file's blocks, packing
+// weights for the fast policy, writing a large file. `stage` names it;
+// done / total count its bytes. Called on the thread that made the call (never
+// from inside a parallel region), so it may throw to abandon the work.
+using ProgressCallback =
+    std::function<void(const std::string& stage, uint64_t done, uint64_t total)>;
+
+// Which kernels run on this CPU under `engine`'s settings (`talkie info`).
+struct KernelReport {
+  std::string exact;                    // the exact policy's SIMD target ("AVX3", "NEON", ...)
+  std::string fast_int8;                // the fast policy on q8 / q4 weights ("AVX512-VNNI", ...)
+  std::string fast_bf16;                // the fast policy on bf16 weights ("AVX512-BF16", ...)
+  std::string fast_ggml;                // the fast policy on GGUF Q4_K / Q5_0 / Q6_K blocks
+  std::vector<std::string> int8_paths;  // every int8 path this build and CPU can run
+  std::string simd_cap;                 // $TALKIE_SIMD when it caps the targets, else ""
+};
+TALKIE_API KernelReport Kernels(const Engine& engine = Engine());
 
 // "exact" / "fast"; ParsePolicy throws Error for anything else.
 TALKIE_API Policy ParsePolicy(const std::string& name);

@@ -45,6 +45,9 @@ struct GenerateOptions {
   // Generation ends when the text contains one of these; the returned text
   // stops just before it. The chat markers always count.
   std::vector<std::string> stop_strings;
+  // Never sampled (their logits become -inf before sampling). With
+  // Tokenizer::end_token_ids(): generate to max_new_tokens ("ignore_eos").
+  std::vector<int32_t> banned_token_ids;
   int64_t prefill_chunk = 512;  // prompt tokens a sequence feeds per step
   // Hook points run on every step of this prompt's sequence (steering,
   // capture during generation); HookEvent::sequence is the prompt's index.

@@ -55,11 +55,18 @@ struct ModelInfo {
   std::string checkpoint_format;  // "safetensors", "safetensors-sharded", "pytorch-zip"
   std::string name_layout;        // "hf-port" or "original"
   std::string config_source;      // config.json path, or "inferred from tensors"
-  std::string quantization;       // "none", "q8", "q4"
+  std::string quantization;       // "none", "q8", "q4", or the GGUF file type
+  std::string
+      config_keys;  // the config keys read: "transformers", "talkie-native", "gguf", "inferred"
+  std::string tokenizer_path;        // where Tokenizer::ForModel looks (folder or GGUF file)
+  bool lm_head_gain_present = true;  // false: folded into lm_head, taken as 1
+  bool orig_mod_prefix = false;      // names carried torch.compile's "_orig_mod."
+  std::string gguf_types;            // GGUF: "Q8_0 x 21, F32 x 8", else ""
   std::vector<std::string> files;
   uint64_t file_bytes = 0;
   int64_t n_parameters = 0;
   std::map<std::string, int64_t> dtype_tensor_counts;  // "BF16" -> count
+  std::vector<std::string> unknown_tensors;            // in the checkpoint but not used
 };
 
 class Model;
@@ -146,7 +153,10 @@ class TALKIE_API Model {
   // Loads a model directory or checkpoint file in any layout and precision
   // the CLI loads (HF safetensors, sharded, PyTorch zip, q8 / q4); "" loads
   // the default model (DefaultModelPath()). Runs with `engine`'s settings.
-  static Model Load(const std::string& path, const Engine& engine = Engine());
+  // `progress` hears the slow stages (re-laying a GGUF file, packing for the
+  // fast policy); when it throws, the load is abandoned with its exception.
+  static Model Load(const std::string& path, const Engine& engine = Engine(),
+                    const ProgressCallback& progress = {});
 
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
@@ -156,7 +166,11 @@ class TALKIE_API Model {
   const ModelInfo& info() const;
   const Engine& engine() const;
   // Switches the precision policy (repacks weights; not concurrent with calls).
-  void SetPolicy(Policy policy);
+  // When `progress` throws, the model stays on its old policy.
+  void SetPolicy(Policy policy, const ProgressCallback& progress = {});
+  // The fast policy's kernel for this model's weights on this CPU ("portable"
+  // when the CPU has no SIMD kernel for them: slower than the exact policy).
+  std::string fast_kernel_path() const;
 
   // An empty cache for `batch` rows of at most `capacity` tokens each
   // (0 = the model's context length).

@@ -17,5 +17,6 @@
 #include "talkie/generate.h"
 #include "talkie/hooks.h"
 #include "talkie/model.h"
+#include "talkie/steering.h"
 #include "talkie/tensor.h"
 #include "talkie/tokenizer.h"

@@ -39,6 +39,9 @@ class TALKIE_API Tokenizer {
   // The tokenizer in the model's directory, with the special tokens the
   // model's vocabulary size implies (base or IT).
   static Tokenizer ForModel(const Model& model);
+  // The tokenizer at `path` (as Load; a .gguf file too) with the special
+  // tokens `model`'s vocabulary size implies; "" = ForModel(model).
+  static Tokenizer ForModel(const Model& model, const std::string& path);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
@@ -70,6 +73,10 @@ class TALKIE_API Tokenizer {
   std::optional<int32_t> SpecialTokenId(std::string_view text) const;
   // The ids generation stops at by default: <|endoftext|>, plus <|end|> for IT.
   std::vector<int32_t> stop_token_ids() const;
+  // Every special token that ends generation, as a stop token or as a chat
+  // marker (<|endoftext|>, <|end|>, <|user|>, <|assistant|>, <|system|>,
+  // those it has): what "ignore_eos" bans.
+  std::vector<int32_t> end_token_ids() const;
   // Highest id + 1.
   int64_t vocab_size() const;
 

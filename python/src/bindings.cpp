@@ -258,7 +258,12 @@ PYBIND11_MODULE(_talkie, m) {
 
   py::class_<talkie::Tokenizer>(m, "Tokenizer")
       .def(py::init([](const std::string& path) { return talkie::Tokenizer::Load(path); }))
-      .def_static("for_model", &talkie::Tokenizer::ForModel)
+      .def_static(
+          "for_model",
+          [](const talkie::Model& model, const std::string& path) {
+            return talkie::Tokenizer::ForModel(model, path);
+          },
+          py::arg("model"), py::arg("path") = "")
       .def(
           "encode",
           [](const talkie::Tokenizer& t, const std::string& text, bool allow_special) {

@@ -5,8 +5,10 @@
 
 #include "model/hooks.h"
 #include "model/model.h"
+#include "model/steering.h"
 #include "talkie/hooks.h"
 #include "talkie/model.h"
+#include "talkie/steering.h"
 #include "talkie/tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,6 +21,11 @@ struct ModelAccess {
   static const model::HookSet* Internal(const Hooks* hooks) {
     return hooks == nullptr ? nullptr : hooks->impl_.get();
   }
+  static model::HookSet* MutableInternal(Hooks& hooks) { return hooks.impl_.get(); }
+};
+
+struct SteeringAccess {
+  static const model::SteeringPlan& Plan(const Steering& s) { return *s.plan_; }
 };
 
 struct TokenizerAccess {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "ops/cpu_features.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "talkie/engine.h"
@@ -40,6 +41,18 @@ const char* PolicyName(Policy policy) { return policy == Policy::kFast ? "fast" 
 const char* Version() { return TALKIE_VERSION; }
 
 std::string SimdTarget() { return ops::MatMulTarget(); }
+
+KernelReport Kernels(const Engine& engine) {
+  const ops::ScopedLowPrecisionPath path(engine.options().kernel_path);
+  KernelReport r;
+  r.exact = ops::MatMulTarget();
+  r.fast_int8 = ops::LowPrecisionPath(ops::WeightType::kQ8);
+  r.fast_bf16 = ops::LowPrecisionPath(ops::WeightType::kBF16);
+  r.fast_ggml = ops::LowPrecisionPath(ops::WeightType::kQ4_K);
+  r.int8_paths = ops::LowPrecisionPaths();
+  r.simd_cap = ops::SimdCap();
+  return r;
+}
 
 namespace {
 

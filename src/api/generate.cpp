@@ -35,6 +35,7 @@ generate::GenerationConfig ToConfig(const GenerateOptions& o) {
   c.sampling.seed = o.sampling.seed;
   c.stop_token_ids = o.stop_token_ids;
   c.stop_strings = o.stop_strings;
+  c.banned_token_ids = o.banned_token_ids;
   c.hooks = ModelAccess::Internal(o.hooks);
   return c;
 }

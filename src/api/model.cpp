@@ -10,8 +10,10 @@
 #include "model/evaluation.h"
 #include "model/forward.h"
 #include "model/kv_cache.h"
+#include "model/load_progress.h"
 #include "model/model.h"
 #include "ops/matmul.h"
+#include "ops/matmul_lowp.h"
 #include "ops/norm.h"
 
 namespace talkie {
@@ -91,6 +93,12 @@ ModelInfo PublicInfo(const model::Model& m) {
   p.name_layout = i.name_layout;
   p.config_source = i.config_source;
   p.quantization = i.quantization;
+  p.config_keys = m.config().key_family;
+  p.tokenizer_path = m.tokenizer_path();
+  p.lm_head_gain_present = i.lm_head_gain_present;
+  p.orig_mod_prefix = i.orig_mod_prefix;
+  p.gguf_types = i.gguf_types;
+  p.unknown_tensors = i.unknown_tensors;
   p.files = i.files;
   p.file_bytes = i.file_bytes;
   p.n_parameters = i.n_parameters;
@@ -113,9 +121,10 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
-Model Model::Load(const std::string& path, const Engine& engine) {
+Model Model::Load(const std::string& path, const Engine& engine, const ProgressCallback& progress) {
   auto impl = std::make_unique<Impl>(Impl{nullptr, engine, {}, {}});
   api::EngineScope scope(engine);
+  const model::ScopedLoadProgress observer(progress);
   impl->model = model::Model::Load(path.empty() ? DefaultModelPath() : path);
   impl->model->SetPrecision(ToPrecision(engine.options().policy));
   impl->config = PublicConfig(impl->model->config());
@@ -127,12 +136,19 @@ const ModelConfig& Model::config() const { return impl_->config; }
 const ModelInfo& Model::info() const { return impl_->info; }
 const Engine& Model::engine() const { return impl_->engine; }
 
-void Model::SetPolicy(Policy policy) {
+void Model::SetPolicy(Policy policy, const ProgressCallback& progress) {
   EngineOptions options = impl_->engine.options();
   options.policy = policy;
-  impl_->engine = Engine(options);
-  api::EngineScope scope(impl_->engine);
+  Engine engine(options);
+  api::EngineScope scope(engine);
+  const model::ScopedLoadProgress observer(progress);
   impl_->model->SetPrecision(ToPrecision(policy));
+  impl_->engine = std::move(engine);
+}
+
+std::string Model::fast_kernel_path() const {
+  api::EngineScope scope(impl_->engine);
+  return ops::LowPrecisionPath(impl_->model->weights().lm_head.type);
 }
 
 KvCache Model::NewCache(int64_t batch, int64_t capacity) const {

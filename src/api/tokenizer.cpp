@@ -16,10 +16,12 @@ Tokenizer Tokenizer::Load(const std::string& path) {
   return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(path)));
 }
 
-Tokenizer Tokenizer::ForModel(const Model& model) {
+Tokenizer Tokenizer::ForModel(const Model& model) { return ForModel(model, ""); }
+
+Tokenizer Tokenizer::ForModel(const Model& model, const std::string& path) {
   const model::Model& m = ModelAccess::Internal(model);
-  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(
-      tokenizer::Tokenizer::FromPath(m.tokenizer_path(), std::nullopt, m.config().vocab_size)));
+  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(
+      path.empty() ? m.tokenizer_path() : path, std::nullopt, m.config().vocab_size)));
 }
 
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool allow_special) const {
@@ -71,6 +73,8 @@ std::optional<int32_t> Tokenizer::SpecialTokenId(std::string_view text) const {
 std::vector<int32_t> Tokenizer::stop_token_ids() const {
   return tokenizer::DefaultStopTokenIds(*impl_);
 }
+
+std::vector<int32_t> Tokenizer::end_token_ids() const { return tokenizer::EndTokenIds(*impl_); }
 
 int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }
 

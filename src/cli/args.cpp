@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/default_threads.h"
 #include "cli/progress_bar.h"
-#include "common/error.h"
+#include "model/load_progress.h"
 #include "ops/matmul_lowp.h"
 #include "talkie/engine.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 
@@ -92,28 +94,55 @@ ops::Precision ParsePolicy(const std::string& policy) {
   throw Error("--policy must be 'exact' or 'fast', got '" + policy + "'");
 }
 
-std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::string& policy,
-                                        std::function<void()> on_progress) {
-  const ops::Precision precision = ParsePolicy(policy);
-  std::unique_ptr<model::Model> model;
-  {
-    const ScopedLoadProgress progress(std::move(on_progress));
-    model = model::Model::Load(ResolveModelPath(given));
-    model->SetPrecision(precision);
-  }
-  const ops::WeightType type = model->weights().lm_head.type;
-  if (precision == ops::Precision::kFast && std::string(ops::LowPrecisionPath(type)) == "portable")
+Engine MakeEngine(const std::string& policy, int threads) {
+  EngineOptions options;
+  if (policy != "exact" && policy != "fast")
+    throw Error("--policy must be 'exact' or 'fast', got '" + policy + "'");
+  options.policy = talkie::ParsePolicy(policy);
+  options.threads = ResolveThreads(threads);
+  return Engine(options);
+}
+
+namespace {
+
+void WarnAboutLoad(const std::vector<std::string>& unknown, bool portable_fast) {
+  if (portable_fast)
     std::fprintf(stderr,
                  "talkie: warning: this CPU has no SIMD kernel for the fast policy on these "
                  "weights (bf16 needs AVX512-BF16; q8 / q4 need AVX2 or NEON); it runs "
                  "portable kernels, slower than --policy exact\n");
-  const auto& unknown = model->info().unknown_tensors;
   if (!unknown.empty()) {
     std::fprintf(stderr,
                  "talkie: warning: %zu tensor(s) in the checkpoint are not used:", unknown.size());
     for (const std::string& name : unknown) std::fprintf(stderr, " %s", name.c_str());
     std::fprintf(stderr, "\n");
   }
+}
+
+}  // namespace
+
+Model LoadModel(const std::string& given, const Engine& engine, std::function<void()> on_progress) {
+  LoadProgressBar bar(std::move(on_progress));
+  Model model = Model::Load(ResolveModelPath(given), engine, bar.Callback());
+  WarnAboutLoad(model.info().unknown_tensors,
+                engine.options().policy == Policy::kFast && model.fast_kernel_path() == "portable");
+  return model;
+}
+
+std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::string& policy,
+                                        std::function<void()> on_progress) {
+  const ops::Precision precision = ParsePolicy(policy);
+  std::unique_ptr<model::Model> model;
+  {
+    LoadProgressBar bar(std::move(on_progress));
+    const model::ScopedLoadProgress progress(bar.Callback());
+    model = model::Model::Load(ResolveModelPath(given));
+    model->SetPrecision(precision);
+  }
+  const ops::WeightType type = model->weights().lm_head.type;
+  WarnAboutLoad(
+      model->info().unknown_tensors,
+      precision == ops::Precision::kFast && std::string(ops::LowPrecisionPath(type)) == "portable");
   return model;
 }
 

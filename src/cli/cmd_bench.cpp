@@ -15,11 +15,11 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "model/forward.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "ops/parallel.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
@@ -25,13 +26,13 @@
 #include "cli/progress_bar.h"
 #include "cli/steering_options.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "common/number_formats.h"
 #include "io/atomic_file.h"
 #include "io/tensor_store.h"
 #include "model/forward.h"
 #include "model/hooks.h"
 #include "talkie/engine.h"
+#include "talkie/error.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::cli {
@@ -526,11 +527,11 @@ void RunCapture(const CaptureArgs& a) {
   ApplyThreads(a.threads);
   const std::string model_path = ResolveModelPath(a.model);
   const std::vector<std::string> old_shards = CheckCaptureOutputDir(a.out, model_path, a.force);
-  const NamedSteering steering = LoadSteering(a.steering);
+  const Steering steering = LoadSteering(a.steering);
 
   const auto m = LoadModel(model_path, a.policy);
   const model::ModelConfig& c = m->config();
-  const model::HookSet steering_hooks = model::MakeSteeringHooks(steering.plan, c);
+  const model::HookSet steering_hooks = model::MakeSteeringHooks(SteeringAccess::Plan(steering), c);
   const std::vector<ConcreteHook> hooks = Expand(names, c);
   const bool last_only = a.positions == "last";
   const int64_t docs = corpus->size();
@@ -615,7 +616,8 @@ void RunCapture(const CaptureArgs& a) {
       {"rows", writer.rows()},
       {"shards", writer.shards()},
   };
-  if (!steering.plan.empty()) manifest["steering"] = SteeringManifest(a.steering, steering.plan);
+  if (!SteeringAccess::Plan(steering).empty())
+    manifest["steering"] = SteeringManifest(a.steering, SteeringAccess::Plan(steering));
   io::WriteFileAtomically((fs::path(a.out) / "manifest.json").string(), manifest.dump(2) + "\n");
   // Shards of an earlier run into this folder that this run did not rewrite.
   std::set<std::string> written;

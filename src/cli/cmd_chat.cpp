@@ -8,10 +8,11 @@
 #include <cstdio>
 #include <limits>
 
+#include "api/access.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/line_reader.h"
-#include "common/error.h"
+#include "talkie/error.h"
 #include "tokenizer/chat.h"
 
 namespace talkie::cli {
@@ -43,12 +44,13 @@ void RunChat(const ChatArgs& a) {
   generate::GenerationConfig config = MakeGenerationConfig(a.gen);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   AttachToModel(a.gen, m, &config);
-  generate::Generator generator(*m.model, *m.tokenizer);
+  generate::Generator generator(ModelAccess::Internal(*m.model),
+                                TokenizerAccess::Internal(*m.tokenizer));
   // The conversation's KV cache stays from turn to turn: each turn feeds
   // only its new tokens (the one entry is the previous turn's sequence).
   generate::PrefixCache turns(std::numeric_limits<int64_t>::max(), a.no_prompt_cache ? 0 : 1);
   generator.set_prefix_cache(&turns);
-  const bool it = m.tokenizer->style() == tokenizer::Style::kIt;
+  const bool it = TokenizerAccess::Internal(*m.tokenizer).style() == tokenizer::Style::kIt;
 
   struct sigaction action = {};
   action.sa_handler = OnInterrupt;
@@ -84,7 +86,7 @@ void RunChat(const ChatArgs& a) {
     history.push_back({tokenizer::Role::kUser, line});
     std::vector<int32_t> prompt;
     try {
-      prompt = EncodeConversation(*m.tokenizer, history);
+      prompt = EncodeConversation(TokenizerAccess::Internal(*m.tokenizer), history);
     } catch (const Error& e) {
       std::fprintf(stderr, "talkie: error: %s\n", e.what());
       history.pop_back();

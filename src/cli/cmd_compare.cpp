@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/quality.h"
-#include "common/error.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {

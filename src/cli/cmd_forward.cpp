@@ -5,16 +5,17 @@
 #include <chrono>
 #include <cstdio>
 
+#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/output_guard.h"
 #include "cli/steering_options.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "io/tensor_store.h"
 #include "model/prompt_runner.h"
 #include "ops/parallel.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {
@@ -41,11 +42,11 @@ void RunForward(const ForwardArgs& args) {
   ApplyThreads(args.threads);
   const std::string input = ResolveModelPath(args.model);
   CheckForwardOutputFile(args.out, input, args.force);
-  const NamedSteering steering = LoadSteering(args.steering);
+  const Steering steering = LoadSteering(args.steering);
 
   const auto model = LoadModel(input, args.policy);
   const model::ModelConfig& c = model->config();
-  const model::HookSet steering_hooks = model::MakeSteeringHooks(steering.plan, c);
+  const model::HookSet steering_hooks = model::MakeSteeringHooks(SteeringAccess::Plan(steering), c);
   model::PromptRunOptions options;
   options.chunk = args.chunk;
   options.output_hidden_states = args.hidden_states;

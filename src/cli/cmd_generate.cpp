@@ -4,12 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/prompt_input.h"
-#include "common/error.h"
 #include "ops/parallel.h"
+#include "talkie/error.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie::cli {
@@ -55,7 +56,8 @@ void RunGenerate(const GenerateArgs& a) {
   for (size_t i = 0; i < prompts.size(); ++i)
     Check(!prompts[i].empty(), "empty prompt: it encodes to no tokens");
 
-  generate::Generator generator(*m.model, *m.tokenizer);
+  generate::Generator generator(ModelAccess::Internal(*m.model),
+                                TokenizerAccess::Internal(*m.tokenizer));
   generate::GenerationStats stats;
   const bool stream = !a.json && prompts.size() == 1;
   // The prompt is echoed with the first generated text, i.e. only once the

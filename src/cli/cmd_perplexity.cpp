@@ -5,13 +5,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/progress_bar.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "model/evaluation.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {
@@ -38,7 +39,8 @@ void RunPerplexity(const PerplexityArgs& a) {
   {
     // On a terminal: tokens scored, their rate and the time left.
     ProgressBar bar;
-    r = model::Perplexity(*m.model, ids, a.window, a.stride, m.steering_hooks(),
+    r = model::Perplexity(ModelAccess::Internal(*m.model), ids, a.window, a.stride,
+                          ModelAccess::Internal(m.steering_hooks()),
                           [&bar](int64_t scored, int64_t total) {
                             bar.UpdateCount("perplexity", static_cast<uint64_t>(scored),
                                             static_cast<uint64_t>(total), "tok");

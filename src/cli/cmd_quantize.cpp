@@ -9,9 +9,9 @@
 #include "cli/output_guard.h"
 #include "cli/progress_bar.h"
 #include "cli/quality.h"
-#include "common/error.h"
 #include "model/gguf_export.h"
 #include "model/quantize.h"
+#include "talkie/error.h"
 #include "tokenizer/gguf_metadata.h"
 
 namespace talkie::cli {

@@ -14,13 +14,14 @@
 #include <memory>
 #include <thread>
 
+#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "ops/parallel.h"
 #include "server/http_server.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {
@@ -80,7 +81,7 @@ void RunServe(const ServeArgs& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  NamedSteering steering = LoadSteering(a.steering);
+  Steering steering = LoadSteering(a.steering);
   server::ServerOptions o;
   o.host = a.host;
   o.port = a.port;
@@ -97,8 +98,8 @@ void RunServe(const ServeArgs& a) {
   o.scheduler.max_queue = a.queue;
   o.scheduler.prefill_chunk = a.prefill_chunk;
   o.scheduler.prompt_cache_bytes = a.prompt_cache_mb << 20;
-  o.steering = std::move(steering.plan);
-  o.steering_names = std::move(steering.names);
+  o.steering = SteeringAccess::Plan(steering);
+  o.steering_names = steering.names();
   // The model outlives the server that serves it.
   LoadedModel m;
   // Bound and answering (/health: "loading") before the model loads, so a
@@ -144,7 +145,8 @@ void RunServe(const ServeArgs& a) {
     m = LoadModelAndTokenizer(gen, [&] {
       if (stop_requested.load()) throw LoadAbandoned{};
     });
-    srv.SetModel(*m.model, *m.tokenizer, ModelName(*m.model));  // nothing once stopped
+    srv.SetModel(ModelAccess::Internal(*m.model), TokenizerAccess::Internal(*m.tokenizer),
+                 ModelName(ModelAccess::Internal(*m.model)));  // nothing once stopped
   } catch (const LoadAbandoned&) {
     // Stopped by a signal while loading: an ordinary shutdown.
   } catch (...) {
@@ -161,8 +163,10 @@ void RunServe(const ServeArgs& a) {
     std::fprintf(stderr,
                  "talkie serve: model %s (%s) ready on http://%s:%d "
                  "(max-batch %lld, queue %lld, ctx %lld)\n",
-                 ModelName(*m.model).c_str(),
-                 m.tokenizer->style() == tokenizer::Style::kIt ? "IT: chat enabled" : "base",
+                 ModelName(ModelAccess::Internal(*m.model)).c_str(),
+                 TokenizerAccess::Internal(*m.tokenizer).style() == tokenizer::Style::kIt
+                     ? "IT: chat enabled"
+                     : "base",
                  a.host.c_str(), port, static_cast<long long>(a.max_batch),
                  static_cast<long long>(a.queue),
                  static_cast<long long>(a.ctx ? a.ctx : m.model->config().max_position_embeddings));

@@ -6,8 +6,8 @@
 #include "cli/output_guard.h"
 #include "cli/progress_bar.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "model/synthetic.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {

@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 
 #include <omp.h>
+
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {
@@ -63,6 +66,13 @@ int IdleCoreCount() {
   }
   if (allowed == 0) return omp_get_max_threads();
   return std::clamp(idle, 1, omp_get_max_threads());
+}
+
+int ResolveThreads(int threads) {
+  Check(threads >= 0, "--threads must be >= 0, got " + std::to_string(threads));
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (threads == 0 && !(omp && *omp)) return IdleCoreCount();
+  return threads;
 }
 
 }  // namespace talkie::cli

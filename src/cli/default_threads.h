@@ -13,4 +13,9 @@ namespace talkie::cli {
 // OpenMP's count when /proc/stat cannot be read.
 int IdleCoreCount();
 
+// The thread count for --threads N: N when given; 0 (not given) = the idle
+// cores, unless the user chose through OpenMP's own $OMP_NUM_THREADS (then 0,
+// OpenMP's default). Throws for a negative count.
+int ResolveThreads(int threads);
+
 }  // namespace talkie::cli

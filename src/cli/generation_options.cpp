@@ -5,11 +5,12 @@
 #include <cstdlib>
 #include <random>
 
+#include "api/access.h"
 #include "cli/args.h"
 #include "cli/default_threads.h"
 #include "cli/validators.h"
-#include "common/error.h"
 #include "ops/parallel.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 
@@ -61,14 +62,7 @@ void AddThreadsOption(CLI::App* cmd, int* threads) {
   cmd->add_option("--threads", *threads, "threads (default: the cores that are idle at start)");
 }
 
-void ApplyThreads(int threads) {
-  Check(threads >= 0, "--threads must be >= 0, got " + std::to_string(threads));
-  // No --threads: the idle cores (cli/default_threads.h), unless the user
-  // chose through OpenMP's own variable.
-  const char* omp = std::getenv("OMP_NUM_THREADS");
-  if (threads == 0 && !(omp && *omp)) threads = IdleCoreCount();
-  ops::SetNumThreads(threads);
-}
+void ApplyThreads(int threads) { ops::SetNumThreads(ResolveThreads(threads)); }
 
 generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
   Check(a.max_new_tokens >= 0,
@@ -103,20 +97,18 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
 LoadedModel LoadModelAndTokenizer(const GenerationArgs& a, std::function<void()> on_progress) {
   LoadedModel out;
   // The steering files first: a bad one is reported before a long model load.
-  const NamedSteering steering = LoadSteering(a.steering);
-  out.model = LoadModel(a.model, a.policy, std::move(on_progress));
-  out.steering = model::MakeSteeringHooks(steering.plan, out.model->config());
-  const std::string tokenizer_path =
-      a.tokenizer.empty() ? out.model->tokenizer_path() : a.tokenizer;
-  out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
-      tokenizer::Tokenizer::FromPath(tokenizer_path, std::nullopt, out.model->config().vocab_size));
+  out.steering = LoadSteering(a.steering);
+  out.model = std::make_unique<Model>(
+      LoadModel(a.model, MakeEngine(a.policy, a.threads), std::move(on_progress)));
+  out.hooks = out.steering.MakeHooks(out.model->config());
+  out.tokenizer = std::make_unique<Tokenizer>(Tokenizer::ForModel(*out.model, a.tokenizer));
   return out;
 }
 
 void AttachToModel(const GenerationArgs& a, const LoadedModel& m,
                    generate::GenerationConfig* config) {
-  config->hooks = m.steering_hooks();
-  if (a.ignore_eos) config->banned_token_ids = tokenizer::EndTokenIds(*m.tokenizer);
+  config->hooks = ModelAccess::Internal(m.steering_hooks());
+  if (a.ignore_eos) config->banned_token_ids = m.tokenizer->end_token_ids();
 }
 
 void PrintSpeed(const generate::GenerationStats& s) {

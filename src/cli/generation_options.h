@@ -12,6 +12,9 @@
 #include "cli/steering_options.h"
 #include "generate/generator.h"
 #include "model/model.h"
+#include "talkie/model.h"
+#include "talkie/steering.h"
+#include "talkie/tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::cli {
@@ -46,11 +49,12 @@ void ApplyThreads(int threads);
 generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& args);
 
 struct LoadedModel {
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
-  model::HookSet steering;  // from the steering flags; empty when none
-  // What to put in GenerationConfig::hooks and friends: null when no steering.
-  const model::HookSet* steering_hooks() const { return steering.empty() ? nullptr : &steering; }
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  Steering steering;  // from the steering flags
+  Hooks hooks;        // steering's hooks for the model; empty when none
+  // What to put in GenerateOptions::hooks and friends: null when no steering.
+  const Hooks* steering_hooks() const { return hooks.empty() ? nullptr : &hooks; }
 };
 // Loads the steering files, then the model (default model when none is
 // given) and its tokenizer, and makes the steering hooks for the model.

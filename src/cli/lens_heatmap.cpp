@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "cli/token_display.h"
-#include "common/error.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "common/error.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 

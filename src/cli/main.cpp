@@ -8,8 +8,8 @@
 
 #include "cli/commands.h"
 #include "cli/parse_errors.h"
-#include "common/error.h"
 #include "talkie/engine.h"
+#include "talkie/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"talkie.cpp: inference engine for the Talkie language models"};

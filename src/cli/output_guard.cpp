@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/error.h"
 #include "io/tensor_store.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {

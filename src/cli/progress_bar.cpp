@@ -8,7 +8,6 @@
 #include <filesystem>
 
 #include "io/write_progress.h"
-#include "model/load_progress.h"
 
 namespace talkie::cli {
 namespace {
@@ -135,17 +134,14 @@ ScopedWriteProgress::~ScopedWriteProgress() {
   bar_.Finish();
 }
 
-ScopedLoadProgress::ScopedLoadProgress(std::function<void()> on_report)
-    : on_report_(std::move(on_report)), bar_(LoadBarDelay()) {
-  model::SetLoadProgress([this](const std::string& stage, uint64_t done, uint64_t total) {
+LoadProgressBar::LoadProgressBar(std::function<void()> on_report)
+    : on_report_(std::move(on_report)), bar_(LoadBarDelay()) {}
+
+ProgressCallback LoadProgressBar::Callback() {
+  return [this](const std::string& stage, uint64_t done, uint64_t total) {
     if (on_report_) on_report_();
     bar_.Update(stage, done, total);
-  });
-}
-
-ScopedLoadProgress::~ScopedLoadProgress() {
-  model::SetLoadProgress({});
-  bar_.Finish();
+  };
 }
 
 }  // namespace talkie::cli

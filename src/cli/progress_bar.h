@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "talkie/engine.h"
+
 namespace talkie::cli {
 
 class ProgressBar {
@@ -60,18 +62,19 @@ class ScopedWriteProgress {
   ProgressBar bar_;
 };
 
-// Shows the slow stages of loading a model during its lifetime
-// (model/load_progress.h: re-laying a GGUF file, packing weights) on a
-// ProgressBar that appears only after the stage has run for a second
-// (TALKIE_PROGRESS_DELAY=SECONDS changes that; 0 shows every stage).
-// `on_report` (optional) runs on every report first and may throw to
-// abandon the load (talkie serve's SIGTERM).
-class ScopedLoadProgress {
+// Shows the slow stages of loading a model (talkie::ProgressCallback:
+// re-laying a GGUF file, packing weights) on a ProgressBar that appears only
+// after the stage has run for a second (TALKIE_PROGRESS_DELAY=SECONDS
+// changes that; 0 shows every stage). `on_report` (optional) runs on every
+// report first and may throw to abandon the load (talkie serve's SIGTERM).
+class LoadProgressBar {
  public:
-  explicit ScopedLoadProgress(std::function<void()> on_report = {});
-  ~ScopedLoadProgress();
-  ScopedLoadProgress(const ScopedLoadProgress&) = delete;
-  ScopedLoadProgress& operator=(const ScopedLoadProgress&) = delete;
+  explicit LoadProgressBar(std::function<void()> on_report = {});
+  ~LoadProgressBar() { bar_.Finish(); }
+  LoadProgressBar(const LoadProgressBar&) = delete;
+  LoadProgressBar& operator=(const LoadProgressBar&) = delete;
+  // The callback to pass to Model::Load / SetPolicy; valid while this lives.
+  ProgressCallback Callback();
 
  private:
   std::function<void()> on_report_;

@@ -8,7 +8,7 @@
 #include <iostream>
 #include <iterator>
 
-#include "common/error.h"
+#include "talkie/error.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie::cli {

@@ -5,8 +5,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/error.h"
 #include "model/evaluation.h"
+#include "talkie/error.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::cli {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "common/error.h"
+#include "talkie/error.h"
 
 namespace talkie::cli {
 namespace {
@@ -16,11 +16,6 @@ float ParseScale(const std::string& text, const std::string& file) {
   Check(!text.empty() && end == text.c_str() + text.size() && std::isfinite(scale),
         "--control-vector-scaled " + file + " " + text + ": the scale must be a finite number");
   return scale;
-}
-
-model::ControlVector Load(const std::string& flag, const std::string& path) {
-  Check(std::filesystem::is_regular_file(path), flag + " " + path + ": no such file");
-  return model::LoadControlVector(path);
 }
 
 }  // namespace
@@ -50,11 +45,11 @@ void AddSteeringOptions(CLI::App* cmd, SteeringArgs* args) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
-NamedSteering LoadSteering(const SteeringArgs& args) {
-  NamedSteering out;
+Steering LoadSteering(const SteeringArgs& args) {
+  Steering out;
   auto add = [&out](const std::string& flag, const std::string& path, float scale) {
-    out.plan.vectors.push_back({Load(flag, path), scale});
-    out.names.push_back(std::filesystem::path(path).stem().string());
+    Check(std::filesystem::is_regular_file(path), flag + " " + path + ": no such file");
+    out.AddControlVector(path, scale);
   };
   for (const std::string& path : args.vectors) add("--control-vector", path, 1.0f);
   Check(args.scaled.size() % 2 == 0, "--control-vector-scaled takes FILE SCALE");
@@ -65,12 +60,11 @@ NamedSteering LoadSteering(const SteeringArgs& args) {
     Check(args.layer_range[0] >= 0 && args.layer_range[0] <= args.layer_range[1],
           "--control-vector-layer-range " + std::to_string(args.layer_range[0]) + " " +
               std::to_string(args.layer_range[1]) + ": need 0 <= A <= B");
-    out.plan.layer_start = args.layer_range[0];
-    out.plan.layer_end = args.layer_range[1];
+    out.SetLayerRange(args.layer_range[0], args.layer_range[1]);
   }
   for (const std::string& path : args.ablate) {
     Check(std::filesystem::is_regular_file(path), "--ablate-direction " + path + ": no such file");
-    out.plan.ablations.push_back(model::LoadDirection(path));
+    out.AddAblation(path);
   }
   return out;
 }

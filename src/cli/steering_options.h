@@ -8,9 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "model/config.h"
-#include "model/hooks.h"
-#include "model/steering.h"
+#include "talkie/steering.h"
 
 namespace talkie::cli {
 
@@ -23,14 +21,10 @@ struct SteeringArgs {
 
 void AddSteeringOptions(CLI::App* cmd, SteeringArgs* args);
 
-// Loads the files the flags name (Error naming the flag and file). The plan
-// keeps each vector's file stem as its name (the server's per-request field
-// refers to vectors by it); model::MakeSteeringHooks(plan, config) then makes
-// the hooks once the model is loaded.
-struct NamedSteering {
-  model::SteeringPlan plan;
-  std::vector<std::string> names;  // plan.vectors[i] is named names[i]
-};
-NamedSteering LoadSteering(const SteeringArgs& args);
+// Loads the files the flags name (Error naming the flag and file). Each
+// vector is named after its file stem (the server's per-request field refers
+// to vectors by it); Steering::MakeHooks then makes the hooks once the model
+// is loaded.
+Steering LoadSteering(const SteeringArgs& args);
 
 }  // namespace talkie::cli

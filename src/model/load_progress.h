@@ -5,7 +5,8 @@
 // used in place) is instant and reports nothing. The command-line program
 // draws a progress bar from it. Process-wide; reports come from the loading
 // thread only, outside parallel regions, so an observer may throw to
-// abandon the load (the exception leaves Model::Load / SetPrecision).
+// abandon the load (the exception leaves Model::Load / SetPrecision). The
+// observer is per thread: loads on other threads do not see it.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,19 @@ namespace talkie::model {
 // done / total: bytes of that stage.
 using LoadProgress = std::function<void(const std::string& stage, uint64_t done, uint64_t total)>;
 
-// Installs `observer` (an empty function removes it).
+// Installs `observer` for the calling thread (an empty function removes it).
 void SetLoadProgress(LoadProgress observer);
+// Installs an observer for one scope and restores the previous one after.
+class ScopedLoadProgress {
+ public:
+  explicit ScopedLoadProgress(LoadProgress observer);
+  ~ScopedLoadProgress();
+  ScopedLoadProgress(const ScopedLoadProgress&) = delete;
+  ScopedLoadProgress& operator=(const ScopedLoadProgress&) = delete;
+
+ private:
+  LoadProgress previous_;
+};
 // Called by the loaders.
 void ReportLoadProgress(const std::string& stage, uint64_t done, uint64_t total);
 

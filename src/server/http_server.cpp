@@ -8,10 +8,10 @@
 #include <random>
 #include <thread>
 
-#include "common/error.h"
 #include "server/httplib_config.h"
 #include "server/metrics.h"
 #include "server/openai_api.h"
+#include "talkie/error.h"
 
 namespace talkie::server {
 namespace {

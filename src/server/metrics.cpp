@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "common/error.h"
+#include "talkie/error.h"
 
 namespace talkie::server {
 

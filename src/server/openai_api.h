@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/error.h"
 #include "generate/sequence.h"
 #include "server/scheduler.h"
+#include "talkie/error.h"
 #include "tokenizer/tokenizer.h"
 
 namespace talkie::server {

@@ -6,9 +6,9 @@
 #include <exception>
 #include <span>
 
-#include "common/error.h"
 #include "model/forward.h"
 #include "ops/softmax.h"
+#include "talkie/error.h"
 
 namespace talkie::server {
 namespace {
