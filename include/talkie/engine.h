@@ -37,6 +37,9 @@ class TALKIE_API Engine {
   // Validates the options (Error naming the field).
   explicit Engine(EngineOptions options = {});
   const EngineOptions& options() const { return options_; }
+  // The threads a call runs with: options().threads, or OpenMP's default
+  // when that is 0.
+  int threads() const;
 
  private:
   EngineOptions options_;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -54,6 +55,10 @@ struct GenerateOptions {
   const Hooks* hooks = nullptr;
 };
 
+// Throws Error naming the field (e.g. "temperature must be >= 0") for an
+// option Generate would reject; lets a program check options before loading.
+TALKIE_API void ValidateOptions(const GenerateOptions& options);
+
 enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
 // "stop_token", "stop_string", "length", "cancelled".
 TALKIE_API const char* FinishReasonName(FinishReason reason);
@@ -64,12 +69,73 @@ struct Generation {
   FinishReason finish = FinishReason::kLength;
   std::string stop_string;  // the stop string that ended it, if any
   int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens taken from a PromptCache instead of fed
+};
+
+// Timing and token counts of one Generator::Run (all sequences together).
+struct GenerationStats {
+  int64_t prompt_tokens = 0;     // prompt tokens
+  int64_t cached_tokens = 0;     // of those, taken from the prompt cache (not fed)
+  int64_t generated_tokens = 0;  // sampled tokens
+  double prefill_seconds = 0.0;  // feeding the prompts
+  double decode_seconds = 0.0;   // sampling the rest
 };
 
 // Receives text of sequence `index` as it becomes final (complete UTF-8,
 // never part of a stop string). Return false to stop that sequence
 // (finish reason kCancelled).
 using StreamCallback = std::function<bool(size_t index, std::string_view text)>;
+
+namespace generate {
+class PrefixCache;
+}
+
+// The KV caches of finished sequences, kept so that a later prompt starting
+// with the same tokens skips feeding them again (a chat's next turn, a long
+// shared system prompt). Outputs are bit-identical with and without it (the
+// contract's chunking invariance). Entries are keyed by the Hooks object
+// they ran under (steering changes keys and values) and the policy. At most
+// `max_bytes` of caches and `max_entries` entries, least recently used first
+// out. Not thread-safe: one Generator uses it at a time.
+class TALKIE_API PromptCache {
+ public:
+  explicit PromptCache(int64_t max_bytes, int64_t max_entries = 64);
+  ~PromptCache();
+  PromptCache(PromptCache&&) noexcept;
+  PromptCache& operator=(PromptCache&&) noexcept;
+
+  void Clear();
+  int64_t bytes() const;
+  int64_t entries() const;
+
+ private:
+  friend class Generator;
+  std::unique_ptr<generate::PrefixCache> impl_;
+};
+
+// Generate with more control: statistics, a prompt cache kept across calls.
+// One Generator per thread; the model and tokenizer must outlive it.
+class TALKIE_API Generator {
+ public:
+  Generator(const Model& model, const Tokenizer& tokenizer);
+  explicit Generator(const Model& model);  // ids only: no text, no stop strings
+
+  // Each prompt resumes from the longest prefix `cache` holds, and every
+  // finished sequence's cache goes back into it. nullptr: none. The cache
+  // (and the Hooks its entries were made with) must outlive its use here.
+  void set_prompt_cache(PromptCache* cache) { prompt_cache_ = cache; }
+
+  // As Generate; `stats` (optional) receives the counts and timings.
+  std::vector<Generation> Run(const std::vector<std::vector<int32_t>>& prompts,
+                              const std::vector<GenerateOptions>& options,
+                              const StreamCallback& on_text = {}, std::stop_token cancel = {},
+                              GenerationStats* stats = nullptr);
+
+ private:
+  const Model& model_;
+  const Tokenizer* tokenizer_;
+  PromptCache* prompt_cache_ = nullptr;
+};
 
 // Generates a continuation of every prompt as one batch. `options` holds one
 // entry for all prompts or one per prompt. A stop request on `cancel` (from

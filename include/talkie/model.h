@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -172,6 +173,15 @@ class TALKIE_API Model {
   // when the CPU has no SIMD kernel for them: slower than the exact policy).
   std::string fast_kernel_path() const;
 
+  // The matmul weights (every matrix but the embedding), each read once per
+  // decoded token: the bytes decode's memory roofline counts, and their
+  // parameters (2 flops each per prompt token: prefill's compute roofline).
+  struct WeightFootprint {
+    int64_t matmul_bytes = 0;
+    int64_t matmul_parameters = 0;
+  };
+  WeightFootprint weight_footprint() const;
+
   // An empty cache for `batch` rows of at most `capacity` tokens each
   // (0 = the model's context length).
   KvCache NewCache(int64_t batch = 1, int64_t capacity = 0) const;
@@ -194,8 +204,12 @@ class TALKIE_API Model {
   // Log-probability of each token given the ones before it (n >= 2 ids),
   // over windows of at most `window` tokens (0 = the context length) moving by
   // `stride` (0 = window); each token is scored once, with the most context
-  // available (the Hugging Face sliding-window recipe).
-  ScoreResult Score(const std::vector<int32_t>& ids, int64_t window = 0, int64_t stride = 0) const;
+  // available (the Hugging Face sliding-window recipe). `hooks` (optional)
+  // run on every forward (steering); `progress` (optional) hears the tokens
+  // scored so far and the total after each forward.
+  ScoreResult Score(const std::vector<int32_t>& ids, int64_t window = 0, int64_t stride = 0,
+                    const Hooks* hooks = nullptr,
+                    const std::function<void(int64_t scored, int64_t total)>& progress = {}) const;
 
  private:
   friend struct ModelAccess;

@@ -17,6 +17,7 @@
 #include "talkie/generate.h"
 #include "talkie/hooks.h"
 #include "talkie/model.h"
+#include "talkie/roofline.h"
 #include "talkie/steering.h"
 #include "talkie/tensor.h"
 #include "talkie/tokenizer.h"

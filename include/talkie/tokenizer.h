@@ -32,10 +32,20 @@ struct ChatMessage {
   std::string content;
 };
 
+// UTF-8 checks for showing token bytes (a token may hold part of a character).
+// The offset of the first byte that is not well-formed UTF-8, or
+// std::string_view::npos when all of `text` is.
+TALKIE_API size_t FindInvalidUtf8(std::string_view text);
+// `bytes` with every ill-formed sequence replaced by U+FFFD (as Python's
+// bytes.decode(errors="replace")).
+TALKIE_API std::string ReplaceInvalidUtf8(std::string_view bytes);
+
 class TALKIE_API Tokenizer {
  public:
-  // A vocab.txt, a tokenizer.json, or a model directory holding one of them.
-  static Tokenizer Load(const std::string& path);
+  // A vocab.txt, a tokenizer.json, a GGUF file, or a model directory holding
+  // one of them. `style` picks the special-token set: "base" (<|endoftext|>)
+  // or "it" (the chat markers too); "" = as the files say.
+  static Tokenizer Load(const std::string& path, const std::string& style = "");
   // The tokenizer in the model's directory, with the special tokens the
   // model's vocabulary size implies (base or IT).
   static Tokenizer ForModel(const Model& model);

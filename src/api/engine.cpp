@@ -9,6 +9,7 @@
 #include "ops/cpu_features.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
+#include "ops/parallel.h"
 #include "talkie/engine.h"
 #include "talkie/error.h"
 
@@ -28,6 +29,11 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
   Check(options_.policy == Policy::kExact || options_.policy == Policy::kFast,
         "engine: unknown policy");
   ops::CheckLowPrecisionPath(options_.kernel_path);
+}
+
+int Engine::threads() const {
+  const ops::ScopedNumThreads scope(options_.threads);
+  return ops::NumThreads();
 }
 
 Policy ParsePolicy(const std::string& name) {

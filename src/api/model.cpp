@@ -146,6 +146,15 @@ void Model::SetPolicy(Policy policy, const ProgressCallback& progress) {
   impl_->engine = std::move(engine);
 }
 
+Model::WeightFootprint Model::weight_footprint() const {
+  WeightFootprint f;
+  for (const ops::WeightMatrix* w : impl_->model->weights().MatMuls()) {
+    f.matmul_bytes += ops::WeightBytes(*w);
+    f.matmul_parameters += w->rows * w->cols;
+  }
+  return f;
+}
+
 std::string Model::fast_kernel_path() const {
   api::EngineScope scope(impl_->engine);
   return ops::LowPrecisionPath(impl_->model->weights().lm_head.type);
@@ -284,9 +293,12 @@ Tensor<float> Model::Unembed(const Tensor<float>& hidden, bool apply_final_norm)
   return logits;
 }
 
-ScoreResult Model::Score(const std::vector<int32_t>& ids, int64_t window, int64_t stride) const {
+ScoreResult Model::Score(const std::vector<int32_t>& ids, int64_t window, int64_t stride,
+                         const Hooks* hooks,
+                         const std::function<void(int64_t, int64_t)>& progress) const {
   api::EngineScope scope(impl_->engine);
-  const model::PerplexityResult p = model::Perplexity(*impl_->model, ids, window, stride);
+  const model::PerplexityResult p =
+      model::Perplexity(*impl_->model, ids, window, stride, ModelAccess::Internal(hooks), progress);
   ScoreResult r;
   r.token_logprobs.reserve(p.token_nll.size());
   for (double nll : p.token_nll) r.token_logprobs.push_back(static_cast<float>(-nll));

@@ -4,16 +4,25 @@
 #include "api/access.h"
 #include "generate/sequence.h"
 #include "tokenizer/chat.h"
+#include "tokenizer/utf8.h"
 
 namespace talkie {
+
+static_assert(tokenizer::kValidUtf8 == std::string_view::npos);
+size_t FindInvalidUtf8(std::string_view text) { return tokenizer::FindInvalidUtf8(text); }
+std::string ReplaceInvalidUtf8(std::string_view bytes) {
+  return tokenizer::ReplaceInvalidUtf8(bytes);
+}
 
 Tokenizer::Tokenizer(std::unique_ptr<tokenizer::Tokenizer> impl) : impl_(std::move(impl)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::Load(const std::string& path) {
-  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(path)));
+Tokenizer Tokenizer::Load(const std::string& path, const std::string& style) {
+  std::optional<tokenizer::Style> s;
+  if (!style.empty()) s = tokenizer::ParseStyle(style);
+  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(path, s)));
 }
 
 Tokenizer Tokenizer::ForModel(const Model& model) { return ForModel(model, ""); }

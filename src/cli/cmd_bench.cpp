@@ -10,16 +10,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench_support/roofline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/validators.h"
-#include "model/forward.h"
-#include "ops/matmul.h"
-#include "ops/matmul_lowp.h"
-#include "ops/parallel.h"
+#include "talkie/engine.h"
 #include "talkie/error.h"
+#include "talkie/model.h"
+#include "talkie/roofline.h"
 
 namespace talkie::cli {
 namespace {
@@ -48,14 +46,13 @@ Stats Summarize(std::vector<double> v) {
 
 void RunBench(const BenchArgs& a) {
   Check(a.prompt >= 1 && a.gen >= 1 && a.reps >= 1, "--prompt, --gen and --reps must be >= 1");
-  ParsePolicy(a.policy);
-  ApplyThreads(a.threads);
-  const int threads = ops::NumThreads();
+  const Engine engine = MakeEngine(a.policy, a.threads);
+  const int threads = engine.threads();
   // The context check needs the config: a first, cheap load (the weights stay
   // unread in the mapped file) before minutes of measuring.
   const std::string path = ResolveModelPath(a.model);
   {
-    const int64_t context = model::Model::Load(path)->config().max_position_embeddings;
+    const int64_t context = Model::Load(path).config().max_position_embeddings;
     Check(a.prompt + a.gen <= context,
           "--prompt " + std::to_string(a.prompt) + " + --gen " + std::to_string(a.gen) +
               " exceeds the model's context of " + std::to_string(context) + " tokens");
@@ -65,43 +62,45 @@ void RunBench(const BenchArgs& a) {
   // (peak RSS then measures the model); measured again after the runs, and
   // the better of the two is the roofline (this shared machine varies).
   std::fprintf(stderr, "measuring memory bandwidth (%d threads)...\n", threads);
-  const double read_gb_s_before = bench_support::MeasureReadBandwidth(threads);
+  const double read_gb_s_before = MeasureReadBandwidth(threads);
 
   const double t_load = Now();
-  const auto m = LoadModel(path, a.policy);
+  const Model m = LoadModel(path, engine);
   const double load_s = Now() - t_load;
-  const model::ModelConfig& c = m->config();
+  const ModelConfig& c = m.config();
 
   // Every matrix is streamed once per decoded token (the embedding row is not).
-  int64_t weights_bytes = 0, matmul_params = 0;
-  for (const ops::WeightMatrix* w : m->weights().MatMuls()) {
-    weights_bytes += ops::WeightBytes(*w);
-    matmul_params += w->rows * w->cols;
-  }
+  const Model::WeightFootprint footprint = m.weight_footprint();
+  const int64_t weights_bytes = footprint.matmul_bytes, matmul_params = footprint.matmul_parameters;
 
   std::fprintf(stderr, "measuring compute peaks (%d threads)...\n", threads);
-  const double fma_gflop_s = bench_support::MeasureFmaPeak(threads);
+  const double fma_gflop_s = MeasureFmaPeak(threads);
   // Prefill is compared with the peak of the instruction its kernel uses:
   // float FMA (exact policy), VDPBF16PS / VPDPBUSD (fast policy).
-  const ops::WeightType matmul_type = m->weights().lm_head.type;
-  const double dot_peak = m->precision() == ops::Precision::kFast
-                              ? bench_support::MeasureLowPrecisionPeak(matmul_type, threads)
-                              : 0.0;
+  std::string dot_kind;
+  const double dot_peak = MeasureDotPeak(m, threads, &dot_kind);
   const double compute_peak = dot_peak > 0 ? dot_peak : fma_gflop_s;
-  const std::string compute_peak_kind =
-      dot_peak > 0 ? (matmul_type == ops::WeightType::kBF16 ? "bf16 dot" : "int8 dot") : "f32 FMA";
+  const std::string compute_peak_kind = dot_peak > 0 ? dot_kind : "f32 FMA";
+  const bool fast = engine.options().policy == Policy::kFast;
+  const std::string simd_target = Kernels(engine).exact, fast_kernel = m.fast_kernel_path();
 
   std::mt19937 rng(1);
   std::vector<int32_t> prompt(static_cast<size_t>(a.prompt));
   for (auto& id : prompt) id = static_cast<int32_t>(rng() % c.vocab_size);
+  // One forward of `ids` through `cache`; returns the argmax of the last logits.
+  auto step = [&](KvCache& cache, std::vector<int32_t> ids) {
+    ForwardRequest request;
+    const auto n = static_cast<int64_t>(ids.size());
+    request.input_ids = Tensor<int32_t>({1, n}, std::move(ids));
+    request.logits = LogitsFor::kLast;
+    const ForwardResult out = m.Forward(request, &cache);
+    const float* row = out.logits.data();
+    return static_cast<int32_t>(std::max_element(row, row + c.vocab_size) - row);
+  };
   // Greedy decoding of `gen` tokens through `cache`; returns tokens/s.
-  auto decode = [&](model::KvCache& cache, int32_t next) {
+  auto decode = [&](KvCache& cache, int32_t next) {
     const double t1 = Now();
-    for (int64_t i = 0; i < a.gen; ++i) {
-      const auto logits = model::ForwardRagged(*m, {{&cache, {next}, model::LogitsFor::kLast}});
-      next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) -
-                                  logits[0].begin());
-    }
+    for (int64_t i = 0; i < a.gen; ++i) next = step(cache, {next});
     return static_cast<double>(a.gen) / (Now() - t1);
   };
   // Generation is timed twice: from an empty cache (what llama-bench's tg
@@ -110,31 +109,29 @@ void RunBench(const BenchArgs& a) {
   std::vector<double> pp, tg, tg_after, ttft;
   for (int r = 0; r < a.reps; ++r) {
     std::fprintf(stderr, "rep %d/%d\n", r + 1, a.reps);
-    model::KvCache cache(c, 1);
+    KvCache cache = m.NewCache();
     const double t0 = Now();
-    auto logits = model::ForwardRagged(*m, {{&cache, prompt, model::LogitsFor::kLast}});
+    const int32_t next = step(cache, prompt);
     const double prefill = Now() - t0;
-    const int32_t next = static_cast<int32_t>(std::max_element(logits[0].begin(), logits[0].end()) -
-                                              logits[0].begin());
-    ttft.push_back(Now() - t0);
+    ttft.push_back(prefill);
     pp.push_back(static_cast<double>(a.prompt) / prefill);
     tg_after.push_back(decode(cache, next));
-    model::KvCache empty(c, 1);
+    KvCache empty = m.NewCache();
     tg.push_back(decode(empty, prompt[0]));
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  const double read_gb_s_after = bench_support::MeasureReadBandwidth(threads);
+  const double read_gb_s_after = MeasureReadBandwidth(threads);
   const double read_gb_s = std::max(read_gb_s_before, read_gb_s_after);
   const Stats p = Summarize(pp), g = Summarize(tg), f = Summarize(ttft), ga = Summarize(tg_after);
   const double decode_gb_s = static_cast<double>(weights_bytes) * g.median / 1e9;
   // Matmul flops only (attention adds a little more at long prompts).
   const double prefill_gflop_s = 2.0 * static_cast<double>(matmul_params) * p.median / 1e9;
-  nlohmann::json j = {{"model", m->info().path},
+  nlohmann::json j = {{"model", m.info().path},
                       {"threads", threads},
                       {"policy", a.policy},
-                      {"simd_target", ops::MatMulTarget()},
-                      {"fast_kernel", ops::LowPrecisionPath(matmul_type)},
+                      {"simd_target", simd_target},
+                      {"fast_kernel", fast_kernel},
                       {"prompt_tokens", a.prompt},
                       {"gen_tokens", a.gen},
                       {"reps", a.reps},
@@ -165,8 +162,8 @@ void RunBench(const BenchArgs& a) {
     return;
   }
   std::printf("model %s | %d threads | policy %s | SIMD %s | fast kernel %s\n",
-              m->info().path.c_str(), threads, a.policy.c_str(), ops::MatMulTarget(),
-              m->precision() == ops::Precision::kFast ? ops::LowPrecisionPath(matmul_type) : "-");
+              m.info().path.c_str(), threads, a.policy.c_str(), simd_target.c_str(),
+              fast ? fast_kernel.c_str() : "-");
   std::printf(
       "machine: read %.1f GB/s (%.1f before, %.1f after the runs), f32 FMA peak %.0f GFLOP/s",
       read_gb_s, read_gb_s_before, read_gb_s_after, fma_gflop_s);

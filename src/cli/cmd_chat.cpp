@@ -8,12 +8,12 @@
 #include <cstdio>
 #include <limits>
 
-#include "api/access.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/line_reader.h"
 #include "talkie/error.h"
-#include "tokenizer/chat.h"
+#include "talkie/generate.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
@@ -32,25 +32,24 @@ struct ChatArgs {
   bool no_prompt_cache = false;
 };
 
-std::vector<int32_t> EncodeConversation(const tokenizer::Tokenizer& tok,
-                                        const std::vector<tokenizer::ChatMessage>& messages) {
-  if (tok.style() == tokenizer::Style::kIt) return tokenizer::EncodeChat(tok, messages);
+std::vector<int32_t> EncodeConversation(const Tokenizer& tok,
+                                        const std::vector<ChatMessage>& messages) {
+  if (tok.is_chat()) return tok.EncodeChat(messages);
   std::string text;  // base model: the conversation as plain text
   for (const auto& m : messages) text += m.content + "\n";
   return tok.Encode(text, /*allow_special=*/false);
 }
 
 void RunChat(const ChatArgs& a) {
-  generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  GenerateOptions config = MakeGenerateOptions(a.gen);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   AttachToModel(a.gen, m, &config);
-  generate::Generator generator(ModelAccess::Internal(*m.model),
-                                TokenizerAccess::Internal(*m.tokenizer));
+  Generator generator(*m.model, *m.tokenizer);
   // The conversation's KV cache stays from turn to turn: each turn feeds
   // only its new tokens (the one entry is the previous turn's sequence).
-  generate::PrefixCache turns(std::numeric_limits<int64_t>::max(), a.no_prompt_cache ? 0 : 1);
-  generator.set_prefix_cache(&turns);
-  const bool it = TokenizerAccess::Internal(*m.tokenizer).style() == tokenizer::Style::kIt;
+  PromptCache turns(std::numeric_limits<int64_t>::max(), a.no_prompt_cache ? 0 : 1);
+  generator.set_prompt_cache(&turns);
+  const bool it = m.tokenizer->is_chat();
 
   struct sigaction action = {};
   action.sa_handler = OnInterrupt;
@@ -58,8 +57,8 @@ void RunChat(const ChatArgs& a) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
 
-  std::vector<tokenizer::ChatMessage> history;
-  if (!a.system.empty()) history.push_back({tokenizer::Role::kSystem, a.system});
+  std::vector<ChatMessage> history;
+  if (!a.system.empty()) history.push_back({"system", a.system});
   // Piped input (a script, a test) gets replies only: no banner, no prompts.
   LineReader reader(&g_interrupted);
   const bool interactive = reader.interactive();
@@ -83,10 +82,10 @@ void RunChat(const ChatArgs& a) {
     }
     if (line == "/quit" || line == "/exit") break;
     if (line.empty()) continue;
-    history.push_back({tokenizer::Role::kUser, line});
+    history.push_back({"user", line});
     std::vector<int32_t> prompt;
     try {
-      prompt = EncodeConversation(TokenizerAccess::Internal(*m.tokenizer), history);
+      prompt = EncodeConversation(*m.tokenizer, history);
     } catch (const Error& e) {
       std::fprintf(stderr, "talkie: error: %s\n", e.what());
       history.pop_back();
@@ -98,19 +97,19 @@ void RunChat(const ChatArgs& a) {
       history.pop_back();
       continue;
     }
-    generate::GenerationStats stats;
-    const auto result = generator.Generate(
+    GenerationStats stats;
+    const auto result = generator.Run(
         {prompt}, {config},
         [](size_t, std::string_view piece) {
           std::fwrite(piece.data(), 1, piece.size(), stdout);
           std::fflush(stdout);
           return g_interrupted == 0;
         },
-        &stats)[0];
+        {}, &stats)[0];
     std::printf("\n");
-    if (result.finish == generate::FinishReason::kCancelled) std::fprintf(stderr, "[stopped]\n");
+    if (result.finish == FinishReason::kCancelled) std::fprintf(stderr, "[stopped]\n");
     if (!a.gen.quiet) PrintSpeed(stats);
-    history.push_back({tokenizer::Role::kAssistant, result.text});
+    history.push_back({"assistant", result.text});
   }
   if (interactive) std::printf("\n");
 }

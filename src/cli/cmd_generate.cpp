@@ -4,14 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/prompt_input.h"
-#include "ops/parallel.h"
 #include "talkie/error.h"
-#include "tokenizer/utf8.h"
+#include "talkie/generate.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
@@ -40,7 +39,7 @@ void RunGenerate(const GenerateArgs& a) {
   Check(sources <= 1, "give one of PROMPT, --ids or --prompts-file");
   Check(sources == 1,
         "empty prompt: give PROMPT text, - (stdin), --ids 1,2,3 or --prompts-file FILE");
-  generate::GenerationConfig config = MakeGenerationConfig(a.gen);
+  GenerateOptions config = MakeGenerateOptions(a.gen);
   std::vector<std::vector<int32_t>> prompts;
   if (!a.ids.empty()) prompts.push_back(ParseIdList(a.ids, "--ids"));
   const std::vector<std::string> file_prompts =
@@ -56,9 +55,8 @@ void RunGenerate(const GenerateArgs& a) {
   for (size_t i = 0; i < prompts.size(); ++i)
     Check(!prompts[i].empty(), "empty prompt: it encodes to no tokens");
 
-  generate::Generator generator(ModelAccess::Internal(*m.model),
-                                TokenizerAccess::Internal(*m.tokenizer));
-  generate::GenerationStats stats;
+  Generator generator(*m.model, *m.tokenizer);
+  GenerationStats stats;
   const bool stream = !a.json && prompts.size() == 1;
   // The prompt is echoed with the first generated text, i.e. only once the
   // generator has accepted it (a prompt over the context limit is an error
@@ -68,7 +66,7 @@ void RunGenerate(const GenerateArgs& a) {
     if (!echoed && !text.empty()) std::fwrite(text.data(), 1, text.size(), stdout);
     echoed = true;
   };
-  generate::TextCallback on_text;
+  StreamCallback on_text;
   if (stream) {
     on_text = [&](size_t, std::string_view piece) {
       echo();
@@ -77,25 +75,24 @@ void RunGenerate(const GenerateArgs& a) {
       return true;
     };
   }
-  const auto results = generator.Generate(prompts, {config}, on_text, &stats);
+  const auto results = generator.Run(prompts, {config}, on_text, {}, &stats);
   const double tok_s = stats.decode_seconds > 0
                            ? static_cast<double>(stats.generated_tokens) / stats.decode_seconds
                            : 0.0;
   for (size_t i = 0; i < results.size(); ++i) {
-    const generate::SequenceResult& r = results[i];
+    const Generation& r = results[i];
     if (a.json) {
-      nlohmann::json j = {{"ids", r.ids},
-                          {"text", tokenizer::ReplaceInvalidUtf8(r.text)},
-                          {"finish_reason", generate::FinishReasonName(r.finish)},
+      nlohmann::json j = {{"ids", r.tokens},
+                          {"text", ReplaceInvalidUtf8(r.text)},
+                          {"finish_reason", FinishReasonName(r.finish)},
                           {"prompt_tokens", r.prompt_tokens},
                           {"tokens_per_second", tok_s},
-                          {"threads", ops::NumThreads()},
+                          {"threads", m.model->engine().threads()},
                           {"seed", config.sampling.seed}};
       if (prompts.size() > 1) j["index"] = i;
       std::printf("%s\n", j.dump().c_str());
     } else if (!stream) {
-      std::printf("--- [%zu] (%s)\n%s\n", i,
-                  std::string(generate::FinishReasonName(r.finish)).c_str(), r.text.c_str());
+      std::printf("--- [%zu] (%s)\n%s\n", i, FinishReasonName(r.finish), r.text.c_str());
     }
   }
   if (stream) {
@@ -107,7 +104,7 @@ void RunGenerate(const GenerateArgs& a) {
     PrintSpeed(stats);
     std::fprintf(stderr, "[seed %llu, finish: %s]\n",
                  static_cast<unsigned long long>(config.sampling.seed),
-                 std::string(generate::FinishReasonName(results[0].finish)).c_str());
+                 FinishReasonName(results[0].finish));
   }
 }
 

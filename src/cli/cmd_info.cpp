@@ -6,10 +6,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
-#include "model/model.h"
-#include "ops/cpu_features.h"
-#include "ops/matmul.h"
-#include "ops/matmul_lowp.h"
+#include "talkie/engine.h"
+#include "talkie/model.h"
 
 namespace talkie::cli {
 namespace {
@@ -20,10 +18,10 @@ struct InfoArgs {
 };
 
 void RunInfo(const InfoArgs& args) {
-  ApplyThreads(args.threads);  // loading checks in parallel
-  const auto model = LoadModel(args.model);
-  const model::LoadInfo& info = model->info();
-  const model::ModelConfig& c = model->config();
+  const Engine engine = MakeEngine("exact", args.threads);  // loading checks in parallel
+  const Model model = LoadModel(args.model, engine);
+  const ModelInfo& info = model.info();
+  const ModelConfig& c = model.config();
   std::printf("path:               %s\n", info.path.c_str());
   std::printf("checkpoint format:  %s\n", info.checkpoint_format.c_str());
   std::printf("name layout:        %s%s\n", info.name_layout.c_str(),
@@ -32,7 +30,7 @@ void RunInfo(const InfoArgs& args) {
                                               ? "lm_head_gain.w_g"
                                               : "absent (folded into lm_head; taken as 1)");
   std::printf("config:             %s (%s keys)\n", info.config_source.c_str(),
-              c.key_family.c_str());
+              info.config_keys.c_str());
   std::printf("vocab_size:         %lld\n", static_cast<long long>(c.vocab_size));
   std::printf("hidden_size:        %lld\n", static_cast<long long>(c.n_embd));
   std::printf("layers:             %lld\n", static_cast<long long>(c.n_layer));
@@ -55,17 +53,16 @@ void RunInfo(const InfoArgs& args) {
     std::printf("unknown tensors (not used): %zu\n", info.unknown_tensors.size());
     for (const std::string& name : info.unknown_tensors) std::printf("  %s\n", name.c_str());
   }
+  const KernelReport k = Kernels(engine);
   std::string int8_paths;
-  for (const std::string& p : ops::LowPrecisionPaths()) int8_paths += " " + p;
-  std::printf("kernels, exact:     %s\n", ops::MatMulTarget());
-  std::printf("kernels, fast:      q8/q4 %s, bf16 %s (q8/q4 paths here:%s)\n",
-              ops::LowPrecisionPath(ops::WeightType::kQ8),
-              ops::LowPrecisionPath(ops::WeightType::kBF16), int8_paths.c_str());
+  for (const std::string& p : k.int8_paths) int8_paths += " " + p;
+  std::printf("kernels, exact:     %s\n", k.exact.c_str());
+  std::printf("kernels, fast:      q8/q4 %s, bf16 %s (q8/q4 paths here:%s)\n", k.fast_int8.c_str(),
+              k.fast_bf16.c_str(), int8_paths.c_str());
   std::printf(
       "kernels, GGUF:      exact ggml blocks %s; fast Q4_K/Q5_0/Q6_K %s, other blocks exact\n",
-      ops::MatMulTarget(), ops::LowPrecisionPath(ops::WeightType::kQ4_K));
-  if (!ops::SimdCap().empty())
-    std::printf("SIMD cap:           TALKIE_SIMD=%s\n", ops::SimdCap().c_str());
+      k.exact.c_str(), k.fast_ggml.c_str());
+  if (!k.simd_cap.empty()) std::printf("SIMD cap:           TALKIE_SIMD=%s\n", k.simd_cap.c_str());
 }
 
 }  // namespace

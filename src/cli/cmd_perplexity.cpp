@@ -5,13 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/progress_bar.h"
 #include "cli/validators.h"
-#include "model/evaluation.h"
 #include "talkie/error.h"
 
 namespace talkie::cli {
@@ -27,7 +25,6 @@ struct PerplexityArgs {
 
 void RunPerplexity(const PerplexityArgs& a) {
   CheckReadableFile(a.file, "--file");
-  ApplyThreads(a.gen.threads);
   std::ifstream in(a.file, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
@@ -35,26 +32,26 @@ void RunPerplexity(const PerplexityArgs& a) {
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
   const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
-  model::PerplexityResult r;
+  ScoreResult r;
   {
     // On a terminal: tokens scored, their rate and the time left.
     ProgressBar bar;
-    r = model::Perplexity(ModelAccess::Internal(*m.model), ids, a.window, a.stride,
-                          ModelAccess::Internal(m.steering_hooks()),
-                          [&bar](int64_t scored, int64_t total) {
-                            bar.UpdateCount("perplexity", static_cast<uint64_t>(scored),
-                                            static_cast<uint64_t>(total), "tok");
-                          });
+    r = m.model->Score(ids, a.window, a.stride, m.steering_hooks(),
+                       [&bar](int64_t scored, int64_t total) {
+                         bar.UpdateCount("perplexity", static_cast<uint64_t>(scored),
+                                         static_cast<uint64_t>(total), "tok");
+                       });
   }
+  const auto tokens = static_cast<int64_t>(r.token_logprobs.size());
   if (a.json) {
     std::printf(
         "%s\n",
-        nlohmann::json{{"perplexity", r.perplexity}, {"tokens", r.tokens}, {"mean_nll", r.mean_nll}}
+        nlohmann::json{{"perplexity", r.perplexity}, {"tokens", tokens}, {"mean_nll", r.mean_nll}}
             .dump()
             .c_str());
   } else {
     std::printf("perplexity %.4f over %lld tokens (mean NLL %.5f nats)\n", r.perplexity,
-                static_cast<long long>(r.tokens), r.mean_nll);
+                static_cast<long long>(tokens), r.mean_nll);
   }
 }
 

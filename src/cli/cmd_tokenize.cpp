@@ -12,16 +12,14 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_threads.h"
 #include "cli/generation_options.h"
+#include "cli/prompt_input.h"
 #include "talkie/error.h"
-#include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
-#include "tokenizer/vocab.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
-
-namespace tok = talkie::tokenizer;
 
 struct TokenizerOptions {
   std::string path;
@@ -42,21 +40,20 @@ void AddTokenizerOptions(CLI::App* cmd, TokenizerOptions* opts) {
   AddThreadsOption(cmd, &opts->threads);
 }
 
-tok::Tokenizer LoadTokenizer(const TokenizerOptions& opts) {
-  std::optional<tok::Style> style;
-  if (!opts.style.empty()) style = tok::ParseStyle(opts.style);
-  ApplyThreads(opts.threads);
-  if (!opts.path.empty()) return tok::Tokenizer::FromPath(opts.path, style);
+Tokenizer LoadTokenizer(const TokenizerOptions& opts) {
+  const std::string& style = opts.style;
+  ResolveThreads(opts.threads);  // checked like every command's
+  if (!opts.path.empty()) return Tokenizer::Load(opts.path, style);
   // The model's folder holds its vocabulary (and the config naming its size);
   // a GGUF model file carries its own.
   const std::filesystem::path model = ResolveModelPath(opts.model);
   std::error_code ec;
   if (model.extension() == ".gguf" && !std::filesystem::is_directory(model, ec))
-    return tok::Tokenizer::FromPath(model.string(), style);
+    return Tokenizer::Load(model.string(), style);
   const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model
                                     : model.parent_path().empty() ? std::filesystem::path(".")
                                                                   : model.parent_path();
-  return tok::Tokenizer::FromPath(dir.string(), style);
+  return Tokenizer::Load(dir.string(), style);
 }
 
 void WriteBytes(const std::string& bytes) { std::fwrite(bytes.data(), 1, bytes.size(), stdout); }
@@ -93,9 +90,9 @@ void RegisterTokenizeCommands(CLI::App& app) {
   tokenize->callback([=] {
     Check(text_opt->count() + file_opt->count() + jsonl_opt->count() == 1,
           "tokenize: give exactly one of --text, --file, --jsonl");
-    const tok::Tokenizer tokenizer = LoadTokenizer(*opts);
+    const Tokenizer tokenizer = LoadTokenizer(*opts);
     if (!*jsonl) {
-      const std::string input = file_opt->count() ? tok::ReadFileOrThrow(*file) : *text;
+      const std::string input = file_opt->count() ? ReadFileBytes(*file) : *text;
       std::cout << nlohmann::json(tokenizer.Encode(input, *allow_special)).dump() << "\n";
       return;
     }
@@ -123,7 +120,7 @@ void RegisterTokenizeCommands(CLI::App& app) {
   detokenize->callback([=] {
     Check(ids_opt->count() + djsonl_opt->count() == 1,
           "detokenize: give exactly one of --ids, --jsonl");
-    const tok::Tokenizer tokenizer = LoadTokenizer(*dopts);
+    const Tokenizer tokenizer = LoadTokenizer(*dopts);
     if (!*djsonl) {
       WriteBytes(tokenizer.Decode(ParseIdList(*ids, "--ids", /*allow_empty=*/true)));
       return;
@@ -141,7 +138,7 @@ void RegisterTokenizeCommands(CLI::App& app) {
         list.push_back(static_cast<int32_t>(v.get<int64_t>()));
       }
       nlohmann::json out;
-      out["text"] = tok::ReplaceInvalidUtf8(tokenizer.Decode(list));
+      out["text"] = ReplaceInvalidUtf8(tokenizer.Decode(list));
       std::cout << out.dump() << "\n";
     }
   });

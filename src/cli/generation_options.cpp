@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <random>
 
-#include "api/access.h"
 #include "cli/args.h"
 #include "cli/default_threads.h"
 #include "cli/validators.h"
@@ -64,10 +63,10 @@ void AddThreadsOption(CLI::App* cmd, int* threads) {
 
 void ApplyThreads(int threads) { ops::SetNumThreads(ResolveThreads(threads)); }
 
-generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
+GenerateOptions MakeGenerateOptions(const GenerationArgs& a) {
   Check(a.max_new_tokens >= 0,
         "--max-new-tokens must be >= 0, got " + std::to_string(a.max_new_tokens));
-  generate::GenerationConfig c;
+  GenerateOptions c;
   c.max_new_tokens = a.max_new_tokens;
   c.sampling.temperature = a.temperature;
   c.sampling.top_k = a.top_k;
@@ -79,7 +78,7 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
   for (const std::string& s : a.stop) Check(!s.empty(), "--stop: empty stop string");
   c.stop_strings = a.stop;
   try {
-    generate::ValidateSamplingConfig(c.sampling);
+    ValidateOptions(c);
   } catch (const Error& e) {
     // Name the command-line flag rather than the config field.
     std::string message = e.what();
@@ -90,7 +89,6 @@ generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& a) {
       if (message.rfind(field, 0) == 0) message = flag + message.substr(std::string(field).size());
     throw Error(message);
   }
-  ApplyThreads(a.threads);
   return c;
 }
 
@@ -105,13 +103,12 @@ LoadedModel LoadModelAndTokenizer(const GenerationArgs& a, std::function<void()>
   return out;
 }
 
-void AttachToModel(const GenerationArgs& a, const LoadedModel& m,
-                   generate::GenerationConfig* config) {
-  config->hooks = ModelAccess::Internal(m.steering_hooks());
+void AttachToModel(const GenerationArgs& a, const LoadedModel& m, GenerateOptions* config) {
+  config->hooks = m.steering_hooks();
   if (a.ignore_eos) config->banned_token_ids = m.tokenizer->end_token_ids();
 }
 
-void PrintSpeed(const generate::GenerationStats& s) {
+void PrintSpeed(const GenerationStats& s) {
   const int64_t fed = s.prompt_tokens - s.cached_tokens;
   const double pp = s.prefill_seconds > 0 ? static_cast<double>(fed) / s.prefill_seconds : 0.0;
   const double tg =

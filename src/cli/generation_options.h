@@ -10,12 +10,10 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/steering_options.h"
-#include "generate/generator.h"
-#include "model/model.h"
+#include "talkie/generate.h"
 #include "talkie/model.h"
 #include "talkie/steering.h"
 #include "talkie/tokenizer.h"
-#include "tokenizer/tokenizer.h"
 
 namespace talkie::cli {
 
@@ -38,15 +36,17 @@ struct GenerationArgs {
 };
 
 void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
-// --policy exact|fast (ops/weights.h).
+// --policy exact|fast (talkie::Policy).
 void AddPolicyOption(CLI::App* cmd, std::string* policy);
-// --threads N (0 = all cores), and applying it (throws for a negative count).
+// --threads N (0 = the idle cores; MakeEngine in args.h resolves it).
 void AddThreadsOption(CLI::App* cmd, int* threads);
+// (Transitional, for commands still on internal calls: sets the process-wide
+// thread count.)
 void ApplyThreads(int threads);
 
-// Validates the options and makes the generation config (resolving a random
-// seed into a concrete one).
-generate::GenerationConfig MakeGenerationConfig(const GenerationArgs& args);
+// Validates the options and makes the generation options (resolving a
+// random seed into a concrete one).
+GenerateOptions MakeGenerateOptions(const GenerationArgs& args);
 
 struct LoadedModel {
   std::unique_ptr<Model> model;
@@ -62,12 +62,11 @@ struct LoadedModel {
 LoadedModel LoadModelAndTokenizer(const GenerationArgs& args,
                                   std::function<void()> on_progress = {});
 
-// What the config takes from the loaded model: the steering hooks, and the
+// What the options take from the loaded model: the steering hooks, and the
 // end tokens to ban for --ignore-eos.
-void AttachToModel(const GenerationArgs& args, const LoadedModel& loaded,
-                   generate::GenerationConfig* config);
+void AttachToModel(const GenerationArgs& args, const LoadedModel& loaded, GenerateOptions* options);
 
 // "prompt 12 tok, 150.2 tok/s | generated 40 tok, 31.0 tok/s" on stderr.
-void PrintSpeed(const generate::GenerationStats& stats);
+void PrintSpeed(const GenerationStats& stats);
 
 }  // namespace talkie::cli

@@ -8,8 +8,10 @@
 #include <iostream>
 #include <iterator>
 
+#include <sstream>
+
 #include "talkie/error.h"
-#include "tokenizer/utf8.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 
@@ -26,14 +28,23 @@ std::vector<std::string> ReadPromptsFile(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
     // A skipped line would shift every later prompt's index off its line.
     Check(!line.empty(), where + "blank line (one prompt per line; remove blank lines)");
-    const size_t bad = tokenizer::FindInvalidUtf8(line);
-    Check(bad == tokenizer::kValidUtf8,
+    const size_t bad = FindInvalidUtf8(line);
+    Check(bad == std::string_view::npos,
           where + "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
     prompts.push_back(line);
   }
   Check(!in.bad(), path + ": read failed");
   Check(!prompts.empty(), "--prompts-file " + path + ": no prompts (one per line)");
   return prompts;
+}
+
+std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  Check(in.good(), "cannot open " + path);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  Check(!in.bad(), "cannot read " + path);
+  return buf.str();
 }
 
 std::string ReadPromptFromStdin() {

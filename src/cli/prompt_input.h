@@ -13,6 +13,8 @@ namespace talkie::cli {
 // that cannot be read, a blank line, invalid UTF-8, no lines at all.
 std::vector<std::string> ReadPromptsFile(const std::string& path);
 
+// The bytes of a file; Error "cannot open PATH" / "cannot read PATH".
+std::string ReadFileBytes(const std::string& path);
 // All of standard input, minus one trailing newline (what `echo` adds).
 std::string ReadPromptFromStdin();
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "tokenizer/utf8.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
@@ -12,11 +12,14 @@ namespace {
 // Length of the well-formed UTF-8 character starting at s[i], or 0 when
 // s[i] starts none.
 size_t Utf8CharLength(std::string_view s, size_t i) {
-  const std::string_view head = s.substr(i, 4);
-  if (tokenizer::FindInvalidUtf8(head) == 0) return 0;
-  size_t len = 0;
-  tokenizer::DecodeUtf8Unchecked(reinterpret_cast<const unsigned char*>(head.data()), &len);
-  return len;
+  const auto lead = static_cast<unsigned char>(s[i]);
+  const size_t len = lead < 0x80         ? 1
+                     : lead >> 5 == 0x6  ? 2
+                     : lead >> 4 == 0xe  ? 3
+                     : lead >> 3 == 0x1e ? 4
+                                         : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  return FindInvalidUtf8(s.substr(i, len)) == std::string_view::npos ? len : 0;
 }
 
 const char* ShortEscape(char c) {
