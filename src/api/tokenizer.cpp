@@ -4,6 +4,7 @@
 #include "api/access.h"
 #include "generate/sequence.h"
 #include "tokenizer/chat.h"
+#include "tokenizer/utf8.h"
 
 namespace talkie {
 
@@ -77,5 +78,9 @@ std::vector<int32_t> Tokenizer::stop_token_ids() const {
 std::vector<int32_t> Tokenizer::end_token_ids() const { return tokenizer::EndTokenIds(*impl_); }
 
 int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }
+
+std::string ReplaceInvalidUtf8(std::string_view bytes) {
+  return tokenizer::ReplaceInvalidUtf8(bytes);
+}
 
 }  // namespace talkie
