@@ -97,16 +97,8 @@ void WriteSyntheticModel(const std::string& dir, const std::string& shape, Weigh
 LogitComparison CompareLogits(const Model& reference, const Model& candidate,
                               const std::vector<int32_t>& ids, int64_t window) {
   const api::EngineScope scope(reference.engine());
-  const model::QualityReport r = model::CompareLogits(
-      ModelAccess::Internal(reference), ModelAccess::Internal(candidate), ids, window);
-  LogitComparison out;
-  out.mean_kl = r.mean_kl;
-  out.max_kl = r.max_kl;
-  out.top1_agreement = r.top1_agreement;
-  out.max_abs_logit_diff = r.max_abs_logit_diff;
-  out.positions = r.positions;
-  out.finite = r.finite;
-  return out;
+  return model::CompareLogits(ModelAccess::Internal(reference), ModelAccess::Internal(candidate),
+                              ids, window);
 }
 
 }  // namespace talkie
