@@ -1,6 +1,6 @@
 // `talkie capture`: corpus-scale activation capture. Runs documents (token id
 // lists, text files, or JSON lines) through the model in left-padded batches,
-// reads the requested hook points (model/hooks.h) and streams them to disk as
+// reads the requested hook points (talkie/hooks.h) and streams them to disk as
 // safetensors shards of bounded size, plus manifest.json describing the run.
 // `--shard I/N` takes the I-th (0-based) of N contiguous equal slices of the
 // corpus, so a cluster job array can split the work (docs/scaling.md).

@@ -333,5 +333,29 @@ TEST(ConvertTest, CompareLogitsOfAModelWithItselfIsZero) {
   EXPECT_THROW(CompareLogits(model, model, {}), Error);
 }
 
+TEST(SteeringFilesTest, ControlVectorsListTheFilesAndScalesInTheOrderAdded) {
+  const std::string cvec = std::string(TALKIE_TEST_DATA_DIR) + "/control_vectors/";
+  Steering s;
+  EXPECT_TRUE(s.control_vectors().empty());
+  s.AddControlVector(cvec + "tiny-cvec.safetensors", 0.5f);
+  s.AddControlVector(cvec + "tiny-cvec.gguf", -2.0f, "other");
+  const std::vector<std::pair<std::string, float>> expected = {
+      {cvec + "tiny-cvec.safetensors", 0.5f}, {cvec + "tiny-cvec.gguf", -2.0f}};
+  EXPECT_EQ(s.control_vectors(), expected);
+  EXPECT_EQ(s.names(), (std::vector<std::string>{"tiny-cvec", "other"}));
+}
+
+TEST(ReplaceInvalidUtf8Test, KeepsValidTextAndReplacesEachIllFormedRunOnce) {
+  EXPECT_EQ(ReplaceInvalidUtf8("plain \xc3\xa9t\xc3\xa9 \xe2\x82\xac"),
+            "plain \xc3\xa9t\xc3\xa9 \xe2\x82\xac");
+  EXPECT_EQ(ReplaceInvalidUtf8("a\xff"
+                               "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  // A cut three-byte character at the end is one replacement character.
+  EXPECT_EQ(ReplaceInvalidUtf8("x\xe2\x82"), "x\xef\xbf\xbd");
+  EXPECT_EQ(ReplaceInvalidUtf8(""), "");
+}
+
 }  // namespace
 }  // namespace talkie
