@@ -59,7 +59,8 @@ TALKIE_API GgufType ParseGgufType(const std::string& name);
 // a time. With `tokenizer` (not owned) the file carries it as llama.cpp's
 // tokenizer.ggml.* metadata; without, llama.cpp runs the file on token ids.
 // `progress` hears the bytes written ("writing <file name>"). Error when
-// `path` is a file of the model.
+// `path` is a file of the model or one beside it in its folder (tokenizer,
+// config).
 TALKIE_API void ExportGguf(const Model& model, GgufType type, const std::string& path,
                            const Tokenizer* tokenizer = nullptr,
                            const ProgressCallback& progress = {});

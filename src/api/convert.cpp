@@ -66,8 +66,12 @@ GgufType ParseGgufType(const std::string& name) {
 void ExportGguf(const Model& model, GgufType type, const std::string& path,
                 const Tokenizer* tokenizer, const ProgressCallback& progress) {
   Check(!path.empty(), "ExportGguf: empty file name");
+  // The checkpoint's files, and any file beside them (its tokenizer, config).
   bool of_model = SameFile(path, model.info().path);
   for (const std::string& file : model.info().files) of_model = of_model || SameFile(path, file);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(model.info().directory, ec))
+    of_model = of_model || SameFile(path, entry.path());
   Check(!of_model, "ExportGguf: " + path + " is a file of the model being read (" +
                        model.info().path + "); writing there would destroy it");
   const model::GgufExportType internal_type =

@@ -280,6 +280,9 @@ TEST(ConvertTest, NothingIsWrittenOverTheModelBeingRead) {
   const std::string weights = model.info().files.front();
   EXPECT_NE(ErrorOf([&] { ExportGguf(model, GgufType::kF32, weights); }).find(weights),
             std::string::npos);
+  const std::string config = dir / "model/config.json";
+  EXPECT_NE(ErrorOf([&] { ExportGguf(model, GgufType::kF32, config); }).find(config),
+            std::string::npos);
   std::map<std::string, std::string> after;
   for (const auto& e : fs::directory_iterator(dir / "model"))
     after[e.path().string()] = FileBytes(e.path().string());
