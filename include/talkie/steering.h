@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "talkie/export.h"
@@ -54,6 +55,9 @@ class TALKIE_API Steering {
   bool empty() const;
   // The control vectors' names, in the order they were added.
   const std::vector<std::string>& names() const { return names_; }
+  // Each control vector's file (as given to AddControlVector) and scale, in
+  // the order added (the order of names()).
+  std::vector<std::pair<std::string, float>> control_vectors() const;
 
   // The hooks for a model of `config`: checks each vector's width and blocks
   // (Error naming the file). `scales` overrides the scale of the vectors it

@@ -96,4 +96,8 @@ class TALKIE_API Tokenizer {
   std::unique_ptr<tokenizer::Tokenizer> impl_;
 };
 
+// `bytes` (e.g. Decode's or TokenBytes' output) as valid UTF-8: each maximal
+// ill-formed subsequence becomes one U+FFFD (for JSON, which must be UTF-8).
+TALKIE_API std::string ReplaceInvalidUtf8(std::string_view bytes);
+
 }  // namespace talkie

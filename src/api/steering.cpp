@@ -54,6 +54,13 @@ Steering& Steering::AddAblation(const std::string& path) {
 
 bool Steering::empty() const { return plan_->empty(); }
 
+std::vector<std::pair<std::string, float>> Steering::control_vectors() const {
+  std::vector<std::pair<std::string, float>> out;
+  for (const model::ScaledControlVector& v : plan_->vectors)
+    out.emplace_back(v.vector.origin, v.scale);
+  return out;
+}
+
 Hooks Steering::MakeHooks(const ModelConfig& config,
                           const std::map<std::string, float>& scales) const {
   model::SteeringPlan plan = *plan_;

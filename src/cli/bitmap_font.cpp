@@ -125,7 +125,7 @@ bool GlyphPixel(char c, int x, int y) {
   return g[static_cast<size_t>(y * (kGlyphWidth + 1) + x)] == '#';
 }
 
-int64_t DrawText(io::RgbImage& image, int64_t x, int64_t y, std::string_view text, Rgb colour,
+int64_t DrawText(RgbImage& image, int64_t x, int64_t y, std::string_view text, Rgb colour,
                  int scale) {
   for (char c : text) {
     for (int gy = 0; gy < kGlyphHeight; ++gy)

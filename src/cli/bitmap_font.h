@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "io/png_writer.h"
+#include "cli/png_writer.h"
 
 namespace talkie::cli {
 
@@ -24,7 +24,7 @@ bool GlyphPixel(char c, int x, int y);
 
 // Draws `text` (one byte per glyph) with its top-left corner at (x, y), each
 // font pixel a scale x scale square; returns the x after the last glyph.
-int64_t DrawText(io::RgbImage& image, int64_t x, int64_t y, std::string_view text, Rgb colour,
+int64_t DrawText(RgbImage& image, int64_t x, int64_t y, std::string_view text, Rgb colour,
                  int scale = 1);
 
 // Width in pixels of `chars` glyphs at `scale` (without the trailing gap).

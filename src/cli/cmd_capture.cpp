@@ -1,13 +1,12 @@
 // `talkie capture`: corpus-scale activation capture. Runs documents (token id
 // lists, text files, or JSON lines) through the model in left-padded batches,
-// reads the requested hook points (model/hooks.h) and streams them to disk as
+// reads the requested hook points (talkie/hooks.h) and streams them to disk as
 // safetensors shards of bounded size, plus manifest.json describing the run.
 // `--shard I/N` takes the I-th (0-based) of N contiguous equal slices of the
 // corpus, so a cluster job array can split the work (docs/scaling.md).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -18,7 +17,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
@@ -26,14 +24,14 @@
 #include "cli/progress_bar.h"
 #include "cli/steering_options.h"
 #include "cli/validators.h"
-#include "common/number_formats.h"
-#include "io/atomic_file.h"
-#include "io/tensor_store.h"
-#include "model/forward.h"
-#include "model/hooks.h"
+#include "talkie/atomic_file.h"
 #include "talkie/engine.h"
 #include "talkie/error.h"
-#include "tokenizer/tokenizer.h"
+#include "talkie/hooks.h"
+#include "talkie/model.h"
+#include "talkie/steering.h"
+#include "talkie/tensor_file.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
@@ -226,50 +224,80 @@ ShardSpec ParseShard(const std::string& text) {
 }
 
 struct ConcreteHook {
-  std::string name;
-  model::HookPoint point;
-  int64_t layer;
-  int64_t width;  // row width; 0 for hook_pattern
+  std::string name;  // e.g. "blocks.3.hook_resid_post"
+  bool pattern;      // hook_pattern: per-document [n_head, q, len] tensors
+  int64_t width;     // row width; 0 for hook_pattern
 };
 
-// "a,b,blocks.*.x" -> parsed names, before the model is loaded (unknown names
-// fail early); layers are checked against the model by Expand.
-std::vector<model::HookName> ParseHooks(const std::string& text) {
-  std::vector<model::HookName> names;
+// A valid hook name (talkie/hooks.h) split into its block and point:
+// "blocks.3.x" -> 3, "x"; "blocks.*.x" -> kEveryBlock, "x"; "logits" -> kNoBlock.
+constexpr int64_t kNoBlock = -1, kEveryBlock = -2;
+struct HookName {
+  int64_t block = kNoBlock;
+  std::string point;
+};
+
+// "a,b,blocks.*.x" -> the names, checked before the model is loaded (unknown
+// names fail early); blocks are checked against the model by Expand.
+std::vector<HookName> ParseHooks(const std::string& text) {
+  std::vector<HookName> names;
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
     const std::string name = Trim(text.substr(start, comma - start));
     Check(!name.empty(), "--hooks: empty hook name in \"" + text + "\"");
     try {
-      names.push_back(model::ParseHookName(name));
+      Hooks().Add(
+          name, [](const HookEvent&) {}, /*read_only=*/true);  // throws for a bad name
     } catch (const Error& e) {
       throw Error(std::string("--hooks: ") + e.what());
     }
+    HookName n;
+    const std::string blocks = "blocks.";
+    if (name.rfind(blocks, 0) == 0) {
+      const size_t dot = name.find('.', blocks.size());
+      const std::string block = name.substr(blocks.size(), dot - blocks.size());
+      n.block = block == "*" ? kEveryBlock : std::stoll(block);
+      n.point = name.substr(dot + 1);
+    } else {
+      n.point = name;
+    }
+    names.push_back(std::move(n));
     start = comma + 1;
   }
   return names;
 }
 
-std::vector<ConcreteHook> Expand(const std::vector<model::HookName>& names,
-                                 const model::ModelConfig& c) {
+std::string BlockHookName(int64_t block, const std::string& point) {
+  return "blocks." + std::to_string(block) + "." + point;
+}
+
+// Width of one row of a hook point (talkie/hooks.h lists the shapes).
+int64_t RowWidth(const ModelConfig& c, const std::string& point) {
+  if (point == "attn.hook_pattern") return 0;
+  if (point == "mlp.hook_pre" || point == "mlp.hook_post") return c.intermediate_size;
+  if (point == "logits") return c.vocab_size;
+  return c.n_embd;  // q, k, v and z are [n_head * head_dim] = [n_embd] too
+}
+
+std::vector<ConcreteHook> Expand(const std::vector<HookName>& names, const ModelConfig& c) {
   std::vector<ConcreteHook> hooks;
   std::set<std::string> seen;
-  auto add = [&](model::HookPoint point, int64_t layer) {
-    const std::string name = model::HookNameString(point, layer);
+  auto add = [&](const std::string& name, const std::string& point) {
     if (!seen.insert(name).second) return;
-    hooks.push_back({name, point, layer, model::HookRowWidth(c, point)});
+    hooks.push_back({name, point == "attn.hook_pattern", RowWidth(c, point)});
   };
-  for (const model::HookName& n : names) {
-    if (n.layer == model::kEveryLayer) {
-      for (int64_t l = 0; l < c.n_layer; ++l) add(n.point, l);
+  for (const HookName& n : names) {
+    if (n.block == kEveryBlock) {
+      for (int64_t l = 0; l < c.n_layer; ++l) add(BlockHookName(l, n.point), n.point);
+    } else if (n.block == kNoBlock) {
+      add(n.point, n.point);
     } else {
-      if (n.layer != model::kNoLayer)
-        Check(n.layer < c.n_layer,
-              "--hooks " + model::HookNameString(n.point, n.layer) + ": layer " +
-                  std::to_string(n.layer) + " is out of range; the model has " +
-                  std::to_string(c.n_layer) + " blocks (0.." + std::to_string(c.n_layer - 1) + ")");
-      add(n.point, n.layer);
+      Check(n.block < c.n_layer, "--hooks " + BlockHookName(n.block, n.point) + ": layer " +
+                                     std::to_string(n.block) + " is out of range; the model has " +
+                                     std::to_string(c.n_layer) + " blocks (0.." +
+                                     std::to_string(c.n_layer - 1) + ")");
+      add(BlockHookName(n.block, n.point), n.point);
     }
   }
   return hooks;
@@ -277,10 +305,11 @@ std::vector<ConcreteHook> Expand(const std::vector<model::HookName>& names,
 
 // --- shards ------------------------------------------------------------------
 
-// What is buffered for the next shard file, already in the output dtype.
+// What is buffered for the next shard file (`bytes` counts them in the
+// output dtype).
 struct ShardBuffer {
-  std::vector<std::vector<std::byte>> rows;  // per hook (empty for hook_pattern)
-  std::vector<io::OwnedTensor> patterns;     // per document and hook_pattern hook
+  std::vector<std::vector<float>> rows;  // per hook (empty for hook_pattern)
+  TensorFile patterns;                   // per document and hook_pattern hook
   std::vector<int32_t> token_ids;
   std::vector<int64_t> doc_offsets{0};
   int64_t first_doc = 0, docs = 0, n_rows = 0;
@@ -299,20 +328,10 @@ class CaptureWriter {
     Reset(0);
   }
 
-  // Appends values [n] (f32) converted to the output dtype.
-  void AppendValues(std::vector<std::byte>& to, const float* values, size_t n) {
-    const size_t at = to.size();
-    if (bf16_) {
-      to.resize(at + 2 * n);
-      for (size_t i = 0; i < n; ++i) {
-        const uint16_t h = FloatToBf16(values[i]);
-        std::memcpy(&to[at + 2 * i], &h, 2);
-      }
-    } else {
-      to.resize(at + 4 * n);
-      std::memcpy(&to[at], values, 4 * n);
-    }
-    buffer_.bytes += to.size() - at;
+  // Appends values [n] (rounded to bf16 when the shard is written).
+  void AppendValues(std::vector<float>& to, const float* values, size_t n) {
+    to.insert(to.end(), values, values + n);
+    buffer_.bytes += (bf16_ ? 2 : 4) * n;
   }
 
   // One document's outputs: rows[k] for row hooks ([n_rows, width]),
@@ -322,13 +341,11 @@ class CaptureWriter {
                    const std::vector<std::vector<int64_t>>& pattern_shapes) {
     if (buffer_.docs == 0) buffer_.first_doc = index;
     for (size_t k = 0; k < hooks_.size(); ++k) {
-      if (hooks_[k].point == model::HookPoint::kPattern) {
-        io::OwnedTensor t;
-        t.name = hooks_[k].name + ".doc" + std::to_string(index);
-        t.dtype = bf16_ ? io::DType::kBF16 : io::DType::kF32;
-        t.shape = pattern_shapes[k];
-        AppendValues(t.bytes, rows[k].data(), rows[k].size());
-        buffer_.patterns.push_back(std::move(t));
+      if (hooks_[k].pattern) {
+        std::vector<float> values;
+        AppendValues(values, rows[k].data(), rows[k].size());
+        buffer_.patterns.Add(hooks_[k].name + ".doc" + std::to_string(index),
+                             Tensor<float>(pattern_shapes[k], std::move(values)), bf16_);
       } else {
         AppendValues(buffer_.rows[k], rows[k].data(), rows[k].size());
       }
@@ -344,34 +361,23 @@ class CaptureWriter {
 
   void Flush() {
     if (buffer_.docs == 0) return;
-    const io::DType dtype = bf16_ ? io::DType::kBF16 : io::DType::kF32;
-    std::vector<io::OwnedTensor> tensors;
+    TensorFile file;
+    file.metadata = {{"format", "pt"}, {"producer", "talkie capture"}};
+    // The buffers are moved into the file, not copied.
     for (size_t k = 0; k < hooks_.size(); ++k) {
-      if (hooks_[k].point == model::HookPoint::kPattern) continue;
-      tensors.push_back(
-          {hooks_[k].name, dtype, {buffer_.n_rows, hooks_[k].width}, std::move(buffer_.rows[k])});
+      if (hooks_[k].pattern) continue;
+      file.Add(hooks_[k].name,
+               Tensor<float>({buffer_.n_rows, hooks_[k].width}, std::move(buffer_.rows[k])), bf16_);
     }
-    for (io::OwnedTensor& t : buffer_.patterns) tensors.push_back(std::move(t));
+    for (TensorFileEntry& t : buffer_.patterns.tensors) file.tensors.push_back(std::move(t));
     const auto n_tokens = static_cast<int64_t>(buffer_.token_ids.size());
-    io::OwnedTensor ids{"token_ids", io::DType::kI32, {n_tokens}, {}};
-    ids.bytes.resize(buffer_.token_ids.size() * 4);
-    std::memcpy(ids.bytes.data(), buffer_.token_ids.data(), ids.bytes.size());
-    tensors.push_back(std::move(ids));
-    io::OwnedTensor offsets{
-        "doc_offsets", io::DType::kI64, {static_cast<int64_t>(buffer_.doc_offsets.size())}, {}};
-    offsets.bytes.resize(buffer_.doc_offsets.size() * 8);
-    std::memcpy(offsets.bytes.data(), buffer_.doc_offsets.data(), offsets.bytes.size());
-    tensors.push_back(std::move(offsets));
+    file.Add("token_ids", Tensor<int32_t>({n_tokens}, std::move(buffer_.token_ids)));
+    const auto n_offsets = static_cast<int64_t>(buffer_.doc_offsets.size());
+    file.Add("doc_offsets", Tensor<int64_t>({n_offsets}, std::move(buffer_.doc_offsets)));
 
     char name[32];
     std::snprintf(name, sizeof name, "shard-%05zu.safetensors", shards_.size());
-    // Streamed with the buffers handed over (swapped, not copied), so writing
-    // a shard needs no second copy of it.
-    std::vector<io::TensorSpec> specs;
-    for (const io::OwnedTensor& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
-    io::WriteSafetensorsStreamed(
-        (fs::path(dir_) / name).string(), specs, {{"format", "pt"}, {"producer", "talkie capture"}},
-        [&tensors](size_t i, std::vector<std::byte>& out) { out.swap(tensors[i].bytes); });
+    SaveTensorFile((fs::path(dir_) / name).string(), file);
     shards_.push_back({{"file", name},
                        {"documents", {buffer_.first_doc, buffer_.first_doc + buffer_.docs}},
                        {"tokens", {tokens_, tokens_ + n_tokens}},
@@ -412,52 +418,47 @@ struct Document {
 // Runs one left-padded batch in a single Forward call and hands each
 // document's captured rows (real tokens only; the last one with last_only)
 // to the writer, in corpus order.
-void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks,
-              const model::HookSet& steering, bool last_only, const std::vector<Document>& batch,
-              CaptureWriter& writer) {
-  const model::ModelConfig& c = m.config();
+void RunBatch(const Model& m, const std::vector<ConcreteHook>& hooks, const Hooks& steering,
+              bool last_only, const std::vector<Document>& batch, CaptureWriter& writer) {
+  const ModelConfig& c = m.config();
   const auto n = static_cast<int64_t>(batch.size());
   int64_t total = 0;
   for (const Document& d : batch) total = std::max<int64_t>(total, d.ids.size());
   std::vector<int64_t> pad(batch.size());
-  model::ForwardInput in;
-  in.batch = n;
-  in.q_len = total;
-  in.ids.assign(static_cast<size_t>(n * total), 0);
-  in.attention_mask.assign(static_cast<size_t>(n * total), 0);
+  ForwardRequest in;
+  in.input_ids = Tensor<int32_t>({n, total}, 0);
+  in.attention_mask = Tensor<uint8_t>({n, total}, 0);
   for (int64_t b = 0; b < n; ++b) {
     const std::vector<int32_t>& ids = batch[b].ids;
     pad[b] = total - static_cast<int64_t>(ids.size());
     for (int64_t t = pad[b]; t < total; ++t) {
-      in.ids[b * total + t] = ids[t - pad[b]];
-      in.attention_mask[b * total + t] = 1;
+      in.input_ids.at({b, t}) = ids[t - pad[b]];
+      in.attention_mask.at({b, t}) = 1;
     }
   }
   in.allow_padding_only_rows = true;  // the padded rows; their outputs are dropped
   bool wants_logits = false;
-  for (const ConcreteHook& h : hooks) wants_logits |= h.point == model::HookPoint::kLogits;
-  in.logits = !wants_logits ? model::LogitsFor::kNone
-              : last_only   ? model::LogitsFor::kLast
-                            : model::LogitsFor::kAll;
+  for (const ConcreteHook& h : hooks) wants_logits |= h.name == "logits";
+  in.logits = !wants_logits ? LogitsFor::kNone : last_only ? LogitsFor::kLast : LogitsFor::kAll;
 
   // captured[b][k]: document b's values of hook k.
   std::vector<std::vector<std::vector<float>>> captured(
       batch.size(), std::vector<std::vector<float>>(hooks.size()));
   std::vector<std::vector<std::vector<int64_t>>> pattern_shapes(
       batch.size(), std::vector<std::vector<int64_t>>(hooks.size()));
-  model::HookSet set = steering;  // steering first: the capture reads what it wrote
+  Hooks set = steering;  // steering first: the capture reads what it wrote
   for (size_t k = 0; k < hooks.size(); ++k) {
     const ConcreteHook& hook = hooks[k];
     set.Add(
-        model::HookName{hook.point, hook.layer},
-        [&, k](const model::HookCall& call) {
+        hook.name,
+        [&, k](const HookEvent& call) {
           const int64_t b = call.sequence;
           const int64_t p = pad[b];
           const auto len = total - p;
           auto keep = [&](int64_t slot) { return slot >= p && (!last_only || slot == total - 1); };
           std::vector<float>& to = captured[b][k];
           const auto q_rows = static_cast<int64_t>(call.slots.size());
-          if (call.point == model::HookPoint::kPattern) {
+          if (hooks[k].pattern) {
             const int64_t heads = call.shape[0], kv_len = call.shape[2];
             Check(kv_len == total, "capture: unexpected hook_pattern key length");
             const int64_t kept_q = last_only ? 1 : len;
@@ -479,11 +480,10 @@ void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks,
             if (keep(call.slots[r]))
               to.insert(to.end(), call.data + r * width, call.data + (r + 1) * width);
         },
-        model::HookAccess::kRead);
+        /*read_only=*/true);
   }
   in.hooks = &set;
-  model::KvCache cache(c, n, std::min(total, c.max_position_embeddings));
-  model::Forward(m, cache, in);
+  m.Forward(in);
   for (int64_t b = 0; b < n; ++b) {
     const auto len = static_cast<int64_t>(batch[b].ids.size());
     writer.AddDocument(batch[b].index, batch[b].ids, last_only ? 1 : len, captured[b],
@@ -493,10 +493,10 @@ void RunBatch(const model::Model& m, const std::vector<ConcreteHook>& hooks,
 }
 
 // What steered the run, for the manifest: files (absolute) with their scales.
-nlohmann::ordered_json SteeringManifest(const SteeringArgs& s, const model::SteeringPlan& plan) {
+nlohmann::ordered_json SteeringManifest(const SteeringArgs& s, const Steering& steering) {
   nlohmann::ordered_json vectors = nlohmann::ordered_json::array();
-  for (const model::ScaledControlVector& v : plan.vectors)
-    vectors.push_back({{"file", Absolute(v.vector.origin)}, {"scale", v.scale}});
+  for (const auto& [file, scale] : steering.control_vectors())
+    vectors.push_back({{"file", Absolute(file)}, {"scale", scale}});
   nlohmann::ordered_json out = {{"control_vectors", vectors}};
   if (!s.layer_range.empty()) out["layer_range"] = s.layer_range;
   nlohmann::ordered_json ablate = nlohmann::ordered_json::array();
@@ -508,14 +508,14 @@ nlohmann::ordered_json SteeringManifest(const SteeringArgs& s, const model::Stee
 void RunCapture(const CaptureArgs& a) {
   // Everything given is checked before the model loads.
   Check(!a.hooks.empty(), "--hooks: give at least one hook name (e.g. blocks.*.hook_resid_post)");
-  const std::vector<model::HookName> names = ParseHooks(a.hooks);
+  const std::vector<HookName> names = ParseHooks(a.hooks);
   Check(a.positions == "all" || a.positions == "last",
         "--positions must be all or last, got " + a.positions);
   Check(a.dtype == "f32" || a.dtype == "bf16", "--dtype must be f32 or bf16, got " + a.dtype);
   const ShardSpec shard = ParseShard(a.shard);
   const int sources = !a.ids.empty() + !a.files.empty() + !a.jsonl.empty();
   Check(sources == 1, "give the corpus as exactly one of --ids, --file or --jsonl");
-  ParsePolicy(a.policy);
+  const Engine engine = MakeEngine(a.policy, a.threads);
   std::unique_ptr<Corpus> corpus;
   if (!a.ids.empty())
     corpus = std::make_unique<IdsCorpus>(a.ids);
@@ -524,14 +524,13 @@ void RunCapture(const CaptureArgs& a) {
   else
     corpus = std::make_unique<JsonlCorpus>(a.jsonl);
   Check(corpus->size() > 0, "empty corpus: --jsonl " + a.jsonl + " has no documents");
-  ApplyThreads(a.threads);
   const std::string model_path = ResolveModelPath(a.model);
   const std::vector<std::string> old_shards = CheckCaptureOutputDir(a.out, model_path, a.force);
   const Steering steering = LoadSteering(a.steering);
 
-  const auto m = LoadModel(model_path, a.policy);
-  const model::ModelConfig& c = m->config();
-  const model::HookSet steering_hooks = model::MakeSteeringHooks(SteeringAccess::Plan(steering), c);
+  const Model m = LoadModel(model_path, engine);
+  const ModelConfig& c = m.config();
+  const Hooks steering_hooks = steering.MakeHooks(c);
   const std::vector<ConcreteHook> hooks = Expand(names, c);
   const bool last_only = a.positions == "last";
   const int64_t docs = corpus->size();
@@ -545,7 +544,7 @@ void RunCapture(const CaptureArgs& a) {
   // describing a mix of old and new shards.
   fs::remove(fs::path(a.out) / "manifest.json", ec);
 
-  std::optional<tokenizer::Tokenizer> tok;
+  std::optional<Tokenizer> tok;
   CaptureWriter writer(a.out, hooks, a.dtype == "bf16", a.shard_tokens,
                        static_cast<size_t>(a.shard_mb) << 20);
   ProgressBar bar;
@@ -555,7 +554,7 @@ void RunCapture(const CaptureArgs& a) {
   int64_t batch_len = 0;
   auto run = [&] {
     if (batch.empty()) return;
-    RunBatch(*m, hooks, steering_hooks, last_only, batch, writer);
+    RunBatch(m, hooks, steering_hooks, last_only, batch, writer);
     for (const Document& d : batch) tokens += static_cast<int64_t>(d.ids.size());
     done += static_cast<int64_t>(batch.size());
     bar.UpdateTokens("capture", static_cast<uint64_t>(done), static_cast<uint64_t>(end - begin),
@@ -568,9 +567,7 @@ void RunCapture(const CaptureArgs& a) {
   corpus->Read(begin, end, [&](int64_t index, RawDocument&& raw) {
     Document doc{index, std::move(raw.ids)};
     if (raw.text) {
-      if (!tok)
-        tok.emplace(
-            tokenizer::Tokenizer::FromPath(m->tokenizer_path(), std::nullopt, c.vocab_size));
+      if (!tok) tok.emplace(Tokenizer::ForModel(m));
       doc.ids = tok->Encode(*raw.text, a.allow_special);
     }
     const auto len = static_cast<int64_t>(doc.ids.size());
@@ -595,7 +592,7 @@ void RunCapture(const CaptureArgs& a) {
   nlohmann::ordered_json widths = nlohmann::ordered_json::object();
   for (const ConcreteHook& h : hooks) {
     hook_names.push_back(h.name);
-    if (h.point != model::HookPoint::kPattern) widths[h.name] = h.width;
+    if (!h.pattern) widths[h.name] = h.width;
   }
   nlohmann::ordered_json manifest = {
       {"producer", "talkie capture"},
@@ -616,9 +613,8 @@ void RunCapture(const CaptureArgs& a) {
       {"rows", writer.rows()},
       {"shards", writer.shards()},
   };
-  if (!SteeringAccess::Plan(steering).empty())
-    manifest["steering"] = SteeringManifest(a.steering, SteeringAccess::Plan(steering));
-  io::WriteFileAtomically((fs::path(a.out) / "manifest.json").string(), manifest.dump(2) + "\n");
+  if (!steering.empty()) manifest["steering"] = SteeringManifest(a.steering, steering);
+  WriteFileAtomically((fs::path(a.out) / "manifest.json").string(), manifest.dump(2) + "\n");
   // Shards of an earlier run into this folder that this run did not rewrite.
   std::set<std::string> written;
   for (const auto& s : writer.shards()) written.insert(s.at("file").get<std::string>());

@@ -5,7 +5,9 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/quality.h"
+#include "talkie/engine.h"
 #include "talkie/error.h"
+#include "talkie/model.h"
 
 namespace talkie::cli {
 namespace {
@@ -19,14 +21,13 @@ struct CompareArgs {
 };
 
 void RunCompare(const CompareArgs& a) {
-  ParsePolicy(a.policy);
+  const Engine candidate_engine = MakeEngine(a.policy, a.threads);
   CheckReadableFile(a.file, "--file");
-  ApplyThreads(a.threads);
-  const auto reference = LoadModel(a.model, "exact");
-  const auto candidate = LoadModel(a.candidate.empty() ? a.model : a.candidate, a.policy);
+  const Model reference = LoadModel(a.model, MakeEngine("exact", a.threads));
+  const Model candidate = LoadModel(a.candidate.empty() ? a.model : a.candidate, candidate_engine);
   const std::string label = (a.candidate.empty() ? std::string("same weights") : a.candidate) +
                             ", " + a.policy + " policy";
-  if (!PrintLogitQuality(*reference, *candidate, a.file, label, "exact reference"))
+  if (!PrintLogitQuality(reference, candidate, a.file, label, "exact reference"))
     throw Error("the candidate produced non-finite logits");
 }
 

@@ -14,16 +14,15 @@
 #include "cli/lens_heatmap.h"
 #include "cli/logit_lens.h"
 #include "cli/output_guard.h"
+#include "cli/png_writer.h"
 #include "cli/prompt_input.h"
 #include "cli/token_display.h"
 #include "cli/validators.h"
-#include "io/atomic_file.h"
-#include "io/png_writer.h"
-#include "ops/parallel.h"
+#include "talkie/atomic_file.h"
+#include "talkie/engine.h"
 #include "talkie/error.h"
 #include "talkie/model.h"
 #include "talkie/tokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace talkie::cli {
 namespace {
@@ -93,7 +92,7 @@ void PrintTable(const LensResult& r, const std::vector<size_t>& shown,
 nlohmann::json ToJson(const LensResult& r, const std::vector<size_t>& shown,
                       const std::vector<int32_t>& ids, const Tokenizer& tok, const Model& model,
                       int64_t top_k) {
-  auto text = [&](int32_t id) { return tokenizer::ReplaceInvalidUtf8(tok.TokenBytes(id)); };
+  auto text = [&](int32_t id) { return ReplaceInvalidUtf8(tok.TokenBytes(id)); };
   nlohmann::json tokens = nlohmann::json::array();
   for (int32_t id : ids) tokens.push_back(text(id));
   nlohmann::json positions = nlohmann::json::array();
@@ -122,7 +121,7 @@ nlohmann::json ToJson(const LensResult& r, const std::vector<size_t>& shown,
           {"positions", std::move(positions)}};
 }
 
-void WriteHeatmap(io::AtomicFile& file, const std::string& path, const LensResult& r,
+void WriteHeatmap(AtomicFile& file, const std::string& path, const LensResult& r,
                   const std::vector<int32_t>& ids, const Tokenizer& tok) {
   HeatmapInput in;
   for (int32_t id : ids) in.position_tokens.push_back(tok.TokenBytes(id));
@@ -136,8 +135,8 @@ void WriteHeatmap(io::AtomicFile& file, const std::string& path, const LensResul
     in.top1_prob.push_back(std::move(probs));
     in.top1.push_back(std::move(texts));
   }
-  const io::RgbImage image = DrawLensHeatmap(in);
-  file.Write(io::EncodePng(image));
+  const RgbImage image = DrawLensHeatmap(in);
+  file.Write(EncodePng(image));
   file.Commit();
   std::fprintf(stderr, "lens: wrote %s (%lld x %lld)\n", path.c_str(),
                static_cast<long long>(image.width), static_cast<long long>(image.height));
@@ -157,12 +156,11 @@ void RunLens(const LensArgs& a) {
         "empty prompt: give PROMPT text, - (stdin) or --ids 1,2,3");
   std::vector<int32_t> ids;
   if (!a.ids.empty()) ids = ParseIdList(a.ids, "--ids");
-  ParsePolicy(a.policy);
-  ApplyThreads(a.threads);
+  const Engine engine = MakeEngine(a.policy, a.threads);
   const std::string model_path = ResolveModelPath(a.model);
   // The PNG's temporary file is made now, so an unwritable place is an error
   // before any work (it is removed again if the command fails).
-  std::optional<io::AtomicFile> png_file;
+  std::optional<AtomicFile> png_file;
   if (a.png_given) {
     CheckPlainOutputFile(a.png, "--png", model_path, a.force);
     try {
@@ -172,10 +170,7 @@ void RunLens(const LensArgs& a) {
     }
   }
 
-  EngineOptions engine;
-  engine.threads = ops::NumThreads();
-  engine.policy = talkie::ParsePolicy(a.policy);
-  const Model model = Model::Load(model_path, Engine(engine));
+  const Model model = Model::Load(model_path, engine);
   const Tokenizer tok = Tokenizer::ForModel(model);
   const ModelConfig& c = model.config();
   Check(a.top <= c.vocab_size, "--top must be in [1, " + std::to_string(c.vocab_size) +

@@ -1,7 +1,8 @@
 // `talkie quantize`: write a q8 / q4 copy of a model (or a GGUF file for
-// llama.cpp, model/gguf_export.h), and optionally report
-// its logit quality against the original on a text file.
+// llama.cpp; talkie/convert.h), and optionally report its logit quality
+// against the original on a text file.
 #include <cstdio>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -9,10 +10,10 @@
 #include "cli/output_guard.h"
 #include "cli/progress_bar.h"
 #include "cli/quality.h"
-#include "model/gguf_export.h"
-#include "model/quantize.h"
+#include "talkie/convert.h"
 #include "talkie/error.h"
-#include "tokenizer/gguf_metadata.h"
+#include "talkie/model.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
@@ -34,22 +35,19 @@ bool EndsWithGguf(const std::string& path) {
 
 // --out FILE.gguf: one GGUF file in llama.cpp's Talkie layout.
 void RunGgufExport(const QuantizeArgs& a) {
-  const model::GgufExportType type = model::ParseGgufExportType(a.type);
+  const GgufType type = ParseGgufType(a.type);
   Check(a.eval_file.empty(),
         "--eval-file works with the q8 / q4 model folders, not --out FILE.gguf");
-  ParsePolicy(a.policy);
-  ApplyThreads(a.threads);
+  const Engine exact = MakeEngine("exact", a.threads);
+  MakeEngine(a.policy, a.threads);  // validates --policy
   const std::string input = ResolveModelPath(a.model);
   CheckPlainOutputFile(a.out, "--out", input, a.force);
-  const auto original = LoadModel(input);
+  const Model original = LoadModel(input, exact);
   // The tokenizer goes into the file for llama.cpp: --tokenizer, else the
   // model's own when it has one.
-  std::vector<io::GgufEntry> tokenizer_metadata;
-  const int64_t vocab = original->config().vocab_size;
+  std::optional<Tokenizer> tokenizer;
   try {
-    const std::string path = a.tokenizer.empty() ? original->tokenizer_path() : a.tokenizer;
-    tokenizer_metadata = tokenizer::GgufTokenizerMetadata(
-        tokenizer::Tokenizer::FromPath(path, std::nullopt, vocab), vocab);
+    tokenizer.emplace(Tokenizer::ForModel(original, a.tokenizer));
   } catch (const Error& e) {
     if (!a.tokenizer.empty()) throw;
     std::fprintf(stderr,
@@ -57,31 +55,29 @@ void RunGgufExport(const QuantizeArgs& a) {
                  e.what());
   }
   {
-    const ScopedWriteProgress progress;
-    model::ExportGguf(*original, type, a.out, tokenizer_metadata);
+    WriteProgressBar bar;
+    ExportGguf(original, type, a.out, tokenizer ? &*tokenizer : nullptr, bar.Callback());
   }
   std::fprintf(stderr, "wrote %s (GGUF, %s%s)\n", a.out.c_str(), a.type.c_str(),
-               tokenizer_metadata.empty() ? "" : ", with its tokenizer");
+               tokenizer ? ", with its tokenizer" : "");
 }
 
 void RunQuantize(const QuantizeArgs& a) {
   if (EndsWithGguf(a.out)) return RunGgufExport(a);
   Check(a.type == "q8" || a.type == "q4", "--type must be q8 or q4, got '" + a.type + "'");
-  ParsePolicy(a.policy);
+  const Engine candidate = MakeEngine(a.policy, a.threads);
   if (!a.eval_file.empty()) CheckReadableFile(a.eval_file, "--eval-file");
-  ApplyThreads(a.threads);
   const std::string input = ResolveModelPath(a.model);
   CheckModelOutputDir(a.out, input, a.force);
-  const auto original = LoadModel(input);
+  const Model original = LoadModel(input, MakeEngine("exact", a.threads));
   {
-    const ScopedWriteProgress progress;
-    model::QuantizeModel(*original, a.type == "q8" ? ops::WeightType::kQ8 : ops::WeightType::kQ4,
-                         a.out);
+    WriteProgressBar bar;
+    Quantize(original, a.type == "q8" ? QuantType::kQ8 : QuantType::kQ4, a.out, bar.Callback());
   }
   std::fprintf(stderr, "wrote %s (%s)\n", a.out.c_str(), a.type.c_str());
   if (a.eval_file.empty()) return;
-  const auto quantized = LoadModel(a.out, a.policy);
-  PrintLogitQuality(*original, *quantized, a.eval_file,
+  const Model quantized = LoadModel(a.out, candidate);
+  PrintLogitQuality(original, quantized, a.eval_file,
                     a.type + (a.policy == "exact" ? "" : " (" + a.policy + " policy)"), "original");
 }
 

@@ -6,7 +6,7 @@
 #include "cli/output_guard.h"
 #include "cli/progress_bar.h"
 #include "cli/validators.h"
-#include "model/synthetic.h"
+#include "talkie/convert.h"
 #include "talkie/error.h"
 
 namespace talkie::cli {
@@ -21,20 +21,19 @@ struct SynthArgs {
 };
 
 void RunSynth(const SynthArgs& a) {
-  const model::ModelConfig c = model::SyntheticShape(a.shape);
-  io::DType dtype;
+  WeightType type;
   if (a.dtype == "bf16")
-    dtype = io::DType::kBF16;
+    type = WeightType::kBF16;
   else if (a.dtype == "f16")
-    dtype = io::DType::kF16;
+    type = WeightType::kF16;
   else if (a.dtype == "f32")
-    dtype = io::DType::kF32;
+    type = WeightType::kF32;
   else
     throw Error("--dtype must be bf16, f16 or f32, got '" + a.dtype + "'");
   CheckModelOutputDir(a.out, /*input_model=*/"", a.force);
   {
-    const ScopedWriteProgress progress;
-    model::WriteSyntheticModel(a.out, c, dtype, a.seed);
+    WriteProgressBar bar;
+    WriteSyntheticModel(a.out, a.shape, type, a.seed, bar.Callback());
   }
   std::fprintf(stderr, "wrote %s (%s, %s)\n", a.out.c_str(), a.shape.c_str(), a.dtype.c_str());
 }

@@ -16,7 +16,7 @@ constexpr int64_t kTextHeight = kGlyphHeight * kScale;
 constexpr Rgb kPaper{255, 255, 255};
 constexpr Rgb kInk{0, 0, 0};
 
-void FillRect(io::RgbImage& image, int64_t x, int64_t y, int64_t w, int64_t h, Rgb c) {
+void FillRect(RgbImage& image, int64_t x, int64_t y, int64_t w, int64_t h, Rgb c) {
   for (int64_t yy = y; yy < y + h; ++yy)
     for (int64_t xx = x; xx < x + w; ++xx) image.Set(xx, yy, c.r, c.g, c.b);
 }
@@ -28,8 +28,8 @@ Rgb TextColourOn(Rgb background) {
   return luma > 140 ? kInk : kPaper;
 }
 
-void DrawCentred(io::RgbImage& image, int64_t centre_x, int64_t y, const std::string& text,
-                 Rgb colour, int scale) {
+void DrawCentred(RgbImage& image, int64_t centre_x, int64_t y, const std::string& text, Rgb colour,
+                 int scale) {
   const int64_t w = TextWidth(static_cast<int64_t>(text.size()), scale);
   DrawText(image, centre_x - w / 2, y, text, colour, scale);
 }
@@ -60,7 +60,7 @@ Rgb ViridisColour(double t) {
   return {mix(a.r, b.r), mix(a.g, b.g), mix(a.b, b.b)};
 }
 
-io::RgbImage DrawLensHeatmap(const HeatmapInput& in) {
+RgbImage DrawLensHeatmap(const HeatmapInput& in) {
   const auto layers = static_cast<int64_t>(in.top1_prob.size());
   const auto positions = static_cast<int64_t>(in.position_tokens.size());
   Check(layers > 0 && positions > 0, "heat map: no layers or no positions");
@@ -70,7 +70,7 @@ io::RgbImage DrawLensHeatmap(const HeatmapInput& in) {
               static_cast<int64_t>(in.top1[l].size()) == positions,
           "heat map: layer " + std::to_string(l) + " does not have one cell per position");
 
-  io::RgbImage image(HeatmapWidth(positions), HeatmapHeight(layers), kPaper.r, kPaper.g, kPaper.b);
+  RgbImage image(HeatmapWidth(positions), HeatmapHeight(layers), kPaper.r, kPaper.g, kPaper.b);
   DrawText(image, kHeatmapLeft, 9, "logit lens top-1", kInk, kScale);
   const int64_t grid_bottom = kHeatmapTop + kHeatmapCellHeight * layers;
   const int64_t text_dy = (kHeatmapCellHeight - kTextHeight) / 2;

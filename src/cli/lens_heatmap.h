@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cli/bitmap_font.h"
-#include "io/png_writer.h"
+#include "cli/png_writer.h"
 
 namespace talkie::cli {
 
@@ -41,6 +41,6 @@ struct HeatmapInput {
 Rgb ViridisColour(double t);
 
 // Throws talkie::Error when the layers / positions are empty or ragged.
-io::RgbImage DrawLensHeatmap(const HeatmapInput& input);
+RgbImage DrawLensHeatmap(const HeatmapInput& input);
 
 }  // namespace talkie::cli

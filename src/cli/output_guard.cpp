@@ -5,11 +5,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
-#include "io/tensor_store.h"
 #include "talkie/error.h"
+#include "talkie/tensor_file.h"
 
 namespace talkie::cli {
 namespace {
@@ -46,16 +47,16 @@ std::string FindCheckpointIn(const fs::path& dir) {
 
 bool IsForwardOutput(const std::string& path) {
   try {
-    const io::TensorStore store = io::LoadSafetensors(path);
-    const auto it = store.metadata().find("producer");
-    return it != store.metadata().end() && it->second == "talkie forward";
+    const std::map<std::string, std::string> metadata = LoadTensorFileMetadata(path);
+    const auto it = metadata.find("producer");
+    return it != metadata.end() && it->second == "talkie forward";
   } catch (const Error&) {
     return false;
   }
 }
 
 // A file name `talkie capture` writes: manifest.json, shard-*.safetensors, or
-// an AtomicFile temporary of one of them.
+// a temporary file of one of them (<name>.tmp-XXXXXX, left by a killed write).
 bool IsCaptureFileName(const std::string& name) {
   const size_t tmp = name.find(".tmp-");
   const std::string base = tmp == std::string::npos ? name : name.substr(0, tmp);

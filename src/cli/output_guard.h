@@ -1,8 +1,9 @@
 // Checks run before a command writes anything, so no command destroys data:
 // an output never replaces the model being read, and never replaces an
 // existing model / checkpoint unless --force is given. (The writes themselves
-// go through io::AtomicFile, so even a forced replacement never truncates a
-// file another process has memory-mapped.)
+// go through a temporary file renamed into place (talkie/convert.h,
+// talkie/tensor_file.h), so even a forced replacement never truncates a file
+// another process has memory-mapped.)
 #pragma once
 
 #include <string>

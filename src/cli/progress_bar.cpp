@@ -5,9 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-
-#include "io/write_progress.h"
 
 namespace talkie::cli {
 namespace {
@@ -123,15 +120,10 @@ void ProgressBar::Finish() {
   label_.clear();
 }
 
-ScopedWriteProgress::ScopedWriteProgress() {
-  io::SetWriteProgress([this](const std::string& path, uint64_t done, uint64_t total) {
-    bar_.Update("writing " + std::filesystem::path(path).filename().string(), done, total);
-  });
-}
-
-ScopedWriteProgress::~ScopedWriteProgress() {
-  io::SetWriteProgress({});
-  bar_.Finish();
+ProgressCallback WriteProgressBar::Callback() {
+  return [this](const std::string& stage, uint64_t done, uint64_t total) {
+    bar_.Update(stage, done, total);
+  };
 }
 
 LoadProgressBar::LoadProgressBar(std::function<void()> on_report)

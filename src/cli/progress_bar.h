@@ -49,14 +49,17 @@ class ProgressBar {
   Clock::time_point start_, last_draw_;
 };
 
-// Shows every safetensors write of its lifetime (io/write_progress.h) on a
-// ProgressBar named after the file.
-class ScopedWriteProgress {
+// Shows the writes of a talkie::ProgressCallback (Quantize, ExportGguf,
+// WriteSyntheticModel, SaveTensorFile: stage "writing <file name>") on a
+// ProgressBar, ending its line when destroyed.
+class WriteProgressBar {
  public:
-  ScopedWriteProgress();
-  ~ScopedWriteProgress();
-  ScopedWriteProgress(const ScopedWriteProgress&) = delete;
-  ScopedWriteProgress& operator=(const ScopedWriteProgress&) = delete;
+  WriteProgressBar() = default;
+  ~WriteProgressBar() { bar_.Finish(); }
+  WriteProgressBar(const WriteProgressBar&) = delete;
+  WriteProgressBar& operator=(const WriteProgressBar&) = delete;
+  // The callback to pass to the writer; valid while this lives.
+  ProgressCallback Callback();
 
  private:
   ProgressBar bar_;

@@ -5,23 +5,21 @@
 #include <fstream>
 #include <sstream>
 
-#include "model/evaluation.h"
+#include "talkie/convert.h"
 #include "talkie/error.h"
-#include "tokenizer/tokenizer.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 
-bool PrintLogitQuality(const model::Model& reference, const model::Model& candidate,
-                       const std::string& text_file, const std::string& label,
-                       const std::string& against) {
+bool PrintLogitQuality(const Model& reference, const Model& candidate, const std::string& text_file,
+                       const std::string& label, const std::string& against) {
   std::ifstream in(text_file, std::ios::binary);
   Check(static_cast<bool>(in), text_file + ": cannot open text file");
   std::stringstream text;
   text << in.rdbuf();
-  const auto tok = tokenizer::Tokenizer::FromPath(reference.tokenizer_path(), std::nullopt,
-                                                  reference.config().vocab_size);
+  const Tokenizer tok = Tokenizer::ForModel(reference);
   const std::vector<int32_t> ids = tok.Encode(text.str(), false);
-  const model::QualityReport r = model::CompareLogits(reference, candidate, ids);
+  const LogitComparison r = CompareLogits(reference, candidate, ids);
   std::printf(
       "%s vs %s on %lld positions: mean KL %.6f nats (max %.4f), top-1 agreement %.2f%%, "
       "max |logit diff| %.4f, finite: %s\n",

@@ -144,9 +144,12 @@ void WriteGguf(const std::string& path, const std::vector<GgufEntry>& metadata,
                const std::vector<GgufTensorToWrite>& tensors);
 // The same, one tensor in memory at a time: produce(i, bytes) fills tensor
 // i's bytes (exactly nbytes; an Error otherwise, and nothing is written).
+// `progress` (optional) hears the bytes written after the header and after
+// each tensor.
 void WriteGgufStreamed(const std::string& path, const std::vector<GgufEntry>& metadata,
                        const std::vector<GgufTensorSpec>& tensors,
-                       const std::function<void(size_t, std::vector<std::byte>&)>& produce);
+                       const std::function<void(size_t, std::vector<std::byte>&)>& produce,
+                       const WriteProgress& progress = {});
 // The same bytes in memory (tests, fuzz seeds).
 std::string SerializeGguf(const std::vector<GgufEntry>& metadata,
                           const std::vector<GgufTensorToWrite>& tensors);

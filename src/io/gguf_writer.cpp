@@ -175,10 +175,17 @@ void WriteGguf(const std::string& path, const std::vector<GgufEntry>& metadata,
 
 void WriteGgufStreamed(const std::string& path, const std::vector<GgufEntry>& metadata,
                        const std::vector<GgufTensorSpec>& tensors,
-                       const std::function<void(size_t, std::vector<std::byte>&)>& produce) {
+                       const std::function<void(size_t, std::vector<std::byte>&)>& produce,
+                       const WriteProgress& progress) {
   const uint64_t alignment = AlignmentOf(metadata);
   AtomicFile file(path);
-  file.Write(Header(metadata, tensors));
+  const std::string header = Header(metadata, tensors);
+  uint64_t total = header.size(), done = header.size();
+  for (size_t i = 0; i < tensors.size(); ++i)
+    total += tensors[i].nbytes +
+             (i + 1 < tensors.size() ? (alignment - tensors[i].nbytes % alignment) % alignment : 0);
+  if (progress) progress(path, 0, total);
+  file.Write(header);
   std::vector<std::byte> bytes;
   const std::string padding(alignment, '\0');
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -188,8 +195,13 @@ void WriteGgufStreamed(const std::string& path, const std::vector<GgufEntry>& me
           "gguf writer: tensor '" + tensors[i].name + "' came out as " +
               std::to_string(bytes.size()) + " bytes, not " + std::to_string(tensors[i].nbytes));
     file.Write(bytes.data(), bytes.size());
-    if (i + 1 < tensors.size())
-      file.Write(padding.data(), (alignment - bytes.size() % alignment) % alignment);
+    done += bytes.size();
+    if (i + 1 < tensors.size()) {
+      const uint64_t pad = (alignment - bytes.size() % alignment) % alignment;
+      file.Write(padding.data(), pad);
+      done += pad;
+    }
+    if (progress) progress(path, done, total);
   }
   file.Commit();
 }

@@ -262,7 +262,8 @@ OwnedTensor MakeF32Tensor(std::string name, std::vector<int64_t> shape, const fl
 
 void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorSpec>& specs,
                               const std::map<std::string, std::string>& metadata,
-                              const std::function<void(size_t, std::vector<std::byte>&)>& produce) {
+                              const std::function<void(size_t, std::vector<std::byte>&)>& produce,
+                              const WriteProgress& progress) {
   // ordered_json keeps the tensors in the caller's order in the header too.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -289,7 +290,7 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
   AtomicFile out(path);
   const uint64_t total = 8 + text.size() + offset;
   uint64_t done = 8 + text.size();
-  ReportWriteProgress(path, 0, total);
+  if (progress) progress(path, 0, total);
   char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t{text.size()} >> (8 * i)) & 0xff);
   out.Write(len, 8);
@@ -304,17 +305,19 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
               std::string(DTypeName(specs[i].dtype)) + " needs " + std::to_string(sizes[i]));
     out.Write(bytes.data(), bytes.size());
     done += bytes.size();
-    ReportWriteProgress(path, done, total);
+    if (progress) progress(path, done, total);
   }
   out.Commit();
 }
 
 void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata,
+                      const WriteProgress& progress) {
   std::vector<TensorSpec> specs;
   for (const OwnedTensor& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
-  WriteSafetensorsStreamed(path, specs, metadata,
-                           [&](size_t i, std::vector<std::byte>& out) { out = tensors[i].bytes; });
+  WriteSafetensorsStreamed(
+      path, specs, metadata, [&](size_t i, std::vector<std::byte>& out) { out = tensors[i].bytes; },
+      progress);
 }
 
 }  // namespace talkie::io

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/tensor.h"
+#include "io/write_progress.h"
 
 namespace talkie::io {
 
@@ -85,6 +86,8 @@ OwnedTensor MakeF32Tensor(std::string name, std::vector<int64_t> shape, const fl
 // Writes a safetensors file whose tensors are produced one at a time, so a
 // file far larger than memory can be written: the header is built from
 // `specs`, then produce(i, bytes) must fill tensor i's exact byte size.
+// `progress` (optional) hears the bytes written after the header and after
+// each tensor.
 struct TensorSpec {
   std::string name;
   DType dtype = DType::kF32;
@@ -92,10 +95,12 @@ struct TensorSpec {
 };
 void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorSpec>& specs,
                               const std::map<std::string, std::string>& metadata,
-                              const std::function<void(size_t, std::vector<std::byte>&)>& produce);
+                              const std::function<void(size_t, std::vector<std::byte>&)>& produce,
+                              const WriteProgress& progress = {});
 // Writes a safetensors file (header padded to 8 bytes, tensors in given order).
 void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {},
+                      const WriteProgress& progress = {});
 
 // --- PyTorch zip checkpoints (torch.save) ------------------------------------
 // Reads <top>/data.pkl and the storages <top>/data/<key> of a PyTorch zip

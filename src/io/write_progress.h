@@ -1,6 +1,8 @@
-// An observer of long file writes: the safetensors writer reports the bytes
-// written so far, and the command-line program draws a progress bar from it.
-// Process-wide and single-threaded (set around one write); none by default.
+// An observer of long file writes: the safetensors and GGUF writers report
+// the bytes written so far to the one passed to them (the public API turns a
+// talkie::ProgressCallback into one; the command-line program draws a bar).
+// Called on the writing thread, between writes; it may throw to abandon the
+// file (the destination then keeps its old contents).
 #pragma once
 
 #include <cstdint>
@@ -10,10 +12,5 @@
 namespace talkie::io {
 
 using WriteProgress = std::function<void(const std::string& path, uint64_t done, uint64_t total)>;
-
-// Installs `observer` (an empty function removes it).
-void SetWriteProgress(WriteProgress observer);
-// Called by the writers.
-void ReportWriteProgress(const std::string& path, uint64_t done, uint64_t total);
 
 }  // namespace talkie::io

@@ -9,6 +9,7 @@
 
 #include "model/hooks.h"
 #include "model/model.h"
+#include "talkie/convert.h"
 
 namespace talkie::model {
 
@@ -42,14 +43,10 @@ PerplexityResult Perplexity(const Model& model, const std::vector<int32_t>& ids,
                             int64_t stride = 0, const HookSet* hooks = nullptr,
                             const PerplexityProgress& progress = {});
 
-struct QualityReport {
-  double mean_kl = 0.0;  // mean KL(reference || candidate) per position, nats
-  double max_kl = 0.0;
-  double top1_agreement = 0.0;  // fraction of positions with the same argmax
-  double max_abs_logit_diff = 0.0;
-  int64_t positions = 0;
-  bool finite = true;  // no NaN / inf in the candidate's logits
-};
+// The public report (talkie/convert.h): mean / max KL(reference ||
+// candidate) per position, top-1 agreement, max |logit diff|, positions, and
+// whether the candidate's logits were all finite.
+using QualityReport = LogitComparison;
 
 // Compares all-position logits of two models of the same vocabulary on `ids`
 // (windows of at most `window` tokens; 0 = the reference's context).

@@ -125,7 +125,8 @@ GgufExportType ParseGgufExportType(const std::string& name) {
 }
 
 void ExportGguf(const Model& model, GgufExportType type, const std::string& path,
-                const std::vector<io::GgufEntry>& tokenizer_metadata) {
+                const std::vector<io::GgufEntry>& tokenizer_metadata,
+                const io::WriteProgress& progress) {
   const ModelConfig& c = model.config();
   const TalkieWeights& w = model.weights();
   const uint32_t matrix_type = GgmlTypeOf(type);
@@ -197,28 +198,31 @@ void ExportGguf(const Model& model, GgufExportType type, const std::string& path
 
   std::vector<io::GgufTensorSpec> specs;
   for (const Item& item : items) specs.push_back(item.spec);
-  io::WriteGgufStreamed(path, metadata, specs, [&](size_t i, std::vector<std::byte>& out) {
-    const Item& item = items[i];
-    if (!item.matrix) {
-      out.resize(item.vector.size() * 4);
-      std::memcpy(out.data(), item.vector.data(), out.size());
-      return;
-    }
-    const ops::WeightMatrix& m = *item.matrix;
-    const uint64_t row_bytes = RowBytes(item.spec.type, m.cols);
-    out.resize(row_bytes * static_cast<uint64_t>(m.rows));
+  io::WriteGgufStreamed(
+      path, metadata, specs,
+      [&](size_t i, std::vector<std::byte>& out) {
+        const Item& item = items[i];
+        if (!item.matrix) {
+          out.resize(item.vector.size() * 4);
+          std::memcpy(out.data(), item.vector.data(), out.size());
+          return;
+        }
+        const ops::WeightMatrix& m = *item.matrix;
+        const uint64_t row_bytes = RowBytes(item.spec.type, m.cols);
+        out.resize(row_bytes * static_cast<uint64_t>(m.rows));
     // Rows are independent: threads change nothing in the output.
 #pragma omp parallel num_threads(ops::NumThreads())
-    {
-      RowScratch scratch;
-      scratch.row.resize(static_cast<size_t>(m.cols));
+        {
+          RowScratch scratch;
+          scratch.row.resize(static_cast<size_t>(m.cols));
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < m.rows; ++r) {
-        const bool negate = item.head_dim > 0 && r % item.head_dim >= item.head_dim / 2;
-        WriteRow(m, r, item.spec.type, negate, scratch, out.data() + r * row_bytes);
-      }
-    }
-  });
+          for (int64_t r = 0; r < m.rows; ++r) {
+            const bool negate = item.head_dim > 0 && r % item.head_dim >= item.head_dim / 2;
+            WriteRow(m, r, item.spec.type, negate, scratch, out.data() + r * row_bytes);
+          }
+        }
+      },
+      progress);
 }
 
 }  // namespace talkie::model

@@ -29,8 +29,10 @@ GgufExportType ParseGgufExportType(const std::string& name);
 // Writes `model` to `path` through a temporary file renamed into place, one
 // tensor in memory at a time, with `tokenizer_metadata`
 // (tokenizer/gguf_metadata.h). Without it the file says tokenizer.ggml.model
-// "none": llama.cpp runs such a file on token ids.
+// "none": llama.cpp runs such a file on token ids. `progress` (optional)
+// hears the bytes written.
 void ExportGguf(const Model& model, GgufExportType type, const std::string& path,
-                const std::vector<io::GgufEntry>& tokenizer_metadata = {});
+                const std::vector<io::GgufEntry>& tokenizer_metadata = {},
+                const io::WriteProgress& progress = {});
 
 }  // namespace talkie::model

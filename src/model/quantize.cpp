@@ -28,7 +28,8 @@ struct Item {
 
 }  // namespace
 
-void QuantizeModel(const Model& model, ops::WeightType type, const std::string& out_dir) {
+void QuantizeModel(const Model& model, ops::WeightType type, const std::string& out_dir,
+                   const io::WriteProgress& progress) {
   Check(type == ops::WeightType::kQ8 || type == ops::WeightType::kQ4,
         "quantize: type must be q8 or q4");
   const bool q8 = type == ops::WeightType::kQ8;
@@ -89,7 +90,8 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
   std::vector<std::byte> pending_scales;
   const ops::WeightMatrix* scales_of = nullptr;
   io::WriteSafetensorsStreamed(
-      out_dir + "/model.safetensors", specs, metadata, [&](size_t i, std::vector<std::byte>& out) {
+      out_dir + "/model.safetensors", specs, metadata,
+      [&](size_t i, std::vector<std::byte>& out) {
         const Item& item = items[i];
         if (item.part == Item::Part::kVector) {
           out.resize(item.vector.size() * 4);
@@ -138,7 +140,8 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
           }
         }
         if (item.part == Item::Part::kValues) scales_of = item.matrix;
-      });
+      },
+      progress);
   WriteConfigFile(out_dir + "/config.json", c, q8 ? "int8" : "int4");
   for (const char* name : {"vocab.txt", "tokenizer.json"}) {
     const fs::path src = fs::path(model.directory()) / name;

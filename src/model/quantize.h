@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "io/write_progress.h"
 #include "model/model.h"
 #include "ops/weights.h"
 
@@ -13,7 +14,9 @@ namespace talkie::model {
 // the model's directory): every matrix whose row length is a multiple of 32
 // in `type` (kQ8 or kQ4) as <name>.q8 / <name>.q4 with f16 group scales,
 // everything else (gains, odd-sized matrices) as F32. The file is written one
-// tensor at a time and loads like any checkpoint.
-void QuantizeModel(const Model& model, ops::WeightType type, const std::string& out_dir);
+// tensor at a time and loads like any checkpoint. `progress` (optional) hears
+// the bytes of model.safetensors written.
+void QuantizeModel(const Model& model, ops::WeightType type, const std::string& out_dir,
+                   const io::WriteProgress& progress = {});
 
 }  // namespace talkie::model

@@ -86,7 +86,7 @@ ModelConfig SyntheticShape(const std::string& name) {
 }
 
 void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType dtype,
-                         uint64_t seed) {
+                         uint64_t seed, const io::WriteProgress& progress) {
   ValidateConfig(c, "synthetic config");
   Check(dtype == io::DType::kF32 || dtype == io::DType::kF16 || dtype == io::DType::kBF16,
         "synthetic model: dtype must be F32, F16 or BF16");
@@ -111,7 +111,8 @@ void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType
         out.resize(static_cast<size_t>(s.Count()) * esize);
         for (int64_t e = 0; e < s.Count(); ++e)
           StoreValue(dtype, s.mean + s.stddev * uniform(), &out[e * esize]);
-      });
+      },
+      progress);
 
   WriteConfigFile(dir + "/config.json", c,
                   dtype == io::DType::kBF16  ? "bfloat16"

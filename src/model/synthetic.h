@@ -8,14 +8,16 @@
 #include <string>
 
 #include "io/tensor.h"
+#include "io/write_progress.h"
 #include "model/config.h"
 
 namespace talkie::model {
 
 // Writes config.json (Transformers keys) and model.safetensors into `dir`
-// (created if needed). dtype: F32, F16 or BF16.
+// (created if needed). dtype: F32, F16 or BF16. `progress` (optional) hears
+// the bytes of model.safetensors written.
 void WriteSyntheticModel(const std::string& dir, const ModelConfig& config, io::DType dtype,
-                         uint64_t seed = 1);
+                         uint64_t seed = 1, const io::WriteProgress& progress = {});
 
 // Named shapes: "talkie-13b" (the real models), "talkie-1b" (hidden 2048,
 // 16 layers, 16 x 128 heads, MLP 5504, vocab 65540), "talkie-tiny" (the

@@ -10,12 +10,12 @@ using testing::Bytes;
 using testing::ExpectError;
 using testing::ZipBuilder;
 
-std::vector<ZipEntry> Parse(const std::string& image) {
+std::vector<ZipEntry> ParseZip(const std::string& image) {
   return ParseZipDirectory(Bytes(image), image.size(), "ckpt.pt");
 }
 
 void ExpectEntries(const std::string& image) {
-  const auto entries = Parse(image);
+  const auto entries = ParseZip(image);
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[0].name, "archive/data.pkl");
   EXPECT_EQ(image.substr(entries[0].data_offset, entries[0].size), "pickle");
@@ -44,7 +44,7 @@ TEST(Zip, WithComment) {
 TEST(Zip, RealFixture) {
   const std::string image =
       testing::ReadFileBytes(testing::DataPath("model/models/tiny-raw/rl-refined.pt"));
-  const auto entries = Parse(image);
+  const auto entries = ParseZip(image);
   ASSERT_FALSE(entries.empty());
   EXPECT_EQ(entries[0].name, "rl-refined/data.pkl");
   EXPECT_EQ(static_cast<uint8_t>(image[entries[0].data_offset]), 0x80);  // PROTO
@@ -52,21 +52,21 @@ TEST(Zip, RealFixture) {
 }
 
 TEST(ZipMalformed, NoEocd) {
-  ExpectError([] { Parse(std::string(1000, 'z')); }, {"ckpt.pt", "no end of central directory"});
-  ExpectError([] { Parse("PK"); }, {"ckpt.pt", "too short"});
+  ExpectError([] { ParseZip(std::string(1000, 'z')); }, {"ckpt.pt", "no end of central directory"});
+  ExpectError([] { ParseZip("PK"); }, {"ckpt.pt", "too short"});
   std::string image = ThreeEntries().Build();
   image.resize(image.size() - 1);  // EOCD cut
-  ExpectError([&] { Parse(image); }, {"ckpt.pt", "no end of central directory"});
+  ExpectError([&] { ParseZip(image); }, {"ckpt.pt", "no end of central directory"});
 }
 
 TEST(ZipMalformed, DirectoryOutOfRange) {
   std::string image = ThreeEntries().Build();
   const size_t eocd = image.size() - 22;
   image[eocd + 16] = '\xf0';  // cd offset
-  ExpectError([&] { Parse(image); }, {"ckpt.pt", "central directory"});
+  ExpectError([&] { ParseZip(image); }, {"ckpt.pt", "central directory"});
   image = ThreeEntries().Build();
   image[eocd + 10] = '\x50';  // entry count far above what fits
-  ExpectError([&] { Parse(image); }, {"ckpt.pt", "claims 80 entries"});
+  ExpectError([&] { ParseZip(image); }, {"ckpt.pt", "claims 80 entries"});
 }
 
 TEST(ZipMalformed, EntryDataPastEnd) {
@@ -76,23 +76,23 @@ TEST(ZipMalformed, EntryDataPastEnd) {
   // Central directory: compressed and uncompressed size fields of entry 0.
   const size_t cd = image.find(std::string("PK\x01\x02", 4));
   image[cd + 21] = image[cd + 25] = '\x7f';
-  ExpectError([&] { Parse(image); }, {"entry 'a/data/0'", "runs past the end"});
+  ExpectError([&] { ParseZip(image); }, {"entry 'a/data/0'", "runs past the end"});
 }
 
 TEST(ZipMalformed, LocalHeaderMissing) {
   std::string image = ThreeEntries().Build();
   image[0] = 'Q';
-  ExpectError([&] { Parse(image); }, {"entry 'archive/data.pkl'", "local header"});
+  ExpectError([&] { ParseZip(image); }, {"entry 'archive/data.pkl'", "local header"});
 }
 
 TEST(ZipMalformed, Zip64LocatorMissing) {
   std::string image = ThreeEntries().Build(true);
   const size_t locator = image.size() - 22 - 20;
   image[locator] = 'Q';
-  ExpectError([&] { Parse(image); }, {"ckpt.pt", "ZIP64 locator"});
+  ExpectError([&] { ParseZip(image); }, {"ckpt.pt", "ZIP64 locator"});
   image = ThreeEntries().Build(true);
   image[locator + 8] = '\x7f';  // record offset
-  ExpectError([&] { Parse(image); }, {"ckpt.pt", "ZIP64 end of central directory"});
+  ExpectError([&] { ParseZip(image); }, {"ckpt.pt", "ZIP64 end of central directory"});
 }
 
 TEST(ZipCorruption, EveryByteOfSmallArchive) {
@@ -102,7 +102,7 @@ TEST(ZipCorruption, EveryByteOfSmallArchive) {
       std::string image = original;
       image[i] = static_cast<char>(image[i] ^ mask);
       try {
-        for (const ZipEntry& e : Parse(image)) {
+        for (const ZipEntry& e : ParseZip(image)) {
           ASSERT_LE(e.data_offset + e.size, image.size());
         }
       } catch (const Error&) {
@@ -111,7 +111,7 @@ TEST(ZipCorruption, EveryByteOfSmallArchive) {
   }
   for (size_t len = 0; len < original.size(); ++len) {
     try {
-      Parse(original.substr(0, len));
+      ParseZip(original.substr(0, len));
     } catch (const Error&) {
     }
   }

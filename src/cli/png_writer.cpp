@@ -1,14 +1,14 @@
 // PNG encoder (see png_writer.h). Layout per the PNG specification: the
 // 8-byte signature, then chunks of [length BE32][type][data][CRC-32 over
 // type + data]; IDAT holds a zlib stream of rows, each led by its filter byte.
-#include "io/png_writer.h"
+#include "cli/png_writer.h"
 
 #include <zlib.h>
 
-#include "common/error.h"
-#include "io/atomic_file.h"
+#include "talkie/atomic_file.h"
+#include "talkie/error.h"
 
-namespace talkie::io {
+namespace talkie::cli {
 namespace {
 
 constexpr int64_t kMaxSide = int64_t{1} << 24;
@@ -82,4 +82,4 @@ void WritePng(const std::string& path, const RgbImage& image) {
   WriteFileAtomically(path, EncodePng(image));
 }
 
-}  // namespace talkie::io
+}  // namespace talkie::cli

@@ -1,16 +1,16 @@
-// io::EncodePng / WritePng: the bytes are a valid PNG (signature, CRCs, IHDR)
+// cli::EncodePng / WritePng: the bytes are a valid PNG (signature, CRCs, IHDR)
 // whose inflated pixels are exactly the raster's; bad rasters are errors.
-#include "io/png_writer.h"
+#include "cli/png_writer.h"
 
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
-#include "common/error.h"
 #include "io/io_test_util.h"
 #include "io/png_test_decode.h"
+#include "talkie/error.h"
 
-namespace talkie::io {
+namespace talkie::cli {
 namespace {
 
 using talkie::testing::DecodePng;
@@ -91,7 +91,7 @@ TEST(PngWriterTest, WritePngWritesTheEncodedBytes) {
   const std::string path = ::testing::TempDir() + "talkie_png_writer.png";
   const RgbImage image = Pattern(9, 4);
   WritePng(path, image);
-  EXPECT_EQ(testing::ReadFileBytes(path), EncodePng(image));
+  EXPECT_EQ(io::testing::ReadFileBytes(path), EncodePng(image));
   std::filesystem::remove(path);
 }
 
@@ -101,4 +101,4 @@ TEST(PngWriterTest, WritePngIntoAMissingFolderIsAnError) {
 }
 
 }  // namespace
-}  // namespace talkie::io
+}  // namespace talkie::cli

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace talkie::io {
+namespace talkie::cli {
 
 // An 8-bit RGB raster, row-major, 3 bytes per pixel, origin at the top left.
 struct RgbImage {
@@ -32,7 +32,8 @@ struct RgbImage {
 // when the pixel buffer does not match width x height or zlib fails.
 std::string EncodePng(const RgbImage& image);
 
-// EncodePng written through io::AtomicFile (readers never see half a file).
+// EncodePng written through talkie::WriteFileAtomically (readers never see
+// half a file).
 void WritePng(const std::string& path, const RgbImage& image);
 
-}  // namespace talkie::io
+}  // namespace talkie::cli
