@@ -36,8 +36,9 @@ struct ChatMessage {
 // The offset of the first byte that is not well-formed UTF-8, or
 // std::string_view::npos when all of `text` is.
 TALKIE_API size_t FindInvalidUtf8(std::string_view text);
-// `bytes` with every ill-formed sequence replaced by U+FFFD (as Python's
-// bytes.decode(errors="replace")).
+// `bytes` (e.g. Decode's or TokenBytes' output) as valid UTF-8: each maximal
+// ill-formed subsequence becomes one U+FFFD, as Python's
+// bytes.decode(errors="replace") does (for JSON, which must be UTF-8).
 TALKIE_API std::string ReplaceInvalidUtf8(std::string_view bytes);
 
 class TALKIE_API Tokenizer {
@@ -95,9 +96,5 @@ class TALKIE_API Tokenizer {
   explicit Tokenizer(std::unique_ptr<tokenizer::Tokenizer> impl);
   std::unique_ptr<tokenizer::Tokenizer> impl_;
 };
-
-// `bytes` (e.g. Decode's or TokenBytes' output) as valid UTF-8: each maximal
-// ill-formed subsequence becomes one U+FFFD (for JSON, which must be UTF-8).
-TALKIE_API std::string ReplaceInvalidUtf8(std::string_view bytes);
 
 }  // namespace talkie

@@ -87,8 +87,4 @@ std::vector<int32_t> Tokenizer::end_token_ids() const { return tokenizer::EndTok
 
 int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }
 
-std::string ReplaceInvalidUtf8(std::string_view bytes) {
-  return tokenizer::ReplaceInvalidUtf8(bytes);
-}
-
 }  // namespace talkie

@@ -10,8 +10,6 @@
 
 #include "cli/default_threads.h"
 #include "cli/progress_bar.h"
-#include "model/load_progress.h"
-#include "ops/matmul_lowp.h"
 #include "talkie/engine.h"
 #include "talkie/error.h"
 
@@ -88,12 +86,6 @@ void CheckReadableFile(const std::string& path, const std::string& flag) {
   Check(static_cast<bool>(in), flag + " " + path + ": cannot open");
 }
 
-ops::Precision ParsePolicy(const std::string& policy) {
-  if (policy == "exact") return ops::Precision::kExact;
-  if (policy == "fast") return ops::Precision::kFast;
-  throw Error("--policy must be 'exact' or 'fast', got '" + policy + "'");
-}
-
 Engine MakeEngine(const std::string& policy, int threads) {
   EngineOptions options;
   if (policy != "exact" && policy != "fast")
@@ -126,23 +118,6 @@ Model LoadModel(const std::string& given, const Engine& engine, std::function<vo
   Model model = Model::Load(ResolveModelPath(given), engine, bar.Callback());
   WarnAboutLoad(model.info().unknown_tensors,
                 engine.options().policy == Policy::kFast && model.fast_kernel_path() == "portable");
-  return model;
-}
-
-std::unique_ptr<model::Model> LoadModel(const std::string& given, const std::string& policy,
-                                        std::function<void()> on_progress) {
-  const ops::Precision precision = ParsePolicy(policy);
-  std::unique_ptr<model::Model> model;
-  {
-    LoadProgressBar bar(std::move(on_progress));
-    const model::ScopedLoadProgress progress(bar.Callback());
-    model = model::Model::Load(ResolveModelPath(given));
-    model->SetPrecision(precision);
-  }
-  const ops::WeightType type = model->weights().lm_head.type;
-  WarnAboutLoad(
-      model->info().unknown_tensors,
-      precision == ops::Precision::kFast && std::string(ops::LowPrecisionPath(type)) == "portable");
   return model;
 }
 

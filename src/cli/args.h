@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "model/model.h"
-#include "ops/weights.h"
 #include "talkie/engine.h"
 #include "talkie/model.h"
 
@@ -26,9 +24,6 @@ std::string ResolveModelPath(const std::string& given);
 // before a command does any work).
 void CheckReadableFile(const std::string& path, const std::string& flag);
 
-// "exact" / "fast" (--policy) -> the precision policy; throws naming the flag.
-ops::Precision ParsePolicy(const std::string& policy);
-
 // The engine for --policy and --threads (0 = the idle cores, unless
 // $OMP_NUM_THREADS chooses); throws naming the flag.
 Engine MakeEngine(const std::string& policy, int threads);
@@ -41,15 +36,5 @@ Engine MakeEngine(const std::string& policy, int threads);
 // each of their reports and may throw to abandon the load.
 Model LoadModel(const std::string& given, const Engine& engine,
                 std::function<void()> on_progress = {});
-
-// (Internal model; being replaced by the overload above.) Loads the model at
-// ResolveModelPath(given), warning on stderr about tensors the checkpoint holds but Talkie does not
-// use, and prepares it for the precision policy ("exact" / "fast"). Slow stages (re-laying a GGUF
-// file, packing for the fast policy) show a progress bar on a terminal once they take a second
-// (ScopedLoadProgress); `on_progress` runs at each of their reports and may throw to abandon the
-// load.
-std::unique_ptr<model::Model> LoadModel(const std::string& given,
-                                        const std::string& policy = "exact",
-                                        std::function<void()> on_progress = {});
 
 }  // namespace talkie::cli

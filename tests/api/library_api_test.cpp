@@ -29,7 +29,7 @@ std::vector<float> LastLogits(const Model& m, const std::vector<int32_t>& ids, c
   return m.Forward(r).logits.values();
 }
 
-const std::vector<int32_t> kIds = {5, 17, 3, 40, 2, 9};
+const std::vector<int32_t> kSteeredIds = {5, 17, 3, 40, 2, 9};
 
 TEST(SteeringApi, AControlVectorGivesTheBitsOfTheSameFileAddedAsHooks) {
   const std::string cvec = DataPath("control_vectors/tiny-cvec.gguf");
@@ -39,9 +39,9 @@ TEST(SteeringApi, AControlVectorGivesTheBitsOfTheSameFileAddedAsHooks) {
   const Hooks from_steering = s.MakeHooks(TinyModel().config());
   Hooks direct;
   direct.AddControlVector(cvec);
-  const std::vector<float> a = LastLogits(TinyModel(), kIds, &from_steering);
-  const std::vector<float> b = LastLogits(TinyModel(), kIds, &direct);
-  const std::vector<float> plain = LastLogits(TinyModel(), kIds, nullptr);
+  const std::vector<float> a = LastLogits(TinyModel(), kSteeredIds, &from_steering);
+  const std::vector<float> b = LastLogits(TinyModel(), kSteeredIds, &direct);
+  const std::vector<float> plain = LastLogits(TinyModel(), kSteeredIds, nullptr);
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
   EXPECT_NE(std::memcmp(a.data(), plain.data(), a.size() * 4), 0);
 }
@@ -53,9 +53,9 @@ TEST(SteeringApi, AScaleGivenByNameEqualsTheVectorAddedAtThatScale) {
   const Hooks scaled_by_name = s.MakeHooks(TinyModel().config(), {{"tiny-cvec", 2.5f}});
   const Hooks scaled = Steering().AddControlVector(cvec, 2.5f).MakeHooks(TinyModel().config());
   const Hooks unscaled = s.MakeHooks(TinyModel().config());
-  const std::vector<float> a = LastLogits(TinyModel(), kIds, &scaled_by_name);
-  const std::vector<float> b = LastLogits(TinyModel(), kIds, &scaled);
-  const std::vector<float> c = LastLogits(TinyModel(), kIds, &unscaled);
+  const std::vector<float> a = LastLogits(TinyModel(), kSteeredIds, &scaled_by_name);
+  const std::vector<float> b = LastLogits(TinyModel(), kSteeredIds, &scaled);
+  const std::vector<float> c = LastLogits(TinyModel(), kSteeredIds, &unscaled);
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
   EXPECT_NE(std::memcmp(a.data(), c.data(), a.size() * 4), 0);
 }
@@ -66,8 +66,8 @@ TEST(SteeringApi, ALayerRangeKeepsOnlyThoseBlocksDirections) {
       Steering().AddControlVector(cvec).SetLayerRange(2, 2).MakeHooks(TinyModel().config());
   Hooks block2;
   block2.AddControlVector(cvec, 1.0f, 2, 2);
-  const std::vector<float> a = LastLogits(TinyModel(), kIds, &ranged);
-  const std::vector<float> b = LastLogits(TinyModel(), kIds, &block2);
+  const std::vector<float> a = LastLogits(TinyModel(), kSteeredIds, &ranged);
+  const std::vector<float> b = LastLogits(TinyModel(), kSteeredIds, &block2);
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
 }
 
@@ -104,9 +104,9 @@ TEST(SteeringApi, AnAblatedDirectionChangesTheLogitsTheSameWayEveryTime) {
   EXPECT_FALSE(s.empty());
   const Hooks h1 = s.MakeHooks(TinyModel().config()),
               h2 = Steering(s).MakeHooks(TinyModel().config());
-  const std::vector<float> a = LastLogits(TinyModel(), kIds, &h1);
-  const std::vector<float> b = LastLogits(TinyModel(), kIds, &h2);
-  const std::vector<float> plain = LastLogits(TinyModel(), kIds, nullptr);
+  const std::vector<float> a = LastLogits(TinyModel(), kSteeredIds, &h1);
+  const std::vector<float> b = LastLogits(TinyModel(), kSteeredIds, &h2);
+  const std::vector<float> plain = LastLogits(TinyModel(), kSteeredIds, nullptr);
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
   EXPECT_NE(std::memcmp(a.data(), plain.data(), a.size() * 4), 0);
   EXPECT_TRUE(Steering().empty());
