@@ -60,6 +60,10 @@ struct KernelReport {
 };
 TALKIE_API KernelReport Kernels(const Engine& engine = Engine());
 
+// The threads a call under `engine` uses: options().threads, or when 0 the
+// calling thread's OpenMP default ($OMP_NUM_THREADS, else all cores).
+TALKIE_API int ThreadCount(const Engine& engine = Engine());
+
 // "exact" / "fast"; ParsePolicy throws Error for anything else.
 TALKIE_API Policy ParsePolicy(const std::string& name);
 TALKIE_API const char* PolicyName(Policy policy);

@@ -54,6 +54,10 @@ struct GenerateOptions {
   const Hooks* hooks = nullptr;
 };
 
+// Throws Error for options Generate refuses; the message starts with the
+// field's name ("temperature must be >= 0, got -1", "top_p ...").
+TALKIE_API void ValidateGenerateOptions(const GenerateOptions& options);
+
 enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
 // "stop_token", "stop_string", "length", "cancelled".
 TALKIE_API const char* FinishReasonName(FinishReason reason);

@@ -6,6 +6,7 @@
 // model.h     Model (load, Forward, Score), KvCache, ForwardRequest/Result
 // tokenizer.h Tokenizer (encode, decode, chat template, special tokens)
 // generate.h  Generate (sampling, stops, streaming, cancellation, batches)
+// scheduler.h Scheduler: continuous batching of requests from many threads
 // tensor.h    Tensor<T>: the shaped arrays the API takes and returns
 // error.h     Error: the exception every bad input raises
 //
@@ -17,6 +18,7 @@
 #include "talkie/generate.h"
 #include "talkie/hooks.h"
 #include "talkie/model.h"
+#include "talkie/scheduler.h"
 #include "talkie/steering.h"
 #include "talkie/tensor.h"
 #include "talkie/tokenizer.h"

@@ -9,6 +9,7 @@
 #include "ops/cpu_features.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
+#include "ops/parallel.h"
 #include "talkie/engine.h"
 #include "talkie/error.h"
 
@@ -52,6 +53,11 @@ KernelReport Kernels(const Engine& engine) {
   r.int8_paths = ops::LowPrecisionPaths();
   r.simd_cap = ops::SimdCap();
   return r;
+}
+
+int ThreadCount(const Engine& engine) {
+  const ops::ScopedNumThreads threads(engine.options().threads);
+  return ops::NumThreads();
 }
 
 namespace {

@@ -3,6 +3,7 @@
 
 #include "api/access.h"
 #include "api/engine_scope.h"
+#include "api/generate_options.h"
 #include "generate/generator.h"
 
 namespace talkie {
@@ -22,9 +23,7 @@ const char* FinishReasonName(FinishReason reason) {
   return generate::FinishReasonName(static_cast<generate::FinishReason>(reason)).data();
 }
 
-namespace {
-
-generate::GenerationConfig ToConfig(const GenerateOptions& o) {
+generate::GenerationConfig api::ToConfig(const GenerateOptions& o) {
   generate::GenerationConfig c;
   c.max_new_tokens = o.max_new_tokens;
   c.sampling.temperature = o.sampling.temperature;
@@ -40,6 +39,14 @@ generate::GenerationConfig ToConfig(const GenerateOptions& o) {
   return c;
 }
 
+void ValidateGenerateOptions(const GenerateOptions& options) {
+  generate::ValidateGenerationConfig(api::ToConfig(options));
+  Check(options.prefill_chunk >= 1,
+        "prefill_chunk must be >= 1, got " + std::to_string(options.prefill_chunk));
+}
+
+namespace {
+
 FinishReason ToPublic(generate::FinishReason r) { return static_cast<FinishReason>(r); }
 
 std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokenizer* tokenizer,
@@ -53,7 +60,7 @@ std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokeni
     Check(options[i].prefill_chunk >= 1,
           "Generate: prefill_chunk must be >= 1, got " + std::to_string(options[i].prefill_chunk));
     prefill_chunk = std::min(prefill_chunk, options[i].prefill_chunk);
-    configs.push_back(ToConfig(options[i]));
+    configs.push_back(api::ToConfig(options[i]));
     generate::ValidateGenerationConfig(configs.back());
   }
   api::EngineScope scope(model.engine());
