@@ -22,7 +22,8 @@
 //
 // Thread safety: TrySubmit, Shutdown, stats and metrics may be called from
 // any thread at once; a ScheduledRequest may be waited on and cancelled from
-// any thread (one waiter at a time receives each event).
+// any thread (one waiter at a time receives each event). The model runs, and
+// a request's hook functions are called, on the scheduler's own thread.
 #pragma once
 
 #include <chrono>

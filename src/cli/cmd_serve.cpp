@@ -71,7 +71,10 @@ void RunServe(const ServeArgs& a) {
         "--shutdown-grace must be in [0, 3600] seconds");
   Check(a.max_connections >= 1, "--max-connections must be >= 1");
   Check(a.max_connections_per_client >= 1, "--max-connections-per-client must be >= 1");
-  ApplyThreads(a.threads);
+  // Resolved once (a default measures the idle cores): the count printed,
+  // applied and given to the engine the scheduler thread runs under.
+  const int threads = ResolveThreads(a.threads);
+  ApplyThreads(threads);
 
   // Signals go to one waiting thread only: block them before any thread
   // (scheduler, HTTP workers) is created so that all inherit the mask.
@@ -134,13 +137,13 @@ void RunServe(const ServeArgs& a) {
   });
   std::thread serving([&] { srv.Run(); });
   std::fprintf(stderr, "talkie serve: listening on http://%s:%d (threads %d), loading the model\n",
-               a.host.c_str(), port, ThreadCount(Engine({.threads = ResolveThreads(a.threads)})));
+               a.host.c_str(), port, ThreadCount(Engine({.threads = threads})));
   try {
     GenerationArgs gen;
     gen.model = a.model;
     gen.tokenizer = a.tokenizer;
     gen.policy = a.policy;
-    gen.threads = a.threads;  // the engine the scheduler thread runs under
+    gen.threads = threads;
     m = LoadModelAndTokenizer(gen, [&] {
       if (stop_requested.load()) throw LoadAbandoned{};
     });

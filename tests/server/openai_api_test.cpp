@@ -309,6 +309,27 @@ TEST(OpenAiApiTest, TokenizeAndDetokenize) {
   }
 }
 
+// A body may nest 64 arrays and objects; one more is refused while parsing,
+// before the deeper value is built (in any field, valid JSON or not after it).
+TEST(OpenAiApiTest, JsonNestingStopsAtSixtyFourLevels) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& tok = *DefaultModel().tokenizer;
+  auto body = [](int arrays) {  // the object itself is the first level
+    return R"({"content": "a", "model": )" + std::string(arrays, '[') + std::string(arrays, ']') +
+           "}";
+  };
+  EXPECT_EQ(ParseTokenizeRequest(body(63), tok), tok.Encode("a", false));
+  for (const std::string& deep : {body(64), std::string(65, '['), "[" + body(63) + "]"}) {
+    try {
+      ParseTokenizeRequest(deep, tok);
+      ADD_FAILURE() << "accepted " << deep;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status(), 400);
+      EXPECT_EQ(std::string(e.what()), "request body: JSON nesting is deeper than 64 levels");
+    }
+  }
+}
+
 TEST(OpenAiApiTest, ResponseShapes) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& tok = *DefaultModel().tokenizer;
