@@ -192,7 +192,7 @@ void Scheduler::KeepCache(Active& a) {
   auto [ids, cache] = a.sequence->TakeCache();
   cache.ShrinkToFit();
   prompt_cache_.Insert(std::move(ids), std::move(cache), a.request->hooks_);
-  // Before the handler hears that the sequence ended.
+  // Before the caller hears that the sequence ended.
   prompt_cache_bytes_.store(prompt_cache_.bytes());
 }
 
@@ -205,7 +205,7 @@ void Scheduler::Retire(Active& a, const std::string& error) {
   e.finish = Public(a.sequence->result().finish);
   e.completion_tokens = static_cast<int64_t>(a.sequence->result().ids.size());
   e.error = error;
-  // Free the KV cache (and count it gone) before the handler hears of it; a
+  // Free the KV cache (and count it gone) before the caller hears of it; a
   // cancelled sequence's cache is still right for the tokens it holds.
   if (error.empty() && !stopping_.load()) KeepCache(a);
   a.sequence.reset();

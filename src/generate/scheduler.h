@@ -36,7 +36,7 @@
 
 namespace talkie::generate {
 
-// One submitted request: n sequences from one prompt. Shared by the handler
+// One submitted request: n sequences from one prompt. Shared by the caller
 // thread (reads events, may cancel) and the scheduler thread (writes events).
 class Request {
  public:
@@ -103,7 +103,7 @@ class Scheduler {
   // Queues a request of configs.size() sequences (seeds set by the caller).
   // Returns nullptr when the queue is full or the scheduler is shutting down.
   // The prompt must be non-empty and shorter than the model's context.
-  // hooks (optional): steering for this request's sequences (model/steering.h).
+  // hooks (optional): hooks (steering, capture) for this request's sequences.
   std::shared_ptr<Request> TrySubmit(std::vector<int32_t> prompt,
                                      std::vector<GenerationConfig> configs, int top_logprobs = 0,
                                      bool logprobs = false,
