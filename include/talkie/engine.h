@@ -37,8 +37,8 @@ class TALKIE_API Engine {
   // Validates the options (Error naming the field).
   explicit Engine(EngineOptions options = {});
   const EngineOptions& options() const { return options_; }
-  // The threads a call runs with: options().threads, or OpenMP's default
-  // when that is 0.
+  // The threads a call under this engine uses: options().threads, or when 0
+  // the calling thread's OpenMP default ($OMP_NUM_THREADS, else all cores).
   int threads() const;
 
  private:

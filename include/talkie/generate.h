@@ -55,9 +55,10 @@ struct GenerateOptions {
   const Hooks* hooks = nullptr;
 };
 
-// Throws Error naming the field (e.g. "temperature must be >= 0") for an
-// option Generate would reject; lets a program check options before loading.
-TALKIE_API void ValidateOptions(const GenerateOptions& options);
+// Throws Error for options Generate refuses; the message starts with the
+// field's name ("temperature must be >= 0, got -1", "top_p ..."). Lets a
+// program check options before any model work.
+TALKIE_API void ValidateGenerateOptions(const GenerateOptions& options);
 
 enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
 // "stop_token", "stop_string", "length", "cancelled".

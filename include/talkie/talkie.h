@@ -6,6 +6,7 @@
 // model.h     Model (load, Forward, Score), KvCache, ForwardRequest/Result
 // tokenizer.h Tokenizer (encode, decode, chat template, special tokens)
 // generate.h  Generate (sampling, stops, streaming, cancellation, batches)
+// scheduler.h Scheduler: continuous batching of requests from many threads
 // tensor.h    Tensor<T>: the shaped arrays the API takes and returns
 // tensor_file.h SaveTensorFile / LoadTensorFile: named tensors as safetensors
 // convert.h   Quantize (q8 / q4), ExportGguf, WriteSyntheticModel, CompareLogits
@@ -23,6 +24,7 @@
 #include "talkie/hooks.h"
 #include "talkie/model.h"
 #include "talkie/roofline.h"
+#include "talkie/scheduler.h"
 #include "talkie/steering.h"
 #include "talkie/tensor.h"
 #include "talkie/tensor_file.h"

@@ -3,6 +3,9 @@
 // Not installed.
 #pragma once
 
+#include <memory>
+#include <utility>
+
 #include "model/hooks.h"
 #include "model/model.h"
 #include "model/steering.h"
@@ -30,6 +33,9 @@ struct SteeringAccess {
 
 struct TokenizerAccess {
   static const tokenizer::Tokenizer& Internal(const Tokenizer& t) { return *t.impl_; }
+  static Tokenizer Wrap(tokenizer::Tokenizer t) {
+    return Tokenizer(std::make_unique<tokenizer::Tokenizer>(std::move(t)));
+  }
 };
 
 }  // namespace talkie

@@ -3,6 +3,7 @@
 
 #include "api/access.h"
 #include "api/engine_scope.h"
+#include "api/generate_options.h"
 #include "generate/generator.h"
 
 namespace talkie {
@@ -22,9 +23,7 @@ const char* FinishReasonName(FinishReason reason) {
   return generate::FinishReasonName(static_cast<generate::FinishReason>(reason)).data();
 }
 
-namespace {
-
-generate::GenerationConfig ToConfig(const GenerateOptions& o) {
+generate::GenerationConfig api::ToConfig(const GenerateOptions& o) {
   generate::GenerationConfig c;
   c.max_new_tokens = o.max_new_tokens;
   c.sampling.temperature = o.sampling.temperature;
@@ -40,6 +39,8 @@ generate::GenerationConfig ToConfig(const GenerateOptions& o) {
   return c;
 }
 
+namespace {
+
 FinishReason ToPublic(generate::FinishReason r) { return static_cast<FinishReason>(r); }
 
 std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokenizer* tokenizer,
@@ -52,9 +53,9 @@ std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokeni
   int64_t prefill_chunk = options[0].prefill_chunk;
   std::vector<generate::GenerationConfig> configs;
   for (const GenerateOptions& o : options) {
-    ValidateOptions(o);
+    ValidateGenerateOptions(o);
     prefill_chunk = std::min(prefill_chunk, o.prefill_chunk);
-    configs.push_back(ToConfig(o));
+    configs.push_back(api::ToConfig(o));
   }
   api::EngineScope scope(model.engine());
   generate::Generator generator(ModelAccess::Internal(model), tokenizer);
@@ -76,10 +77,10 @@ std::vector<Generation> GenerateWith(const Model& model, const tokenizer::Tokeni
 
 }  // namespace
 
-void ValidateOptions(const GenerateOptions& options) {
+void ValidateGenerateOptions(const GenerateOptions& options) {
   Check(options.prefill_chunk >= 1,
         "prefill_chunk must be >= 1, got " + std::to_string(options.prefill_chunk));
-  generate::ValidateGenerationConfig(ToConfig(options));
+  generate::ValidateGenerationConfig(api::ToConfig(options));
 }
 
 PromptCache::PromptCache(int64_t max_bytes, int64_t max_entries)

@@ -14,13 +14,13 @@
 #include <memory>
 #include <thread>
 
-#include "api/access.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_threads.h"
 #include "cli/generation_options.h"
 #include "cli/validators.h"
-#include "ops/parallel.h"
 #include "server/http_server.h"
+#include "talkie/engine.h"
 #include "talkie/error.h"
 
 namespace talkie::cli {
@@ -47,8 +47,8 @@ struct ServeArgs {
   std::vector<std::string> cors;
 };
 
-std::string ModelName(const model::Model& m) {
-  const std::filesystem::path dir(m.directory());
+std::string ModelName(const Model& m) {
+  const std::filesystem::path dir(m.info().directory);
   const std::string name = dir.filename().string();
   return name.empty() ? "talkie" : name;
 }
@@ -71,7 +71,9 @@ void RunServe(const ServeArgs& a) {
         "--shutdown-grace must be in [0, 3600] seconds");
   Check(a.max_connections >= 1, "--max-connections must be >= 1");
   Check(a.max_connections_per_client >= 1, "--max-connections-per-client must be >= 1");
-  ApplyThreads(a.threads);
+  // Resolved once (a default measures the idle cores): the count printed and
+  // given to the engine the scheduler thread runs under.
+  const int threads = ResolveThreads(a.threads);
 
   // Signals go to one waiting thread only: block them before any thread
   // (scheduler, HTTP workers) is created so that all inherit the mask.
@@ -81,7 +83,6 @@ void RunServe(const ServeArgs& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Steering steering = LoadSteering(a.steering);
   server::ServerOptions o;
   o.host = a.host;
   o.port = a.port;
@@ -98,8 +99,7 @@ void RunServe(const ServeArgs& a) {
   o.scheduler.max_queue = a.queue;
   o.scheduler.prefill_chunk = a.prefill_chunk;
   o.scheduler.prompt_cache_bytes = a.prompt_cache_mb << 20;
-  o.steering = SteeringAccess::Plan(steering);
-  o.steering_names = steering.names();
+  o.steering = LoadSteering(a.steering);
   // The model outlives the server that serves it.
   LoadedModel m;
   // Bound and answering (/health: "loading") before the model loads, so a
@@ -136,17 +136,17 @@ void RunServe(const ServeArgs& a) {
   });
   std::thread serving([&] { srv.Run(); });
   std::fprintf(stderr, "talkie serve: listening on http://%s:%d (threads %d), loading the model\n",
-               a.host.c_str(), port, ops::NumThreads());
+               a.host.c_str(), port, Engine({.threads = threads}).threads());
   try {
     GenerationArgs gen;
     gen.model = a.model;
     gen.tokenizer = a.tokenizer;
     gen.policy = a.policy;
+    gen.threads = threads;
     m = LoadModelAndTokenizer(gen, [&] {
       if (stop_requested.load()) throw LoadAbandoned{};
     });
-    srv.SetModel(ModelAccess::Internal(*m.model), TokenizerAccess::Internal(*m.tokenizer),
-                 ModelName(ModelAccess::Internal(*m.model)));  // nothing once stopped
+    srv.SetModel(*m.model, *m.tokenizer, ModelName(*m.model));  // nothing once stopped
   } catch (const LoadAbandoned&) {
     // Stopped by a signal while loading: an ordinary shutdown.
   } catch (...) {
@@ -163,10 +163,7 @@ void RunServe(const ServeArgs& a) {
     std::fprintf(stderr,
                  "talkie serve: model %s (%s) ready on http://%s:%d "
                  "(max-batch %lld, queue %lld, ctx %lld)\n",
-                 ModelName(ModelAccess::Internal(*m.model)).c_str(),
-                 TokenizerAccess::Internal(*m.tokenizer).style() == tokenizer::Style::kIt
-                     ? "IT: chat enabled"
-                     : "base",
+                 ModelName(*m.model).c_str(), m.tokenizer->is_chat() ? "IT: chat enabled" : "base",
                  a.host.c_str(), port, static_cast<long long>(a.max_batch),
                  static_cast<long long>(a.queue),
                  static_cast<long long>(a.ctx ? a.ctx : m.model->config().max_position_embeddings));

@@ -8,7 +8,6 @@
 #include "cli/args.h"
 #include "cli/default_threads.h"
 #include "cli/validators.h"
-#include "ops/parallel.h"
 #include "talkie/error.h"
 
 namespace talkie::cli {
@@ -61,8 +60,6 @@ void AddThreadsOption(CLI::App* cmd, int* threads) {
   cmd->add_option("--threads", *threads, "threads (default: the cores that are idle at start)");
 }
 
-void ApplyThreads(int threads) { ops::SetNumThreads(ResolveThreads(threads)); }
-
 GenerateOptions MakeGenerateOptions(const GenerationArgs& a) {
   Check(a.max_new_tokens >= 0,
         "--max-new-tokens must be >= 0, got " + std::to_string(a.max_new_tokens));
@@ -78,7 +75,7 @@ GenerateOptions MakeGenerateOptions(const GenerationArgs& a) {
   for (const std::string& s : a.stop) Check(!s.empty(), "--stop: empty stop string");
   c.stop_strings = a.stop;
   try {
-    ValidateOptions(c);
+    ValidateGenerateOptions(c);
   } catch (const Error& e) {
     // Name the command-line flag rather than the config field.
     std::string message = e.what();

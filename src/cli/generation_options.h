@@ -40,9 +40,6 @@ void AddGenerationOptions(CLI::App* cmd, GenerationArgs* args);
 void AddPolicyOption(CLI::App* cmd, std::string* policy);
 // --threads N (0 = the idle cores; MakeEngine in args.h resolves it).
 void AddThreadsOption(CLI::App* cmd, int* threads);
-// (Transitional, for commands still on internal calls: sets the process-wide
-// thread count.)
-void ApplyThreads(int threads);
 
 // Validates the options and makes the generation options (resolving a
 // random seed into a concrete one).

@@ -112,7 +112,7 @@ void Guarded(httplib::Response& res, F&& body) {
 
 // The state a streaming response keeps between calls of its provider.
 struct StreamState {
-  std::shared_ptr<Request> request;
+  std::shared_ptr<ScheduledRequest> request;
   ResponseMeta meta;
   bool include_usage = false;
   std::vector<bool> started;
@@ -134,16 +134,15 @@ struct HttpServer::Impl {
               httplib::Response& res);
   std::string NewId(Endpoint endpoint);
   // The request's steering: the server's, or with the request's scales.
-  std::shared_ptr<const model::HookSet> SteeringFor(
-      const std::map<std::string, float>& scales) const;
+  std::shared_ptr<const Hooks> SteeringFor(const std::map<std::string, float>& scales) const;
 
   // Set by SetModel before `ready` turns true; until then every route but
   // /health is refused, so handlers that use them always find them set.
-  const model::Model* model = nullptr;
-  const tokenizer::Tokenizer* tokenizer = nullptr;
+  const Model* model = nullptr;
+  const Tokenizer* tokenizer = nullptr;
   ServerOptions options;
   ApiLimits limits;
-  std::shared_ptr<const model::HookSet> steering;  // the default; null when none
+  std::shared_ptr<const Hooks> steering;  // the default; null when none
   std::unique_ptr<Scheduler> scheduler;
   GuardedServer http;
   std::atomic<bool> ready{false};
@@ -154,16 +153,11 @@ struct HttpServer::Impl {
   std::mt19937_64 rng{std::random_device{}()};
 };
 
-std::shared_ptr<const model::HookSet> HttpServer::Impl::SteeringFor(
+std::shared_ptr<const Hooks> HttpServer::Impl::SteeringFor(
     const std::map<std::string, float>& scales) const {
   if (scales.empty()) return steering;
-  model::SteeringPlan plan = options.steering;
-  for (size_t i = 0; i < plan.vectors.size(); ++i) {
-    const auto it = scales.find(options.steering_names[i]);
-    if (it != scales.end()) plan.vectors[i].scale = it->second;
-  }
   try {
-    return std::make_shared<const model::HookSet>(model::MakeSteeringHooks(plan, model->config()));
+    return std::make_shared<const Hooks>(options.steering.MakeHooks(model->config(), scales));
   } catch (const Error& e) {  // e.g. scales whose sum overflows
     throw ApiError(400, std::string("control_vectors: ") + e.what(), "control_vectors");
   }
@@ -175,7 +169,7 @@ json HttpServer::Impl::ModelObject() const {
           {"created", started_at},
           {"owned_by", "talkie.cpp"},
           {"context_length", limits.context},
-          {"chat", tokenizer->style() == tokenizer::Style::kIt}};
+          {"chat", tokenizer->is_chat()}};
 }
 
 std::string HttpServer::Impl::NewId(Endpoint endpoint) {
@@ -203,7 +197,7 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
   meta.logprobs = p.logprobs;
   const size_t n = p.configs.size();
 
-  std::shared_ptr<Request> request =
+  std::shared_ptr<ScheduledRequest> request =
       scheduler->TrySubmit(std::move(p.prompt), std::move(p.configs), p.top_logprobs, p.logprobs,
                            SteeringFor(p.control_vector_scales));
   if (!request) {
@@ -243,7 +237,7 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
       if (!e.error.empty()) error = e.error;
       if (e.finished) {
         c.finish = e.finish;
-        cancelled = cancelled || e.finish == generate::FinishReason::kCancelled;
+        cancelled = cancelled || e.finish == FinishReason::kCancelled;
       }
     }
   }
@@ -260,13 +254,13 @@ void HttpServer::Impl::HandleGeneration(Endpoint endpoint, const httplib::Reques
 void HttpServer::Impl::Stream(const std::shared_ptr<StreamState>& state,
                               const httplib::Request& req, httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
-  const tokenizer::Tokenizer* tok = tokenizer;
+  const Tokenizer* tok = tokenizer;
   auto provider = [state, tok](size_t, httplib::DataSink& sink) {
     bool done = false;
     std::string out;
     for (SequenceEvent& e : state->request->Wait(100ms, &done)) {
       if (!e.error.empty()) state->error = e.error;
-      if (e.finished && e.finish == generate::FinishReason::kCancelled) {
+      if (e.finished && e.finish == FinishReason::kCancelled) {
         state->cancelled = true;
         continue;
       }
@@ -434,14 +428,13 @@ HttpServer::HttpServer(ServerOptions options) {
   options.connections.max_request_bytes = options.max_body_bytes;
   impl_ = std::make_unique<Impl>(std::move(options));
   Impl& s = *impl_;
-  Check(s.options.steering_names.size() == s.options.steering.vectors.size(),
-        "server: one name per control vector");
-  for (size_t i = 0; i < s.options.steering_names.size(); ++i)
+  const std::vector<std::string>& names = s.options.steering.names();
+  for (size_t i = 0; i < names.size(); ++i)
     for (size_t k = 0; k < i; ++k)
-      Check(s.options.steering_names[i] != s.options.steering_names[k],
-            "two control vectors are named '" + s.options.steering_names[i] +
+      Check(names[i] != names[k],
+            "two control vectors are named '" + names[i] +
                 "' (the file name without its extension names a vector in requests)");
-  s.limits.control_vectors = s.options.steering_names;
+  s.limits.control_vectors = names;
   // A client that goes away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   s.http.set_payload_max_length(s.options.max_body_bytes);
@@ -455,13 +448,12 @@ HttpServer::HttpServer(ServerOptions options) {
   s.Routes();
 }
 
-HttpServer::HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                       ServerOptions options)
+HttpServer::HttpServer(const Model& model, const Tokenizer& tokenizer, ServerOptions options)
     : HttpServer(std::move(options)) {
   SetModel(model, tokenizer);
 }
 
-void HttpServer::SetModel(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+void HttpServer::SetModel(const Model& model, const Tokenizer& tokenizer,
                           const std::string& model_name) {
   Impl& s = *impl_;
   std::lock_guard lock(s.attach_mutex);
@@ -474,10 +466,9 @@ void HttpServer::SetModel(const model::Model& model, const tokenizer::Tokenizer&
             std::to_string(context));
   Check(tokenizer.vocab_size() <= model.config().vocab_size,
         "the tokenizer has more ids than the model's vocabulary");
-  std::shared_ptr<const model::HookSet> steering;
+  std::shared_ptr<const Hooks> steering;
   if (!s.options.steering.empty())
-    steering = std::make_shared<const model::HookSet>(
-        model::MakeSteeringHooks(s.options.steering, model.config()));
+    steering = std::make_shared<const Hooks>(s.options.steering.MakeHooks(model.config()));
   auto scheduler = std::make_unique<Scheduler>(model, tokenizer, s.options.scheduler);
   // Everything checked: publish, then let requests in.
   s.options.context = context;

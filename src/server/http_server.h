@@ -8,12 +8,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "model/model.h"
-#include "model/steering.h"
 #include "server/connection.h"
-#include "server/scheduler.h"
-#include "tokenizer/tokenizer.h"
+#include "talkie/model.h"
+#include "talkie/scheduler.h"
+#include "talkie/steering.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::server {
 
@@ -30,10 +31,9 @@ struct ServerOptions {
   ConnectionLimits connections;  // deadlines, caps, shutdown grace
   SchedulerOptions scheduler;
   // Control vectors / ablation applied to every request (--control-vector*,
-  // --ablate-direction); steering_names[i] names steering.vectors[i] for the
-  // per-request "control_vectors" field.
-  model::SteeringPlan steering;
-  std::vector<std::string> steering_names;
+  // --ablate-direction); the per-request "control_vectors" field scales
+  // them by name (steering.names()).
+  Steering steering;
 };
 
 class HttpServer {
@@ -43,8 +43,7 @@ class HttpServer {
   // and every other route 503 "the model is still loading".
   explicit HttpServer(ServerOptions options);
   // HttpServer(options) then SetModel(model, tokenizer).
-  HttpServer(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-             ServerOptions options);
+  HttpServer(const Model& model, const Tokenizer& tokenizer, ServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -54,8 +53,7 @@ class HttpServer {
   // tokenizer must outlive the server. Once only; does nothing after Stop().
   // Throws talkie::Error on a mismatch (the server keeps answering "loading").
   // model_name, when not empty, replaces ServerOptions::model_name.
-  void SetModel(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                const std::string& model_name = "");
+  void SetModel(const Model& model, const Tokenizer& tokenizer, const std::string& model_name = "");
   bool ready() const;
 
   // Binds host:port and returns the port (the chosen one for port 0). Throws

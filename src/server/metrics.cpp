@@ -1,54 +1,10 @@
-// Histogram, text exposition and the server's metric list (see metrics.h).
+// Text exposition and the server's metric list (see metrics.h).
 #include "server/metrics.h"
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 
-#include "talkie/error.h"
-
 namespace talkie::server {
-
-Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {
-  for (size_t i = 0; i < bounds_.size(); ++i) {
-    Check(std::isfinite(bounds_[i]), "histogram: bucket bounds must be finite");
-    Check(i == 0 || bounds_[i - 1] < bounds_[i],
-          "histogram: bucket bounds must be strictly increasing");
-  }
-}
-
-void Histogram::Observe(double value) {
-  // The first bound >= value; past the end is the +Inf bucket.
-  const size_t bucket = static_cast<size_t>(
-      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
-  std::lock_guard lock(mutex_);
-  ++counts_[bucket];
-  sum_ += value;
-  ++count_;
-}
-
-Histogram::Snapshot Histogram::snapshot() const {
-  Snapshot s;
-  s.upper_bounds = bounds_;
-  std::lock_guard lock(mutex_);
-  s.cumulative.reserve(counts_.size());
-  uint64_t running = 0;
-  for (uint64_t c : counts_) s.cumulative.push_back(running += c);
-  s.sum = sum_;
-  s.count = count_;
-  return s;
-}
-
-std::vector<double> TimeToFirstTokenBuckets() {
-  return {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
-}
-
-std::vector<double> InterTokenLatencyBuckets() {
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-}
-
-std::vector<double> BatchSizeBuckets() { return {1, 2, 4, 8, 16, 32, 64, 128, 256}; }
 
 std::string FormatMetricValue(double value) {
   if (std::isnan(value)) return "NaN";
@@ -86,7 +42,7 @@ void MetricsText::Gauge(std::string_view name, std::string_view help, double val
 }
 
 void MetricsText::Histogram(std::string_view name, std::string_view help,
-                            const Histogram::Snapshot& h) {
+                            const HistogramSnapshot& h) {
   Header(name, help, "histogram");
   for (size_t i = 0; i < h.cumulative.size(); ++i) {
     const std::string le =
@@ -99,7 +55,7 @@ void MetricsText::Histogram(std::string_view name, std::string_view help,
   text_.append(FormatMetricValue(static_cast<double>(h.count))).append("\n");
 }
 
-std::string RenderMetrics(const MetricsSnapshot& m) {
+std::string RenderMetrics(const SchedulerMetrics& m) {
   MetricsText t;
   auto d = [](int64_t v) { return static_cast<double>(v); };
   t.Counter("talkie_requests_total", "Generation requests accepted.", d(m.requests_total));

@@ -8,27 +8,34 @@
 #include <limits>
 #include <set>
 
-#include "common/json_limits.h"
-#include "tokenizer/chat.h"
-
 namespace talkie::server {
 namespace {
 
 using json = nlohmann::json;
+
+// Deeper than any request has reason to be. nlohmann::json parses without
+// recursion, but copying, comparing, dumping and destroying a value recurse
+// over its depth, so a 100,000-level value (a few hundred KB) would overflow
+// the stack of whoever touches it: the parse stops at the first value
+// nested deeper.
+constexpr int kMaxJsonDepth = 64;
 
 [[noreturn]] void Bad(const std::string& param, const std::string& message) {
   throw ApiError(400, message, param);
 }
 
 json ParseObject(std::string_view body) {
-  // Before parsing: deeper values would overflow the stack in the recursive
-  // copies, comparisons and dumps below.
-  if (JsonNestingDepth(body) > kMaxJsonDepth)
-    throw ApiError(400, "request body: JSON nesting is deeper than " +
-                            std::to_string(kMaxJsonDepth) + " levels");
+  // `depth` counts the arrays and objects around the one that starts.
+  const json::parser_callback_t limit_depth = [](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth)
+      throw ApiError(400, "request body: JSON nesting is deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
   json j;
   try {
-    j = json::parse(body);
+    j = json::parse(body, limit_depth);
   } catch (const json::exception& e) {  // parse errors, number overflow
     throw ApiError(400, std::string("request body is not valid JSON: ") + e.what());
   }
@@ -77,8 +84,8 @@ std::string GetString(const json& j, const char* name) {
   return v.get<std::string>();
 }
 
-std::vector<int32_t> Encode(const tokenizer::Tokenizer& tok, const std::string& text,
-                            bool allow_special, const std::string& param) {
+std::vector<int32_t> Encode(const Tokenizer& tok, const std::string& text, bool allow_special,
+                            const std::string& param) {
   try {
     return tok.Encode(text, allow_special);
   } catch (const Error& e) {
@@ -86,8 +93,7 @@ std::vector<int32_t> Encode(const tokenizer::Tokenizer& tok, const std::string& 
   }
 }
 
-std::vector<int32_t> ParseIds(const json& arr, const tokenizer::Tokenizer& tok,
-                              const std::string& param) {
+std::vector<int32_t> ParseIds(const json& arr, const Tokenizer& tok, const std::string& param) {
   std::vector<int32_t> ids;
   const int64_t vocab = tok.vocab_size();
   for (size_t i = 0; i < arr.size(); ++i) {
@@ -104,7 +110,7 @@ std::vector<int32_t> ParseIds(const json& arr, const tokenizer::Tokenizer& tok,
 
 // "prompt": a string (special-token text such as <|endoftext|> becomes its
 // id), an array of token ids, or an array holding exactly one of those.
-std::vector<int32_t> ParsePrompt(const json& j, const tokenizer::Tokenizer& tok) {
+std::vector<int32_t> ParsePrompt(const json& j, const Tokenizer& tok) {
   if (!Has(j, "prompt")) Bad("prompt", "'prompt' is required");
   json p = j["prompt"];
   if (p.is_array() && p.size() == 1 && (p[0].is_string() || p[0].is_array())) p = p[0];
@@ -127,13 +133,13 @@ std::vector<int32_t> ParsePrompt(const json& j, const tokenizer::Tokenizer& tok)
 
 // A message's text. Only an assistant message may leave it out or send
 // null (OpenAI's form for a turn that made tool calls).
-std::string MessageContent(const json& m, const std::string& param, tokenizer::Role role) {
+std::string MessageContent(const json& m, const std::string& param, const std::string& role) {
   if (!m.contains("content") || m["content"].is_null()) {
-    if (role == tokenizer::Role::kAssistant) return "";
+    if (role == "assistant") return "";
     Bad(param + ".content", "'" + param +
                                 ".content' is required (a string or an array of text "
                                 "parts) for role " +
-                                m["role"].get<std::string>());
+                                role);
   }
   const json& c = m["content"];
   if (c.is_string()) return c.get<std::string>();
@@ -152,15 +158,15 @@ std::string MessageContent(const json& m, const std::string& param, tokenizer::R
   Bad(param + ".content", "'" + param + ".content' must be a string or an array of text parts");
 }
 
-std::vector<int32_t> ParseMessages(const json& j, const tokenizer::Tokenizer& tok) {
+std::vector<int32_t> ParseMessages(const json& j, const Tokenizer& tok) {
   if (!Has(j, "messages")) Bad("messages", "'messages' is required");
   const json& ms = j["messages"];
   if (!ms.is_array() || ms.empty()) Bad("messages", "'messages' must be a non-empty array");
-  if (tok.style() != tokenizer::Style::kIt)
+  if (!tok.is_chat())
     Bad("messages",
         "chat completions need an instruction-tuned (IT) model with the chat markers; this "
         "model's tokenizer is base style: use /v1/completions with a text prompt");
-  std::vector<tokenizer::ChatMessage> messages;
+  std::vector<ChatMessage> messages;
   for (size_t i = 0; i < ms.size(); ++i) {
     const std::string p = "messages[" + std::to_string(i) + "]";
     const json& m = ms[i];
@@ -170,18 +176,16 @@ std::vector<int32_t> ParseMessages(const json& j, const tokenizer::Tokenizer& to
         "'" + p + ".role' must be \"system\", \"developer\", \"user\" or \"assistant\"";
     if (!m.contains("role") || !m["role"].is_string()) Bad(p + ".role", role_rule);
     const std::string role = m["role"].get<std::string>();
-    tokenizer::ChatMessage cm;
-    try {
-      // "developer": OpenAI's newer name for the system role.
-      cm.role = tokenizer::ParseRole(role == "developer" ? "system" : role);
-    } catch (const Error&) {
+    // "developer": OpenAI's newer name for the system role.
+    if (role != "system" && role != "developer" && role != "user" && role != "assistant")
       Bad(p + ".role", role_rule + ", got \"" + role + "\"");
-    }
-    cm.content = MessageContent(m, p, cm.role);
+    ChatMessage cm;
+    cm.role = role == "developer" ? "system" : role;
+    cm.content = MessageContent(m, p, role);
     messages.push_back(std::move(cm));
   }
   try {
-    return tokenizer::EncodeChat(tok, messages);
+    return tok.EncodeChat(messages);
   } catch (const Error& e) {
     Bad("messages", std::string("messages: ") + e.what());
   }
@@ -265,9 +269,8 @@ std::map<std::string, float> ParseControlVectors(const json& j, const ApiLimits&
 
 }  // namespace
 
-ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
-                           const tokenizer::Tokenizer& tokenizer, const ApiLimits& limits,
-                           uint64_t random_seed) {
+ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body, const Tokenizer& tokenizer,
+                           const ApiLimits& limits, uint64_t random_seed) {
   const json j = ParseObject(body);
   const bool chat = endpoint == Endpoint::kChat;
   std::set<std::string> known = {"model", "max_tokens", "temperature", "top_p", "stop", "seed", "n",
@@ -305,14 +308,14 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
       chat && Has(j, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   if (Has(j, max_field)) max_tokens = GetInt(j, max_field, 0, std::numeric_limits<int64_t>::max());
 
-  generate::GenerationConfig config;
+  GenerateOptions config;
   config.max_new_tokens = std::min(max_tokens, room);
   config.stop_strings = ParseStop(j, limits.max_stop);
   // Extension (as llama.cpp): the end tokens are never sampled, so the
   // completion runs to max_tokens (or a stop string).
   if (Has(j, "ignore_eos") && GetBool(j, "ignore_eos"))
-    config.banned_token_ids = tokenizer::EndTokenIds(tokenizer);
-  generate::SamplingConfig& s = config.sampling;
+    config.banned_token_ids = tokenizer.end_token_ids();
+  SamplingOptions& s = config.sampling;
   if (Has(j, "temperature")) s.temperature = static_cast<float>(GetNumber(j, "temperature"));
   if (Has(j, "top_p")) s.top_p = static_cast<float>(GetNumber(j, "top_p"));
   if (Has(j, "min_p")) s.min_p = static_cast<float>(GetNumber(j, "min_p"));
@@ -320,7 +323,7 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
     s.repetition_penalty = static_cast<float>(GetNumber(j, "repetition_penalty"));
   if (Has(j, "top_k")) s.top_k = GetInt(j, "top_k", 0, std::numeric_limits<int32_t>::max());
   try {
-    generate::ValidateSamplingConfig(s);
+    ValidateGenerateOptions(config);
   } catch (const Error& e) {
     // The sampler's messages start with the field name, which is ours too.
     // Its value is the float it became (1e308 -> inf, 1e-300 -> 0): show
@@ -377,8 +380,7 @@ ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
   return r;
 }
 
-std::vector<int32_t> ParseTokenizeRequest(std::string_view body,
-                                          const tokenizer::Tokenizer& tokenizer) {
+std::vector<int32_t> ParseTokenizeRequest(std::string_view body, const Tokenizer& tokenizer) {
   const json j = ParseObject(body);
   CheckKnownFields(j, {"content", "text", "allow_special", "model"}, "");
   const char* field = Has(j, "content") ? "content" : "text";
@@ -388,7 +390,7 @@ std::vector<int32_t> ParseTokenizeRequest(std::string_view body,
   return Encode(tokenizer, text, allow_special, field);
 }
 
-json Detokenize(std::string_view body, const tokenizer::Tokenizer& tokenizer) {
+json Detokenize(std::string_view body, const Tokenizer& tokenizer) {
   const json j = ParseObject(body);
   CheckKnownFields(j, {"tokens", "model"}, "");
   if (!Has(j, "tokens") || !j["tokens"].is_array())
@@ -397,14 +399,14 @@ json Detokenize(std::string_view body, const tokenizer::Tokenizer& tokenizer) {
   return {{"content", tokenizer.Decode(ids)}};
 }
 
-std::string_view ApiFinishReason(generate::FinishReason reason) {
+std::string_view ApiFinishReason(FinishReason reason) {
   switch (reason) {
-    case generate::FinishReason::kStopToken:
-    case generate::FinishReason::kStopString:
+    case FinishReason::kStopToken:
+    case FinishReason::kStopString:
       return "stop";
-    case generate::FinishReason::kLength:
+    case FinishReason::kLength:
       return "length";
-    case generate::FinishReason::kCancelled:
+    case FinishReason::kCancelled:
       return "cancelled";
   }
   return "length";
@@ -433,7 +435,7 @@ std::vector<int> Bytes(std::string_view s) {
 }
 
 // Chat form: {"content": [{token, logprob, bytes, top_logprobs: [...]}]}.
-json ChatLogprobs(const std::vector<TokenLogprob>& lps, const tokenizer::Tokenizer& tok) {
+json ChatLogprobs(const std::vector<TokenLogprob>& lps, const Tokenizer& tok) {
   json content = json::array();
   for (const TokenLogprob& lp : lps) {
     json top = json::array();
@@ -451,8 +453,7 @@ json ChatLogprobs(const std::vector<TokenLogprob>& lps, const tokenizer::Tokeniz
 }
 
 // Completions form: parallel arrays, top alternatives as {token: logprob}.
-json CompletionLogprobs(const std::vector<TokenLogprob>& lps, const tokenizer::Tokenizer& tok,
-                        bool offsets) {
+json CompletionLogprobs(const std::vector<TokenLogprob>& lps, const Tokenizer& tok, bool offsets) {
   json tokens = json::array(), token_logprobs = json::array(), top = json::array(),
        text_offset = json::array();
   int64_t offset = 0;
@@ -481,7 +482,7 @@ json Usage(const ResponseMeta& meta, int64_t completion_tokens) {
 }  // namespace
 
 json CompletionResponse(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
-                        const tokenizer::Tokenizer& tokenizer) {
+                        const Tokenizer& tokenizer) {
   json out = Envelope(meta, false);
   json cs = json::array();
   int64_t completion_tokens = 0;
@@ -508,8 +509,7 @@ json CompletionResponse(const ResponseMeta& meta, const std::vector<ChoiceResult
 
 json StreamChunk(const ResponseMeta& meta, int index, bool first, std::string_view text,
                  const std::vector<int32_t>& ids, const std::vector<TokenLogprob>& logprobs,
-                 std::optional<generate::FinishReason> finish,
-                 const tokenizer::Tokenizer& tokenizer) {
+                 std::optional<FinishReason> finish, const Tokenizer& tokenizer) {
   json out = Envelope(meta, true);
   json choice = {{"index", index}};
   if (meta.endpoint == Endpoint::kChat) {

@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "generate/sequence.h"
-#include "server/scheduler.h"
 #include "talkie/error.h"
-#include "tokenizer/tokenizer.h"
+#include "talkie/generate.h"
+#include "talkie/scheduler.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::server {
 
@@ -53,9 +53,9 @@ struct ParsedRequest {
   Endpoint endpoint = Endpoint::kCompletions;
   std::string model;            // echoed in the response
   std::vector<int32_t> prompt;  // encoded prompt
-  // One config per choice: same fields, seeds seed, seed+1, ...; max_new_tokens
+  // One entry per choice: same fields, seeds seed, seed+1, ...; max_new_tokens
   // already clamped to the context.
-  std::vector<generate::GenerationConfig> configs;
+  std::vector<GenerateOptions> configs;
   uint64_t seed = 0;  // given, or the caller's random one
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -68,20 +68,18 @@ struct ParsedRequest {
 
 // Parses a /v1/completions or /v1/chat/completions body. `random_seed` is
 // used when the request gives none. Throws ApiError (400) naming the field.
-ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body,
-                           const tokenizer::Tokenizer& tokenizer, const ApiLimits& limits,
-                           uint64_t random_seed);
+ParsedRequest ParseRequest(Endpoint endpoint, std::string_view body, const Tokenizer& tokenizer,
+                           const ApiLimits& limits, uint64_t random_seed);
 
 // /tokenize: {"content" | "text": string, "add_special"?: bool} -> ids.
-std::vector<int32_t> ParseTokenizeRequest(std::string_view body,
-                                          const tokenizer::Tokenizer& tokenizer);
+std::vector<int32_t> ParseTokenizeRequest(std::string_view body, const Tokenizer& tokenizer);
 // /detokenize: {"tokens": [ids]} -> {"content": text} (ill-formed UTF-8
 // becomes U+FFFD).
-nlohmann::json Detokenize(std::string_view body, const tokenizer::Tokenizer& tokenizer);
+nlohmann::json Detokenize(std::string_view body, const Tokenizer& tokenizer);
 
 // "stop" for stop tokens and strings, "length" otherwise (cancelled
 // sequences are never reported to a client).
-std::string_view ApiFinishReason(generate::FinishReason reason);
+std::string_view ApiFinishReason(FinishReason reason);
 
 // The fields every response and chunk share.
 struct ResponseMeta {
@@ -100,12 +98,12 @@ struct ChoiceResult {
   std::string text;
   std::vector<int32_t> ids;
   std::vector<TokenLogprob> logprobs;
-  generate::FinishReason finish = generate::FinishReason::kLength;
+  FinishReason finish = FinishReason::kLength;
 };
 
 nlohmann::json CompletionResponse(const ResponseMeta& meta,
                                   const std::vector<ChoiceResult>& choices,
-                                  const tokenizer::Tokenizer& tokenizer);
+                                  const Tokenizer& tokenizer);
 
 // One streamed chunk for choice `index`: a piece of text (chat: a delta; with
 // `first`, the delta also carries the role), its token ids and logprobs, and
@@ -113,8 +111,7 @@ nlohmann::json CompletionResponse(const ResponseMeta& meta,
 nlohmann::json StreamChunk(const ResponseMeta& meta, int index, bool first, std::string_view text,
                            const std::vector<int32_t>& ids,
                            const std::vector<TokenLogprob>& logprobs,
-                           std::optional<generate::FinishReason> finish,
-                           const tokenizer::Tokenizer& tokenizer);
+                           std::optional<FinishReason> finish, const Tokenizer& tokenizer);
 // The final usage-only chunk (stream_options.include_usage).
 nlohmann::json UsageChunk(const ResponseMeta& meta, int64_t completion_tokens);
 

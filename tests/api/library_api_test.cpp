@@ -183,20 +183,20 @@ TEST(GeneratorApi, ABannedTokenIsNeverSampled) {
 
 TEST(GeneratorApi, ValidateOptionsNamesTheBadField) {
   GenerateOptions o;
-  EXPECT_NO_THROW(ValidateOptions(o));
+  EXPECT_NO_THROW(ValidateGenerateOptions(o));
   o.sampling.temperature = -1;
   try {
-    ValidateOptions(o);
+    ValidateGenerateOptions(o);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()).rfind("temperature", 0), 0u) << e.what();
   }
   o = {};
   o.prefill_chunk = 0;
-  EXPECT_THROW(ValidateOptions(o), Error);
+  EXPECT_THROW(ValidateGenerateOptions(o), Error);
   o = {};
   o.stop_strings = {""};
-  EXPECT_THROW(ValidateOptions(o), Error);
+  EXPECT_THROW(ValidateGenerateOptions(o), Error);
   // An ids-only generator has no text to stream.
   EXPECT_THROW(
       Generator(TinyModel())

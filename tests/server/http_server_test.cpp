@@ -215,8 +215,9 @@ TEST(HttpServerTest, ChatResponseFieldsAndSeedReport) {
   ASSERT_EQ(j["choices"].size(), 2u);
   const std::vector<tokenizer::ChatMessage> messages = {{tokenizer::Role::kSystem, "Be brief."},
                                                         {tokenizer::Role::kUser, "Define wit."}};
-  EXPECT_EQ(j["usage"]["prompt_tokens"],
-            tokenizer::EncodeChat(*DefaultModel().tokenizer, messages).size());
+  EXPECT_EQ(
+      j["usage"]["prompt_tokens"],
+      tokenizer::EncodeChat(TokenizerAccess::Internal(*DefaultModel().tokenizer), messages).size());
   for (const json& c : j["choices"]) {
     EXPECT_EQ(c["message"]["role"], "assistant");
     EXPECT_TRUE(c["finish_reason"] == "stop" || c["finish_reason"] == "length");

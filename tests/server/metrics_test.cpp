@@ -1,14 +1,10 @@
 // The metrics of GET /metrics without a server: the exact text exposition
-// of counters, gauges and histograms (HELP / TYPE lines, cumulative buckets
-// with inclusive bounds, +Inf, _sum, _count), value formatting, and a
-// histogram that stays consistent when many threads record at once.
+// of counters, gauges and histograms (HELP / TYPE lines, cumulative buckets,
+// +Inf, _sum, _count) and value formatting. The histograms themselves are
+// tested with the scheduler (tests/generate/histogram_test.cpp).
 #include "server/metrics.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
-
-#include "common/error.h"
 
 namespace talkie::server {
 namespace {
@@ -28,12 +24,12 @@ TEST(MetricsTest, ValuesAreFormattedAsPrometheusReadsThem) {
 }
 
 TEST(MetricsTest, CounterGaugeAndHistogramRenderExactly) {
-  Histogram h({0.5, 1, 2.5});
-  for (double v : {0.25, 0.5, 0.75, 3.0}) h.Observe(v);
+  // Observations 0.25, 0.5, 0.75 and 3 with bounds 0.5, 1, 2.5.
+  const HistogramSnapshot h = {{0.5, 1, 2.5}, {2, 3, 3, 4}, 4.5, 4};
   MetricsText t;
   t.Counter("x_total", "Things done.", 42);
   t.Gauge("x_depth", "A depth\\with a\nnewline.", 1.5);
-  t.Histogram("x_seconds", "Durations.", h.snapshot());
+  t.Histogram("x_seconds", "Durations.", h);
   EXPECT_EQ(t.text(),
             "# HELP x_total Things done.\n"
             "# TYPE x_total counter\n"
@@ -51,51 +47,8 @@ TEST(MetricsTest, CounterGaugeAndHistogramRenderExactly) {
             "x_seconds_count 4\n");
 }
 
-TEST(MetricsTest, HistogramBoundsAreInclusiveAndBucketsCumulative) {
-  Histogram h({1, 2});
-  Histogram::Snapshot empty = h.snapshot();
-  EXPECT_EQ(empty.cumulative, (std::vector<uint64_t>{0, 0, 0}));
-  EXPECT_EQ(empty.count, 0u);
-  EXPECT_EQ(empty.sum, 0.0);
-  h.Observe(1);    // on a bound: counted in it (le = "less or equal")
-  h.Observe(2);    // the second bound
-  h.Observe(2.5);  // beyond every bound: +Inf only
-  h.Observe(-1);   // below the first
-  const Histogram::Snapshot s = h.snapshot();
-  EXPECT_EQ(s.upper_bounds, (std::vector<double>{1, 2}));
-  EXPECT_EQ(s.cumulative, (std::vector<uint64_t>{2, 3, 4}));
-  EXPECT_EQ(s.count, 4u);
-  EXPECT_EQ(s.sum, 4.5);
-}
-
-TEST(MetricsTest, HistogramRefusesBoundsThatAreNotIncreasingAndFinite) {
-  EXPECT_THROW(Histogram({1, 1}), Error);
-  EXPECT_THROW(Histogram({2, 1}), Error);
-  EXPECT_THROW(Histogram({1, 1.0 / 0.0}), Error);
-  EXPECT_NO_THROW(Histogram({}));
-}
-
-TEST(MetricsTest, ConcurrentObservationsAreAllCounted) {
-  Histogram h(BatchSizeBuckets());
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&h, t] {
-      for (int i = 0; i < 10000; ++i) h.Observe(static_cast<double>(1 + (i + t) % 8));
-    });
-  for (std::thread& t : threads) t.join();
-  const Histogram::Snapshot s = h.snapshot();
-  EXPECT_EQ(s.count, 40000u);
-  EXPECT_EQ(s.cumulative.back(), 40000u);
-  // Values 1..8, 5000 of each: 1, then 2, then 3-4, then 5-8.
-  EXPECT_EQ(s.cumulative[0], 5000u);   // le 1
-  EXPECT_EQ(s.cumulative[1], 10000u);  // le 2
-  EXPECT_EQ(s.cumulative[2], 20000u);  // le 4
-  EXPECT_EQ(s.cumulative[3], 40000u);  // le 8
-  EXPECT_EQ(s.sum, 5000.0 * 36);
-}
-
 TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
-  MetricsSnapshot m;
+  SchedulerMetrics m;
   m.requests_total = 5;
   m.requests_rejected = 1;
   m.prompt_tokens = 40;
@@ -109,13 +62,10 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
   m.last_batch_size = 4;
   m.kv_cache_bytes = 1048576;
   m.prompt_cache_bytes = 2048;
-  Histogram ttft({0.1}), gap({0.01}), batch({1, 2});
-  ttft.Observe(0.05);
-  gap.Observe(0.02);
-  batch.Observe(2);
-  m.time_to_first_token = ttft.snapshot();
-  m.inter_token_latency = gap.snapshot();
-  m.step_batch_size = batch.snapshot();
+  // One observation each: 0.05 s, 0.02 s and a batch of 2.
+  m.time_to_first_token = {{0.1}, {1, 1}, 0.05, 1};
+  m.inter_token_latency = {{0.01}, {0, 1}, 0.02, 1};
+  m.step_batch_size = {{1, 2}, {0, 1, 1}, 2, 1};
   EXPECT_EQ(
       RenderMetrics(m),
       "# HELP talkie_requests_total Generation requests accepted.\n"
@@ -183,15 +133,6 @@ TEST(MetricsTest, ServerMetricsRenderEveryNameWithHelpAndType) {
       "talkie_step_batch_size_bucket{le=\"+Inf\"} 1\n"
       "talkie_step_batch_size_sum 2\n"
       "talkie_step_batch_size_count 1\n");
-}
-
-TEST(MetricsTest, ServerBucketBoundsAreIncreasing) {
-  for (const auto& bounds :
-       {TimeToFirstTokenBuckets(), InterTokenLatencyBuckets(), BatchSizeBuckets()}) {
-    ASSERT_FALSE(bounds.empty());
-    for (size_t i = 1; i < bounds.size(); ++i) EXPECT_LT(bounds[i - 1], bounds[i]);
-    EXPECT_NO_THROW(Histogram{bounds});
-  }
 }
 
 }  // namespace

@@ -184,7 +184,8 @@ TEST(OpenAiApiTest, DefaultsSeedsAndPromptForms) {
             std::vector<int32_t>{*eot});
   // ignore_eos bans every end token (the IT model has all five markers).
   const auto ignore = Parse(Endpoint::kCompletions, R"({"prompt": "a", "ignore_eos": true})");
-  EXPECT_EQ(ignore.configs[0].banned_token_ids, tokenizer::EndTokenIds(*DefaultModel().tokenizer));
+  EXPECT_EQ(ignore.configs[0].banned_token_ids,
+            tokenizer::EndTokenIds(TokenizerAccess::Internal(*DefaultModel().tokenizer)));
   EXPECT_EQ(ignore.configs[0].banned_token_ids.size(), 5u);
   EXPECT_EQ(Parse(Endpoint::kCompletions, R"({"prompt": "a", "seed": 9007199254740992})").seed,
             uint64_t{1} << 53);
@@ -234,7 +235,7 @@ TEST(OpenAiApiTest, ChatUsesTheItTemplate) {
       "logprobs": true, "top_logprobs": 3, "max_completion_tokens": 5})");
   const std::vector<tokenizer::ChatMessage> messages = {{tokenizer::Role::kSystem, "Be brief."},
                                                         {tokenizer::Role::kUser, "Define wit."}};
-  EXPECT_EQ(r.prompt, tokenizer::EncodeChat(tok, messages));
+  EXPECT_EQ(r.prompt, tokenizer::EncodeChat(TokenizerAccess::Internal(tok), messages));
   EXPECT_EQ(r.configs[0].max_new_tokens, 5);
   EXPECT_TRUE(r.logprobs);
   EXPECT_EQ(r.top_logprobs, 3);
@@ -252,7 +253,8 @@ TEST(OpenAiApiTest, DeveloperRoleIsSystemAndHarmlessFieldsAreIgnored) {
                                                         {tokenizer::Role::kUser, "Hi."},
                                                         {tokenizer::Role::kAssistant, ""},
                                                         {tokenizer::Role::kUser, "Well?"}};
-  EXPECT_EQ(dev.prompt, tokenizer::EncodeChat(*DefaultModel().tokenizer, messages));
+  EXPECT_EQ(dev.prompt,
+            tokenizer::EncodeChat(TokenizerAccess::Internal(*DefaultModel().tokenizer), messages));
   const ParsedRequest plain =
       Parse(Endpoint::kCompletions, R"({"prompt": "a", "store": true, "metadata": null})");
   EXPECT_EQ(plain.prompt, DefaultModel().tokenizer->Encode("a", true));
@@ -307,6 +309,27 @@ TEST(OpenAiApiTest, TokenizeAndDetokenize) {
   }
 }
 
+// A body may nest 64 arrays and objects; one more is refused while parsing,
+// before the deeper value is built (in any field, valid JSON or not after it).
+TEST(OpenAiApiTest, JsonNestingStopsAtSixtyFourLevels) {
+  TALKIE_REQUIRE_DEFAULT_MODEL();
+  const auto& tok = *DefaultModel().tokenizer;
+  auto body = [](int arrays) {  // the object itself is the first level
+    return R"({"content": "a", "model": )" + std::string(arrays, '[') + std::string(arrays, ']') +
+           "}";
+  };
+  EXPECT_EQ(ParseTokenizeRequest(body(63), tok), tok.Encode("a", false));
+  for (const std::string& deep : {body(64), std::string(65, '['), "[" + body(63) + "]"}) {
+    try {
+      ParseTokenizeRequest(deep, tok);
+      ADD_FAILURE() << "accepted " << deep;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status(), 400);
+      EXPECT_EQ(std::string(e.what()), "request body: JSON nesting is deeper than 64 levels");
+    }
+  }
+}
+
 TEST(OpenAiApiTest, ResponseShapes) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& tok = *DefaultModel().tokenizer;
@@ -321,7 +344,7 @@ TEST(OpenAiApiTest, ResponseShapes) {
   ChoiceResult c;
   c.text = "ab";
   c.ids = {97, 98};
-  c.finish = generate::FinishReason::kStopToken;
+  c.finish = FinishReason::kStopToken;
   c.logprobs = {{97, -0.5f, {{97, -0.5f}, {98, -1.0f}}}, {98, -0.25f, {}}};
   json r = CompletionResponse(meta, {c}, tok);
   EXPECT_EQ(r["object"], "chat.completion");
@@ -337,7 +360,7 @@ TEST(OpenAiApiTest, ResponseShapes) {
                               {"prompt_tokens_details", {{"cached_tokens", 0}}}}));
 
   meta.endpoint = Endpoint::kCompletions;
-  c.finish = generate::FinishReason::kLength;
+  c.finish = FinishReason::kLength;
   r = CompletionResponse(meta, {c}, tok);
   EXPECT_EQ(r["object"], "text_completion");
   EXPECT_EQ(r["choices"][0]["text"], "ab");
@@ -351,8 +374,7 @@ TEST(OpenAiApiTest, ResponseShapes) {
   EXPECT_EQ(first["object"], "chat.completion.chunk");
   EXPECT_EQ(first["choices"][0]["delta"], (json{{"role", "assistant"}, {"content", ""}}));
   EXPECT_TRUE(first["choices"][0]["finish_reason"].is_null());
-  const json last =
-      StreamChunk(meta, 1, false, "", {}, {}, generate::FinishReason::kStopString, tok);
+  const json last = StreamChunk(meta, 1, false, "", {}, {}, FinishReason::kStopString, tok);
   EXPECT_EQ(last["choices"][0]["delta"], json::object());
   EXPECT_EQ(last["choices"][0]["index"], 1);
   EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");

@@ -180,7 +180,7 @@ TEST(OpenAiCompatTest, IgnoreEosRunsToMaxTokens) {
   EXPECT_EQ(ignoring["usage"]["completion_tokens"], 60);
   const auto ids = ignoring["choices"][0]["token_ids"].get<std::vector<int32_t>>();
   EXPECT_EQ(ids.size(), 60u);
-  for (int32_t end : tokenizer::EndTokenIds(tok))
+  for (int32_t end : tokenizer::EndTokenIds(TokenizerAccess::Internal(tok)))
     EXPECT_EQ(std::count(ids.begin(), ids.end(), end), 0) << "end token " << end;
 }
 

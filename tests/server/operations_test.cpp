@@ -294,7 +294,7 @@ TEST(OperationsTest, KvCacheGaugeFollowsTheActiveSequences) {
   });
   // While the stream runs, its cache holds at least one token of keys and
   // values in every layer: 2 x n_layer x n_embd floats.
-  const model::ModelConfig& c = DefaultModel().model->config();
+  const ModelConfig& c = DefaultModel().model->config();
   const double one_token = 2.0 * static_cast<double>(c.n_layer * c.n_embd) * 4;
   bool seen = false;
   for (int i = 0; i < 2000 && !seen; ++i) {

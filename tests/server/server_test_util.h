@@ -14,11 +14,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "api/access.h"
 #include "generate/test_tokenizer.h"
-#include "model/model.h"
 #include "server/http_server.h"
 #include "server/httplib_config.h"
-#include "tokenizer/tokenizer.h"
+#include "talkie/model.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::testing {
 
@@ -34,18 +35,19 @@ inline bool HaveDefaultModel() {
       GTEST_SKIP() << "default model not present at " << ::talkie::testing::DefaultModelDir(); \
   } while (0)
 
+// The server takes the public types; TokenizerAccess::Internal reaches the
+// internal tokenizer where a test compares with it.
 struct LoadedPair {
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
 };
 
 // models/talkie-tiny-1930: IT style, with vocab.txt. Loaded once.
 inline const LoadedPair& DefaultModel() {
   static const LoadedPair p = [] {
     LoadedPair l;
-    l.model = model::Model::Load(DefaultModelDir());
-    l.tokenizer = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(
-        DefaultModelDir(), std::nullopt, l.model->config().vocab_size));
+    l.model = std::make_unique<Model>(Model::Load(DefaultModelDir()));
+    l.tokenizer = std::make_unique<Tokenizer>(Tokenizer::ForModel(*l.model));
     return l;
   }();
   return p;
@@ -55,9 +57,10 @@ inline const LoadedPair& DefaultModel() {
 inline const LoadedPair& BaseFixtureModel() {
   static const LoadedPair p = [] {
     LoadedPair l;
-    l.model = model::Model::Load(std::string(TALKIE_TEST_DATA_DIR) + "/model/models/tiny");
-    l.tokenizer =
-        std::make_unique<tokenizer::Tokenizer>(TokenizerForVocab(l.model->config().vocab_size));
+    l.model = std::make_unique<Model>(
+        Model::Load(std::string(TALKIE_TEST_DATA_DIR) + "/model/models/tiny"));
+    l.tokenizer = std::make_unique<Tokenizer>(
+        TokenizerAccess::Wrap(TokenizerForVocab(l.model->config().vocab_size)));
     return l;
   }();
   return p;

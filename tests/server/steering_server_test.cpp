@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "model/steering.h"
 #include "server_test_util.h"
 
 namespace talkie::server {
@@ -17,10 +16,9 @@ using testing::TestServer;
 
 ServerOptions WithVector(float scale) {
   ServerOptions o;
-  o.steering.vectors.push_back({model::LoadControlVector(std::string(TALKIE_TEST_DATA_DIR) +
-                                                         "/control_vectors/tiny-cvec.gguf"),
-                                scale});
-  o.steering_names = {"tiny-cvec"};
+  // Named by its file: "tiny-cvec".
+  o.steering.AddControlVector(std::string(TALKIE_TEST_DATA_DIR) + "/control_vectors/tiny-cvec.gguf",
+                              scale);
   return o;
 }
 

@@ -1,9 +1,11 @@
-// The continuous-batching scheduler of `talkie serve`: one thread owns the
-// model and steps every active sequence together (decode rows and prefill
-// chunks of newly admitted requests in one model::ForwardRagged), admits
-// queued requests between steps and frees finished or cancelled ones at once.
-// HTTP handler threads only submit requests and read their per-request event
-// channel (mutex + condition variable); they never touch the model.
+// The continuous-batching scheduler behind talkie::Scheduler
+// (include/talkie/scheduler.h, which defines its plain-data types) and
+// `talkie serve`: one thread owns the model and steps every active sequence
+// together (decode rows and prefill chunks of newly admitted requests in one
+// model::ForwardRagged), admits queued requests between steps and frees
+// finished or cancelled ones at once. Other threads only submit requests and
+// read their per-request event channel (mutex + condition variable); they
+// never touch the model.
 //
 // Determinism: each sequence has its own KV cache and seeded random stream,
 // and ForwardRagged gives every sequence the logits it gets alone, so a
@@ -15,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,41 +27,22 @@
 #include <utility>
 #include <vector>
 
+#include "generate/histogram.h"
 #include "generate/prefix_cache.h"
 #include "generate/sequence.h"
 #include "model/model.h"
-#include "server/metrics.h"
+#include "talkie/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
-namespace talkie::server {
+namespace talkie::generate {
 
-// Log-probability of one generated token and its top alternatives, from the
-// log-softmax of the raw model logits (before penalties and temperature).
-struct TokenLogprob {
-  int32_t id = 0;
-  float logprob = 0.0f;
-  std::vector<std::pair<int32_t, float>> top;  // most likely first, ties by id
-};
-
-// What a sequence produced in one scheduler step, or how it ended.
-struct SequenceEvent {
-  int index = 0;                       // which of the request's n sequences
-  std::string text;                    // text that became final this step
-  std::vector<int32_t> ids;            // tokens sampled this step (stop tokens excluded)
-  std::vector<TokenLogprob> logprobs;  // one per id, when asked for
-  bool finished = false;
-  generate::FinishReason finish = generate::FinishReason::kLength;
-  int64_t completion_tokens = 0;  // with finished: tokens generated in all
-  std::string error;              // non-empty: the sequence failed (server error)
-};
-
-// One submitted request: n sequences from one prompt. Shared by the handler
+// One submitted request: n sequences from one prompt. Shared by the caller
 // thread (reads events, may cancel) and the scheduler thread (writes events).
 class Request {
  public:
   // hooks (optional): the request's steering; every config's hooks point at it.
-  Request(std::vector<int32_t> prompt, std::vector<generate::GenerationConfig> configs,
-          int top_logprobs, bool logprobs, std::shared_ptr<const model::HookSet> hooks = nullptr);
+  Request(std::vector<int32_t> prompt, std::vector<GenerationConfig> configs, int top_logprobs,
+          bool logprobs, std::shared_ptr<const model::HookSet> hooks = nullptr);
 
   // Waits up to `timeout` for events and returns all pending ones. `*done`
   // becomes true once every sequence has delivered its finished event.
@@ -80,7 +64,7 @@ class Request {
 
   const std::vector<int32_t> prompt_;
   const std::shared_ptr<const model::HookSet> hooks_;  // kept alive for configs_
-  const std::vector<generate::GenerationConfig> configs_;
+  const std::vector<GenerationConfig> configs_;
   const int top_logprobs_;
   const bool logprobs_;
   const std::chrono::steady_clock::time_point submitted_ = std::chrono::steady_clock::now();
@@ -103,33 +87,15 @@ class Request {
   std::atomic<int64_t> cached_tokens_{0};
 };
 
-struct SchedulerOptions {
-  int64_t max_batch = 8;        // most sequences stepped together
-  int64_t max_queue = 64;       // most requests waiting for admission
-  int64_t prefill_chunk = 256;  // most prompt tokens a sequence feeds per step
-  // Finished sequences' KV caches kept for requests that start with the same
-  // tokens (generate/prefix_cache.h); 0 disables the reuse.
-  int64_t prompt_cache_bytes = int64_t{1} << 30;
-};
-
-struct SchedulerStats {
-  int64_t active_sequences = 0;       // sequences holding a KV cache
-  int64_t queued_requests = 0;        // requests not yet fully admitted
-  int64_t requests_total = 0;         // accepted since start
-  int64_t requests_rejected = 0;      // refused because the queue was full
-  int64_t steps = 0;                  // forwards run
-  int64_t generated_tokens = 0;       // tokens sampled
-  int64_t prefill_tokens = 0;         // prompt tokens fed (n > 1 choices share one prefill)
-  int64_t cached_tokens = 0;          // prompt tokens taken from the prompt cache instead
-  int64_t sequences_cancelled = 0;    // stopped early (client gone, shutdown)
-  int64_t peak_active_sequences = 0;  // most sequences ever stepped together
-};
-
 class Scheduler {
  public:
+  // Runs the scheduler thread's whole loop, `loop`, in some context (the
+  // public API applies the model's engine settings around it).
+  using ThreadWrapper = std::function<void(const std::function<void()>& loop)>;
+
   // Starts the scheduler thread. The model and tokenizer must outlive it.
   Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-            SchedulerOptions options);
+            SchedulerOptions options, ThreadWrapper wrapper = {});
   ~Scheduler();  // Shutdown()
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -137,10 +103,10 @@ class Scheduler {
   // Queues a request of configs.size() sequences (seeds set by the caller).
   // Returns nullptr when the queue is full or the scheduler is shutting down.
   // The prompt must be non-empty and shorter than the model's context.
-  // hooks (optional): steering for this request's sequences (model/steering.h).
+  // hooks (optional): hooks (steering, capture) for this request's sequences.
   std::shared_ptr<Request> TrySubmit(std::vector<int32_t> prompt,
-                                     std::vector<generate::GenerationConfig> configs,
-                                     int top_logprobs = 0, bool logprobs = false,
+                                     std::vector<GenerationConfig> configs, int top_logprobs = 0,
+                                     bool logprobs = false,
                                      std::shared_ptr<const model::HookSet> hooks = nullptr);
 
   // Cancels everything queued or running (each sequence gets its finished
@@ -149,15 +115,15 @@ class Scheduler {
   bool accepting() const { return !stopping_.load(); }
 
   SchedulerStats stats() const;
-  // Counters, gauges and histograms for GET /metrics; thread-safe.
-  MetricsSnapshot metrics() const;
+  // Counters, gauges and histograms (GET /metrics); thread-safe.
+  SchedulerMetrics metrics() const;
   const SchedulerOptions& options() const { return options_; }
 
  private:
   struct Active {
     std::shared_ptr<Request> request;
     int index = 0;
-    std::unique_ptr<generate::Sequence> sequence;
+    std::unique_ptr<Sequence> sequence;
     bool awaiting_prefill = false;  // a sibling waiting for the request's snapshot
     std::chrono::steady_clock::time_point last_token{};  // {}: none sampled yet
   };
@@ -187,9 +153,9 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Request>> queue_;  // guarded by mutex_
   std::atomic<bool> stopping_{false};
-  std::mutex join_mutex_;               // Shutdown() may race with the destructor
-  std::vector<Active> active_;          // scheduler thread only
-  generate::PrefixCache prompt_cache_;  // scheduler thread only
+  std::mutex join_mutex_;       // Shutdown() may race with the destructor
+  std::vector<Active> active_;  // scheduler thread only
+  PrefixCache prompt_cache_;    // scheduler thread only
 
   std::atomic<int64_t> active_count_{0}, requests_total_{0}, requests_rejected_{0}, steps_{0},
       generated_tokens_{0}, prefill_tokens_{0}, cached_tokens_{0}, cancelled_{0}, peak_active_{0};
@@ -199,4 +165,4 @@ class Scheduler {
   std::thread thread_;
 };
 
-}  // namespace talkie::server
+}  // namespace talkie::generate

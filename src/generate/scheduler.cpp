@@ -1,5 +1,5 @@
-// The continuous-batching loop of `talkie serve` (see scheduler.h).
-#include "server/scheduler.h"
+// The continuous-batching loop (see scheduler.h).
+#include "generate/scheduler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "ops/softmax.h"
 #include "talkie/error.h"
 
-namespace talkie::server {
+namespace talkie::generate {
 namespace {
 
 // Log-softmax of the raw logits, accumulated in double for a stable sum.
@@ -34,14 +34,19 @@ std::vector<std::pair<int32_t, float>> TopK(const std::vector<float>& lp, int k)
   return top;
 }
 
-std::vector<generate::GenerationConfig> WithHooks(std::vector<generate::GenerationConfig> configs,
-                                                  const model::HookSet* hooks) {
-  for (generate::GenerationConfig& c : configs) c.hooks = hooks;
+// The public enum mirrors the internal one value for value (api/generate.cpp).
+talkie::FinishReason Public(FinishReason reason) {
+  return static_cast<talkie::FinishReason>(reason);
+}
+
+std::vector<GenerationConfig> WithHooks(std::vector<GenerationConfig> configs,
+                                        const model::HookSet* hooks) {
+  for (GenerationConfig& c : configs) c.hooks = hooks;
   return configs;
 }
 }  // namespace
 
-Request::Request(std::vector<int32_t> prompt, std::vector<generate::GenerationConfig> configs,
+Request::Request(std::vector<int32_t> prompt, std::vector<GenerationConfig> configs,
                  int top_logprobs, bool logprobs, std::shared_ptr<const model::HookSet> hooks)
     : prompt_(std::move(prompt)),
       hooks_(std::move(hooks)),
@@ -70,7 +75,7 @@ void Request::Push(SequenceEvent event) {
 }
 
 Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                     SchedulerOptions options)
+                     SchedulerOptions options, ThreadWrapper wrapper)
     : model_(model),
       tokenizer_(tokenizer),
       options_(options),
@@ -79,13 +84,18 @@ Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& toke
   Check(options_.prompt_cache_bytes >= 0, "prompt_cache_bytes must be >= 0");
   Check(options_.max_queue >= 1, "max_queue must be >= 1");
   Check(options_.prefill_chunk >= 1, "prefill_chunk must be >= 1");
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this, wrapper = std::move(wrapper)] {
+    if (wrapper)
+      wrapper([this] { Loop(); });
+    else
+      Loop();
+  });
 }
 
 Scheduler::~Scheduler() { Shutdown(); }
 
 std::shared_ptr<Request> Scheduler::TrySubmit(std::vector<int32_t> prompt,
-                                              std::vector<generate::GenerationConfig> configs,
+                                              std::vector<GenerationConfig> configs,
                                               int top_logprobs, bool logprobs,
                                               std::shared_ptr<const model::HookSet> hooks) {
   Check(!configs.empty(), "a request needs at least one sequence");
@@ -134,9 +144,9 @@ SchedulerStats Scheduler::stats() const {
   return s;
 }
 
-MetricsSnapshot Scheduler::metrics() const {
+SchedulerMetrics Scheduler::metrics() const {
   const SchedulerStats s = stats();
-  MetricsSnapshot m;
+  SchedulerMetrics m;
   m.requests_total = s.requests_total;
   m.requests_rejected = s.requests_rejected;
   m.prompt_tokens = prompt_tokens_.load();
@@ -182,7 +192,7 @@ void Scheduler::KeepCache(Active& a) {
   auto [ids, cache] = a.sequence->TakeCache();
   cache.ShrinkToFit();
   prompt_cache_.Insert(std::move(ids), std::move(cache), a.request->hooks_);
-  // Before the handler hears that the sequence ended.
+  // Before the caller hears that the sequence ended.
   prompt_cache_bytes_.store(prompt_cache_.bytes());
 }
 
@@ -192,10 +202,10 @@ void Scheduler::Retire(Active& a, const std::string& error) {
   SequenceEvent e;
   e.index = a.index;
   e.finished = true;
-  e.finish = a.sequence->result().finish;
+  e.finish = Public(a.sequence->result().finish);
   e.completion_tokens = static_cast<int64_t>(a.sequence->result().ids.size());
   e.error = error;
-  // Free the KV cache (and count it gone) before the handler hears of it; a
+  // Free the KV cache (and count it gone) before the caller hears of it; a
   // cancelled sequence's cache is still right for the tokens it holds.
   if (error.empty() && !stopping_.load()) KeepCache(a);
   a.sequence.reset();
@@ -216,7 +226,7 @@ void Scheduler::Loop() {
             SequenceEvent e;
             e.index = i;
             e.finished = true;
-            e.finish = generate::FinishReason::kCancelled;
+            e.finish = talkie::FinishReason::kCancelled;
             (*it)->Push(std::move(e));
           }
           cancelled_ += (*it)->n();
@@ -234,20 +244,20 @@ void Scheduler::Loop() {
         a.request = r;
         a.index = index;
         try {
-          a.sequence = std::make_unique<generate::Sequence>(model_, tokenizer_, r->prompt_,
-                                                            r->configs_[index]);
+          a.sequence =
+              std::make_unique<Sequence>(model_, tokenizer_, r->prompt_, r->configs_[index]);
         } catch (const std::exception& e) {
           SequenceEvent ev;
           ev.index = index;
           ev.finished = true;
-          ev.finish = generate::FinishReason::kCancelled;
+          ev.finish = talkie::FinishReason::kCancelled;
           ev.error = e.what();
           r->Push(std::move(ev));
           continue;
         }
         // The longest prefix a finished sequence left behind is not fed again.
         if (index == 0) {
-          generate::PrefixCache::Hit hit =
+          PrefixCache::Hit hit =
               prompt_cache_.Lookup(r->prompt_, r->hooks_, model::KvTypeFor(model_.precision()));
           if (hit.tokens > 0) {
             a.sequence->ResumeFrom(std::move(hit.cache));
@@ -280,7 +290,7 @@ void Scheduler::Loop() {
       SequenceEvent e;
       e.index = i;
       e.finished = true;
-      e.finish = generate::FinishReason::kCancelled;
+      e.finish = talkie::FinishReason::kCancelled;
       r->Push(std::move(e));
     }
 }
@@ -290,7 +300,7 @@ void Scheduler::Sample(Active& a, std::span<float> row) {
   // Log-probabilities come from the raw row: Advance modifies it in place.
   std::vector<float> lp;
   if (r.logprobs_) lp = LogSoftmax(row);
-  generate::Sequence& seq = *a.sequence;
+  Sequence& seq = *a.sequence;
   const size_t before = seq.result().ids.size();
   SequenceEvent e;
   e.index = a.index;
@@ -304,7 +314,7 @@ void Scheduler::Sample(Active& a, std::span<float> row) {
   }
   if (seq.done()) {
     e.finished = true;
-    e.finish = seq.result().finish;
+    e.finish = Public(seq.result().finish);
     e.completion_tokens = static_cast<int64_t>(ids.size());
     KeepCache(a);
     a.sequence.reset();
@@ -389,4 +399,4 @@ void Scheduler::Step() {
   std::erase_if(active_, [](const Active& a) { return !a.sequence; });
 }
 
-}  // namespace talkie::server
+}  // namespace talkie::generate

@@ -2,27 +2,51 @@
 // running together give exactly the tokens each gives alone (greedy and
 // seeded), cancellation frees sequences, the queue is bounded, logprobs come
 // from the raw logits, and shutdown ends everything.
-#include "server/scheduler.h"
+#include "generate/scheduler.h"
 
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "generate/generator.h"
 #include "model/quantize.h"
-#include "server_test_util.h"
 
-namespace talkie::server {
+namespace talkie::generate {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::DefaultModel;
+
+std::string SchedulerModelDir() { return TALKIE_DEFAULT_MODEL_DIR; }
+
+#define TALKIE_REQUIRE_DEFAULT_MODEL()                                        \
+  do {                                                                        \
+    if (!std::filesystem::exists(SchedulerModelDir() + "/model.safetensors")) \
+      GTEST_SKIP() << "default model not present at " << SchedulerModelDir(); \
+  } while (0)
+
+struct SchedulerModel {
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+};
+
+// models/talkie-tiny-1930 (IT style) and its tokenizer. Loaded once.
+const SchedulerModel& DefaultModel() {
+  static const SchedulerModel p = [] {
+    SchedulerModel l;
+    l.model = model::Model::Load(SchedulerModelDir());
+    l.tokenizer = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(
+        SchedulerModelDir(), std::nullopt, l.model->config().vocab_size));
+    return l;
+  }();
+  return p;
+}
 
 struct Collected {
   std::vector<std::vector<int32_t>> ids;
   std::vector<std::string> text;
-  std::vector<generate::FinishReason> finish;
+  std::vector<talkie::FinishReason> finish;
   std::vector<std::vector<TokenLogprob>> logprobs;
 };
 
@@ -58,8 +82,8 @@ std::vector<std::vector<int32_t>> Prompts() {
 }
 
 // Half greedy, half seeded sampling with different filters.
-generate::GenerationConfig ConfigFor(size_t i) {
-  generate::GenerationConfig c;
+GenerationConfig ConfigFor(size_t i) {
+  GenerationConfig c;
   c.max_new_tokens = 12 + static_cast<int64_t>(i);
   if (i % 2 == 0) {
     c.sampling.temperature = 0.0f;
@@ -76,8 +100,8 @@ void ExpectConcurrentRequestsGiveTheirAloneTokens(const model::Model& model,
                                                   const tokenizer::Tokenizer& tokenizer) {
   const auto prompts = Prompts();
   // Alone: the batch Generator, one prompt at a time.
-  std::vector<generate::SequenceResult> alone;
-  generate::Generator gen(model, tokenizer);
+  std::vector<SequenceResult> alone;
+  Generator gen(model, tokenizer);
   for (size_t i = 0; i < prompts.size(); ++i)
     alone.push_back(gen.Generate({prompts[i]}, {ConfigFor(i)})[0]);
 
@@ -95,7 +119,7 @@ void ExpectConcurrentRequestsGiveTheirAloneTokens(const model::Model& model,
     const Collected c = Drain(*reqs[i]);
     EXPECT_EQ(c.ids[0], alone[i].ids) << "request " << i;
     EXPECT_EQ(c.text[0], alone[i].text) << "request " << i;
-    EXPECT_EQ(c.finish[0], alone[i].finish) << "request " << i;
+    EXPECT_EQ(c.finish[0], static_cast<talkie::FinishReason>(alone[i].finish)) << "request " << i;
   }
   EXPECT_GE(s.stats().peak_active_sequences, 2);
   EXPECT_LE(s.stats().peak_active_sequences, 5);
@@ -113,7 +137,7 @@ TEST(SchedulerTest, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
 TEST(SchedulerTest, FastPolicyKeepsConcurrentRequestsIdenticalToAlone) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& m = DefaultModel();
-  auto fast = model::Model::Load(testing::DefaultModelDir());
+  auto fast = model::Model::Load(SchedulerModelDir());
   fast->SetPrecision(ops::Precision::kFast);
   ExpectConcurrentRequestsGiveTheirAloneTokens(*fast, *m.tokenizer);
   const std::string q8_dir =
@@ -128,12 +152,12 @@ TEST(SchedulerTest, NChoicesUseConsecutiveSeeds) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& m = DefaultModel();
   const auto prompt = Prompts()[1];
-  std::vector<generate::GenerationConfig> configs(3, ConfigFor(1));
+  std::vector<GenerationConfig> configs(3, ConfigFor(1));
   for (size_t i = 0; i < 3; ++i) configs[i].sampling.seed = 50 + i;
   Scheduler s(*m.model, *m.tokenizer, {});
   auto r = s.TrySubmit(prompt, configs);
   const Collected c = Drain(*r);
-  generate::Generator gen(*m.model, *m.tokenizer);
+  Generator gen(*m.model, *m.tokenizer);
   for (size_t i = 0; i < 3; ++i)
     EXPECT_EQ(c.ids[i], gen.Generate({prompt}, {configs[i]})[0].ids) << "choice " << i;
 }
@@ -145,12 +169,12 @@ TEST(SchedulerTest, NChoicesUseConsecutiveSeeds) {
 TEST(SchedulerTest, NChoicesShareOnePrefillAndGiveTheirAloneTokens) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& m = DefaultModel();
-  auto fast = model::Model::Load(testing::DefaultModelDir());
+  auto fast = model::Model::Load(SchedulerModelDir());
   fast->SetPrecision(ops::Precision::kFast);
   for (const model::Model* model : {m.model.get(), fast.get()}) {
     const auto prompt = Prompts()[0];
     for (int64_t max_new : {1, 9}) {
-      std::vector<generate::GenerationConfig> configs(4, ConfigFor(1));
+      std::vector<GenerationConfig> configs(4, ConfigFor(1));
       for (size_t i = 0; i < configs.size(); ++i) {
         configs[i].sampling.seed = 70 + i;
         configs[i].max_new_tokens = max_new;
@@ -183,7 +207,7 @@ TEST(SchedulerTest, LogprobsAreTheLogSoftmaxOfTheRawLogits) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& m = DefaultModel();
   const auto prompt = Prompts()[0];
-  generate::GenerationConfig c;
+  GenerationConfig c;
   c.max_new_tokens = 4;
   c.sampling.temperature = 0.7f;
   c.sampling.repetition_penalty = 1.3f;  // must not affect the reported values
@@ -213,8 +237,8 @@ TEST(SchedulerTest, LogprobsAreTheLogSoftmaxOfTheRawLogits) {
   }
 }
 
-generate::GenerationConfig Endless() {
-  generate::GenerationConfig c;
+GenerationConfig Endless() {
+  GenerationConfig c;
   c.max_new_tokens = 100000;   // clamped by the context
   c.stop_token_ids.emplace();  // no stop tokens: runs to the context
   c.sampling.temperature = 1.0f;
@@ -233,13 +257,13 @@ TEST(SchedulerTest, CancelFreesTheSequence) {
   while (first.empty()) first = r->Wait(1000ms, &done);
   EXPECT_EQ(s.stats().active_sequences, 2);
   r->Cancel();
-  std::vector<generate::FinishReason> finishes;
+  std::vector<talkie::FinishReason> finishes;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (!done && std::chrono::steady_clock::now() < deadline)
     for (auto& e : r->Wait(100ms, &done))
       if (e.finished) finishes.push_back(e.finish);
   ASSERT_TRUE(done);
-  EXPECT_EQ(finishes, (std::vector<generate::FinishReason>(2, generate::FinishReason::kCancelled)));
+  EXPECT_EQ(finishes, (std::vector<talkie::FinishReason>(2, talkie::FinishReason::kCancelled)));
   EXPECT_EQ(s.stats().active_sequences, 0);
   EXPECT_EQ(s.stats().sequences_cancelled, 2);
 }
@@ -288,7 +312,7 @@ TEST(SchedulerTest, QueueIsBoundedAndShutdownEndsEverything) {
 TEST(SchedulerTest, APromptCacheHitGivesTheBitsOfAWholePrefill) {
   TALKIE_REQUIRE_DEFAULT_MODEL();
   const auto& m = DefaultModel();
-  auto fast = model::Model::Load(testing::DefaultModelDir());
+  auto fast = model::Model::Load(SchedulerModelDir());
   fast->SetPrecision(ops::Precision::kFast);
   for (const model::Model* model : {m.model.get(), fast.get()}) {
     SchedulerOptions with, without;
@@ -297,7 +321,7 @@ TEST(SchedulerTest, APromptCacheHitGivesTheBitsOfAWholePrefill) {
     Scheduler reusing(*model, *m.tokenizer, with), plain(*model, *m.tokenizer, without);
     std::vector<int32_t> prompt = Prompts()[3];
     for (int turn = 0; turn < 3; ++turn) {
-      std::vector<generate::GenerationConfig> configs(turn == 2 ? 2 : 1, ConfigFor(turn));
+      std::vector<GenerationConfig> configs(turn == 2 ? 2 : 1, ConfigFor(turn));
       for (size_t i = 0; i < configs.size(); ++i) configs[i].sampling.seed = 90 + i;
       auto a = reusing.TrySubmit(prompt, configs, 3, true);
       auto b = plain.TrySubmit(prompt, configs, 3, true);
@@ -324,4 +348,4 @@ TEST(SchedulerTest, APromptCacheHitGivesTheBitsOfAWholePrefill) {
 }
 
 }  // namespace
-}  // namespace talkie::server
+}  // namespace talkie::generate
