@@ -5,18 +5,16 @@
 // nesting must be refused before any recursive walk (issue #22).
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string_view>
 
 #include "server/openai_api.h"
 
 namespace {
 
-const talkie::tokenizer::Tokenizer& FuzzTokenizer() {
+const talkie::Tokenizer& FuzzTokenizer() {
   // Run from the repository root (scripts/fuzz.sh does).
-  static const auto tok = std::make_unique<talkie::tokenizer::Tokenizer>(
-      talkie::tokenizer::Tokenizer::FromPath("models/talkie-tiny-1930"));
-  return *tok;
+  static const talkie::Tokenizer tok = talkie::Tokenizer::Load("models/talkie-tiny-1930");
+  return tok;
 }
 
 }  // namespace

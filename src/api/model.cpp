@@ -15,6 +15,7 @@
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "ops/norm.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie {
 
@@ -305,6 +306,17 @@ ScoreResult Model::Score(const std::vector<int32_t>& ids, int64_t window, int64_
   r.mean_nll = p.mean_nll;
   r.perplexity = p.perplexity;
   return r;
+}
+
+// --- Tokenizer::ForModel (here, not in tokenizer.cpp, which then needs no
+// model: the request-parser fuzzer links it alone) ---
+
+Tokenizer Tokenizer::ForModel(const Model& model) { return ForModel(model, ""); }
+
+Tokenizer Tokenizer::ForModel(const Model& model, const std::string& path) {
+  const model::Model& m = ModelAccess::Internal(model);
+  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(
+      path.empty() ? m.tokenizer_path() : path, std::nullopt, m.config().vocab_size)));
 }
 
 }  // namespace talkie

@@ -1,9 +1,8 @@
 // The public Tokenizer: a handle on tokenizer::Tokenizer (src/tokenizer).
 #include "talkie/tokenizer.h"
 
-#include "api/access.h"
-#include "generate/sequence.h"
 #include "tokenizer/chat.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
 namespace talkie {
@@ -23,14 +22,6 @@ Tokenizer Tokenizer::Load(const std::string& path, const std::string& style) {
   std::optional<tokenizer::Style> s;
   if (!style.empty()) s = tokenizer::ParseStyle(style);
   return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(path, s)));
-}
-
-Tokenizer Tokenizer::ForModel(const Model& model) { return ForModel(model, ""); }
-
-Tokenizer Tokenizer::ForModel(const Model& model, const std::string& path) {
-  const model::Model& m = ModelAccess::Internal(model);
-  return Tokenizer(std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::FromPath(
-      path.empty() ? m.tokenizer_path() : path, std::nullopt, m.config().vocab_size)));
 }
 
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool allow_special) const {

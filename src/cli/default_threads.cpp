@@ -11,8 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include <omp.h>
-
+#include "talkie/engine.h"
 #include "talkie/error.h"
 
 namespace talkie::cli {
@@ -43,14 +42,17 @@ std::map<int, CpuTimes> ReadCpuTimes() {
   return times;
 }
 
+// OpenMP's own count ($OMP_NUM_THREADS, else the cores), as the library sees it.
+int OpenMpDefault() { return Engine().threads(); }
+
 }  // namespace
 
 int IdleCoreCount() {
   cpu_set_t mask;
   CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return omp_get_max_threads();
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return OpenMpDefault();
   const std::map<int, CpuTimes> before = ReadCpuTimes();
-  if (before.empty()) return omp_get_max_threads();
+  if (before.empty()) return OpenMpDefault();
   usleep(50 * 1000);
   const std::map<int, CpuTimes> after = ReadCpuTimes();
   int idle = 0, allowed = 0;
@@ -64,8 +66,8 @@ int IdleCoreCount() {
     // No ticks at all (a tickless idle CPU over the short sample) is idle.
     if (total == 0 || 2 * idle_ticks >= total) ++idle;
   }
-  if (allowed == 0) return omp_get_max_threads();
-  return std::clamp(idle, 1, omp_get_max_threads());
+  if (allowed == 0) return OpenMpDefault();
+  return std::clamp(idle, 1, OpenMpDefault());
 }
 
 int ResolveThreads(int threads) {

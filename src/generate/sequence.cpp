@@ -8,27 +8,6 @@
 
 namespace talkie::generate {
 
-void ValidateGenerationConfig(const GenerationConfig& c) {
-  ValidateSamplingConfig(c.sampling);
-  Check(c.max_new_tokens >= 0,
-        "max_new_tokens must be >= 0, got " + std::to_string(c.max_new_tokens));
-  for (const std::string& s : c.stop_strings) Check(!s.empty(), "stop strings must not be empty");
-}
-
-std::string_view FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStopToken:
-      return "stop_token";
-    case FinishReason::kStopString:
-      return "stop_string";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kCancelled:
-      return "cancelled";
-  }
-  return "?";
-}
-
 Sequence::Sequence(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                    std::vector<int32_t> prompt, GenerationConfig config)
     : Sequence(model, &tokenizer, std::move(prompt), std::move(config)) {}

@@ -440,10 +440,10 @@ json ChatLogprobs(const std::vector<TokenLogprob>& lps, const Tokenizer& tok) {
   for (const TokenLogprob& lp : lps) {
     json top = json::array();
     for (const auto& [id, v] : lp.top) {
-      const std::string_view t = tok.TokenBytes(id);
+      const std::string t = tok.TokenBytes(id);
       top.push_back({{"token", std::string(t)}, {"logprob", v}, {"bytes", Bytes(t)}});
     }
-    const std::string_view t = tok.TokenBytes(lp.id);
+    const std::string t = tok.TokenBytes(lp.id);
     content.push_back({{"token", std::string(t)},
                        {"logprob", lp.logprob},
                        {"bytes", Bytes(t)},
@@ -458,7 +458,7 @@ json CompletionLogprobs(const std::vector<TokenLogprob>& lps, const Tokenizer& t
        text_offset = json::array();
   int64_t offset = 0;
   for (const TokenLogprob& lp : lps) {
-    const std::string_view t = tok.TokenBytes(lp.id);
+    const std::string t = tok.TokenBytes(lp.id);
     tokens.push_back(std::string(t));
     token_logprobs.push_back(lp.logprob);
     json alternatives = json::object();

@@ -354,6 +354,9 @@ TEST(OpenAiApiTest, ResponseShapes) {
   EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(r["choices"][0]["logprobs"]["content"][0]["token"], "a");
   EXPECT_EQ(r["choices"][0]["logprobs"]["content"][0]["top_logprobs"][1]["logprob"], -1.0);
+  // The token's bytes (a view of a destroyed string once gave zeros here).
+  EXPECT_EQ(r["choices"][0]["logprobs"]["content"][1]["bytes"], (json{98}));
+  EXPECT_EQ(r["choices"][0]["logprobs"]["content"][0]["top_logprobs"][1]["bytes"], (json{98}));
   EXPECT_EQ(r["usage"], (json{{"prompt_tokens", 4},
                               {"completion_tokens", 2},
                               {"total_tokens", 6},
