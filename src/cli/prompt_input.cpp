@@ -8,8 +8,6 @@
 #include <iostream>
 #include <iterator>
 
-#include <sstream>
-
 #include "talkie/error.h"
 #include "talkie/tokenizer.h"
 
@@ -41,10 +39,9 @@ std::vector<std::string> ReadPromptsFile(const std::string& path) {
 std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   Check(in.good(), "cannot open " + path);
-  std::ostringstream buf;
-  buf << in.rdbuf();
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   Check(!in.bad(), "cannot read " + path);
-  return buf.str();
+  return bytes;
 }
 
 std::string ReadPromptFromStdin() {
