@@ -3,8 +3,9 @@
 # public-API tests, installs to a temporary prefix, checks the installed
 # headers stand alone and pull in no internals (Highway, httplib, OpenMP, src/),
 # then builds examples/ from outside the source tree with find_package (and
-# minimal.cpp with pkg-config) and runs them, and imports the installed Python
-# package from another folder.
+# minimal.cpp with pkg-config) and runs them, imports the installed Python
+# package from another folder, and runs the installed `talkie` program (which
+# links libtalkie.so in the shared variant).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -59,6 +60,11 @@ for variant in static shared; do
     "import talkie; m = talkie.Model(); t = talkie.Tokenizer(m); print('python:', m, t.decode(m.generate([t.encode('It was')], max_new_tokens=8)[0]))")
   # The installed program finds its model beside it, too.
   "$prefix/bin/talkie" generate -n 8 --temperature 0 --quiet "It was" >/dev/null
+  # The program is built on the public API: shared, it runs on libtalkie.so's
+  # exported symbols alone.
+  if [ "$variant" = shared ]; then
+    ldd "$prefix/bin/talkie" | grep -q 'libtalkie\.so' || { echo "talkie does not link libtalkie.so"; exit 1; }
+  fi
 
   if [ "$variant" = shared ]; then
     pc="$(dirname "$(find "$prefix" -name talkie.pc | head -1)")"
