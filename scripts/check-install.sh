@@ -63,7 +63,7 @@ for variant in static shared; do
   # The program is built on the public API: shared, it runs on libtalkie.so's
   # exported symbols alone.
   if [ "$variant" = shared ]; then
-    ldd "$prefix/bin/talkie" | grep -q 'libtalkie\.so' || { echo "talkie does not link libtalkie.so"; exit 1; }
+    [[ "$(ldd "$prefix/bin/talkie")" == *libtalkie.so* ]] || { echo "talkie does not link libtalkie.so"; exit 1; }
   fi
 
   if [ "$variant" = shared ]; then
