@@ -420,7 +420,6 @@ struct Document {
 // to the writer, in corpus order.
 void RunBatch(const Model& m, const std::vector<ConcreteHook>& hooks, const Hooks& steering,
               bool last_only, const std::vector<Document>& batch, CaptureWriter& writer) {
-  const ModelConfig& c = m.config();
   const auto n = static_cast<int64_t>(batch.size());
   int64_t total = 0;
   for (const Document& d : batch) total = std::max<int64_t>(total, d.ids.size());

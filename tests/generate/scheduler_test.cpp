@@ -327,7 +327,9 @@ TEST(SchedulerTest, APromptCacheHitGivesTheBitsOfAWholePrefill) {
       auto b = plain.TrySubmit(prompt, configs, 3, true);
       const Collected got = Drain(*a), want = Drain(*b);
       EXPECT_EQ(b->cached_tokens(), 0);
-      if (turn > 0) EXPECT_GT(a->cached_tokens(), static_cast<int64_t>(prompt.size()) / 2);
+      if (turn > 0) {
+        EXPECT_GT(a->cached_tokens(), static_cast<int64_t>(prompt.size()) / 2);
+      }
       ASSERT_EQ(got.ids, want.ids) << "turn " << turn;
       for (size_t i = 0; i < got.logprobs.size(); ++i) {
         ASSERT_EQ(got.logprobs[i].size(), want.logprobs[i].size());

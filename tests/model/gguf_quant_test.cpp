@@ -91,7 +91,9 @@ TEST(GgufQuantTest, LogitsAgreeWithLlamaCppOnTheSameFiles) {
       EXPECT_LT(d.mean_kl, 4e-4) << type << " " << policy;
       EXPECT_LT(d.max_abs, 0.2f) << type << " " << policy;
       EXPECT_LT(d.max_regret, 0.1f) << type << " " << policy;
-      if (p == ops::Precision::kExact) EXPECT_GE(d.top1, 0.9) << type << " " << policy;
+      if (p == ops::Precision::kExact) {
+        EXPECT_GE(d.top1, 0.9) << type << " " << policy;
+      }
     }
   }
 }
