@@ -1,4 +1,4 @@
-// SIMD matmul y = x W^T over f32 / bf16 / q8 / q4 weights and float32
+// SIMD matmul y = x W^T over f32 / bf16 / f16 / q8 / q4 weights and float32
 // activations, with Highway's runtime dispatch (AVX-512, AVX2, NEON, ...).
 //
 // Each output y[i][j] owns one vector accumulator: lane l sums the products of
@@ -44,6 +44,13 @@ struct Bf16Rows {
   const uint16_t* p;
   int64_t k;
   HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const { return LoadBf16(df, p + r * k + kk); }
+};
+
+struct F16Rows {
+  static constexpr bool kGrouped = false;
+  const uint16_t* p;
+  int64_t k;
+  HWY_INLINE VF Load(DF df, int64_t r, int64_t kk) const { return LoadF16(df, p + r * k + kk); }
 };
 
 // Quantized rows expose the codes (as floats) and the group scale separately,
@@ -287,7 +294,7 @@ void MatMulSimd(const float* x, int64_t m, const WeightMatrix& w, float* y) {
                         y);
       return Dispatch(x, m, Q4Rows{{w.group_scales, k}, static_cast<const uint8_t*>(w.data)}, w, y);
     case WeightType::kF16:
-      return MatMulReference(x, m, w, y);
+      return Dispatch(x, m, F16Rows{static_cast<const uint16_t*>(w.data), k}, w, y);
     default:  // the ggml block types
       return MatMulGgml(x, m, w, y);
   }

@@ -1,6 +1,6 @@
 // SIMD details the Highway kernels share (matmul, attention, rms-norm,
 // SwiGLU): the float vector type, lane bound, the lane sum in index order,
-// and exact bf16 widening. Per-target like Highway's own -inl headers:
+// and exact bf16 / f16 widening. Per-target like Highway's own -inl headers:
 // include it after <hwy/highway.h> in a file compiled by foreach_target.h.
 #if defined(TALKIE_OPS_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TALKIE_OPS_SIMD_INL_H_
@@ -40,6 +40,14 @@ HWY_INLINE VF LoadBf16(DF df, const uint16_t* p) {
   const hn::Rebind<uint16_t, DF> d16;
   const hn::RebindToUnsigned<DF> d32;
   return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(d32, hn::LoadU(d16, p))));
+}
+
+// Lanes(df) IEEE half values from p widened to float: exact for every finite
+// value, subnormals included (F16C on x86, FP16 on ARM, else Highway's
+// emulation).
+HWY_INLINE VF LoadF16(DF df, const uint16_t* p) {
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
 }
 
 }  // namespace HWY_NAMESPACE

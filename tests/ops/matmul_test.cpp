@@ -23,17 +23,19 @@ struct Problem {
   std::vector<float> x;
   std::vector<uint16_t> w_bf16;
   std::vector<float> w_f32;
+  std::vector<uint16_t> w_f16;
   int64_t m, n, k;
 };
 
 Problem MakeProblem(int64_t m, int64_t n, int64_t k, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
-  Problem p{{}, {}, {}, m, n, k};
+  Problem p{{}, {}, {}, {}, m, n, k};
   for (int64_t i = 0; i < m * k; ++i) p.x.push_back(normal(rng));
   for (int64_t i = 0; i < n * k; ++i) {
     p.w_bf16.push_back(FloatToBf16(normal(rng)));
     p.w_f32.push_back(normal(rng));
+    p.w_f16.push_back(FloatToF16(normal(rng)));
   }
   return p;
 }
@@ -61,10 +63,11 @@ TEST(MatMulTest, AgreesWithTheReferenceOnOddShapes) {
       for (int64_t k : {1, 7, 16, 33, 130}) {
         for (int64_t n : {1, 5, 17}) {
           const Problem p = MakeProblem(m, n, k, static_cast<uint32_t>(m * 1000 + k * 10 + n));
-          for (int variant = 0; variant < 3; ++variant) {
-            const WeightMatrix w = variant == 2
-                                       ? WeightMatrix{WeightType::kF32, p.w_f32.data(), n, k}
-                                       : Bf16(p, variant == 1);
+          for (int variant = 0; variant < 4; ++variant) {
+            const WeightMatrix w =
+                variant == 3   ? WeightMatrix{WeightType::kF16, p.w_f16.data(), n, k}
+                : variant == 2 ? WeightMatrix{WeightType::kF32, p.w_f32.data(), n, k}
+                               : Bf16(p, variant == 1);
             const std::vector<float> fast = Apply(MatMul, p, w);
             const std::vector<float> ref = Apply(MatMulReference, p, w);
             for (int64_t i = 0; i < m; ++i) {
@@ -83,6 +86,31 @@ TEST(MatMulTest, AgreesWithTheReferenceOnOddShapes) {
         }
       }
     }
+  });
+}
+
+// The f16 kernel widens every finite half exactly (subnormals included), on
+// every target: read out by multiplying with the identity (1 * w plus zeros;
+// a -0 weight reads as +0). Infinities and NaNs cannot be read this way
+// (0 * inf is NaN) and are not weights.
+TEST(MatMulTest, F16WeightsWidenExactlyOnEveryTarget) {
+  std::vector<uint16_t> finite;
+  for (uint32_t h = 0; h < 0x10000; ++h)
+    if (((h >> 10) & 0x1f) != 0x1f) finite.push_back(static_cast<uint16_t>(h));
+  const int64_t k = 64, n = (static_cast<int64_t>(finite.size()) + k - 1) / k;
+  std::vector<uint16_t> w(static_cast<size_t>(n * k));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = finite[i % finite.size()];
+  std::vector<float> identity(static_cast<size_t>(k * k), 0.0f);
+  for (int64_t t = 0; t < k; ++t) identity[t * k + t] = 1.0f;
+  ForEachTarget([&](const char* target) {
+    std::vector<float> y(static_cast<size_t>(k * n));
+    MatMul(identity.data(), k, WeightMatrix{WeightType::kF16, w.data(), n, k}, y.data());
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t t = 0; t < k; ++t) {
+        const float want = F16ToFloat(w[r * k + t]) + 0.0f;
+        ASSERT_EQ(std::memcmp(&y[t * n + r], &want, 4), 0)
+            << target << ": half 0x" << std::hex << w[r * k + t] << " gave " << y[t * n + r];
+      }
   });
 }
 
@@ -156,10 +184,12 @@ TEST(MatMulTest, RowsInFlightAndThreadsNeverChangeABit) {
   ForEachTarget([&](const char* target) {
     const Problem p = MakeProblem(11, 37, 224, 5);
     const QuantizedCopies q = Quantize(p.w_f32, 37, 224);
-    for (int variant = 0; variant < 4; ++variant) {
+    for (int variant = 0; variant < 5; ++variant) {
       const WeightMatrix w = variant < 2    ? Bf16(p, variant == 1)
                              : variant == 2 ? q.Q8(37, 224)
-                                            : q.Q4(37, 224);
+                             : variant == 3
+                                 ? q.Q4(37, 224)
+                                 : WeightMatrix{WeightType::kF16, p.w_f16.data(), 37, 224};
       SetNumThreads(2);
       const std::vector<float> all = Apply(MatMul, p, w);
       SetNumThreads(1);
