@@ -181,7 +181,7 @@ TEST(GeneratorApi, ABannedTokenIsNeverSampled) {
   EXPECT_THROW(Generate(model, tok, prompt, o), Error);
 }
 
-TEST(GeneratorApi, ValidateOptionsNamesTheBadField) {
+TEST(GeneratorApi, ValidateGenerateOptionsNamesTheBadField) {
   GenerateOptions o;
   EXPECT_NO_THROW(ValidateGenerateOptions(o));
   o.sampling.temperature = -1;
