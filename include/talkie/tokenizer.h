@@ -70,6 +70,14 @@ class TALKIE_API Tokenizer {
 
   // True for the IT vocabulary (has <|user|>, <|assistant|>, ...).
   bool is_chat() const;
+  // The chat template a GGUF file carries (tokenizer.chat_template, as
+  // llama.cpp's converter writes it: Jinja text), "" when the tokenizer came
+  // from elsewhere or the file has none. Informational: ApplyChatTemplate and
+  // EncodeChat always follow Talkie's IT template (spec §4).
+  std::string file_chat_template() const;
+  // Whether file_chat_template() is the IT template as llama.cpp's Talkie
+  // converter writes it (what ApplyChatTemplate renders).
+  bool file_chat_template_is_talkies() const;
   // The IT chat template: each message becomes <|role|>content<|end|>, then
   // <|assistant|> when add_generation_prompt. As text:
   std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages,

@@ -2,6 +2,7 @@
 #include "talkie/tokenizer.h"
 
 #include "tokenizer/chat.h"
+#include "tokenizer/gguf_metadata.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -31,6 +32,12 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool allow_special
 std::string Tokenizer::Decode(const std::vector<int32_t>& ids) const { return impl_->Decode(ids); }
 
 std::string Tokenizer::TokenBytes(int32_t id) const { return std::string(impl_->TokenBytes(id)); }
+
+std::string Tokenizer::file_chat_template() const { return impl_->file_chat_template(); }
+
+bool Tokenizer::file_chat_template_is_talkies() const {
+  return impl_->file_chat_template() == tokenizer::kItChatTemplate;
+}
 
 bool Tokenizer::is_chat() const { return impl_->style() == tokenizer::Style::kIt; }
 

@@ -7,7 +7,9 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "talkie/engine.h"
+#include "talkie/error.h"
 #include "talkie/model.h"
+#include "talkie/tokenizer.h"
 
 namespace talkie::cli {
 namespace {
@@ -16,6 +18,23 @@ struct InfoArgs {
   std::string model;
   int threads = 0;
 };
+
+// A GGUF file may carry a chat template (tokenizer.chat_template); chat
+// always follows spec §4's, so say whether the file's is that one.
+void PrintGgufChatTemplate(const Model& model) {
+  std::string what;
+  try {
+    const Tokenizer tok = Tokenizer::ForModel(model);
+    what = tok.file_chat_template().empty() ? "none in the file"
+           : tok.file_chat_template_is_talkies()
+               ? "Talkie's IT template (spec §4)"
+               : "the file's own, not Talkie's IT template (talkie "
+                 "chat and serve use spec §4's)";
+  } catch (const Error& e) {
+    what = std::string("no tokenizer (") + e.what() + ")";
+  }
+  std::printf("chat template:      %s\n", what.c_str());
+}
 
 void RunInfo(const InfoArgs& args) {
   const Engine engine = MakeEngine("exact", args.threads);  // loading checks in parallel
@@ -43,6 +62,7 @@ void RunInfo(const InfoArgs& args) {
               static_cast<double>(info.n_parameters) / 1e6);
   std::printf("quantization:       %s\n", info.quantization.c_str());
   if (!info.gguf_types.empty()) std::printf("GGUF tensor types:  %s\n", info.gguf_types.c_str());
+  if (info.checkpoint_format == "gguf") PrintGgufChatTemplate(model);
   std::printf("tensor dtypes:     ");
   for (const auto& [dtype, count] : info.dtype_tensor_counts)
     std::printf(" %s x %lld", dtype.c_str(), static_cast<long long>(count));

@@ -12,12 +12,6 @@ namespace {
 // llama_token_type values.
 constexpr int64_t kNormal = 1, kControl = 3, kUnused = 5;
 
-// The IT chat template (spec §4) in the Jinja form llama.cpp and
-// Transformers read: each message as <|role|>content<|end|>, then
-// <|assistant|> when a reply is asked for.
-constexpr const char* kItChatTemplate =
-    "{% for message in messages %}{{ '<|' + message['role'] + '|>' + message['content'] + "
-    "'<|end|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}";
 
 // The two parts token `rank` splits into when its bytes are byte-pair
 // encoded with only lower ranks (lowest rank first, leftmost on ties, as the
@@ -41,6 +35,13 @@ std::vector<std::string_view> LastMerge(const RankMap& ranks, int32_t rank) {
 }
 
 }  // namespace
+
+// The IT chat template (spec §4) in the Jinja form llama.cpp and
+// Transformers read: each message as <|role|>content<|end|>, then
+// <|assistant|> when a reply is asked for.
+const char* const kItChatTemplate =
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>' + message['content'] + "
+    "'<|end|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}";
 
 std::vector<io::GgufEntry> GgufTokenizerMetadata(const Tokenizer& tokenizer, int64_t n_vocab) {
   Check(n_vocab >= tokenizer.vocab_size(),

@@ -19,4 +19,8 @@ namespace talkie::tokenizer {
 // the merge of the two parts byte-pair encoding with only lower ranks leaves.
 std::vector<io::GgufEntry> GgufTokenizerMetadata(const Tokenizer& tokenizer, int64_t n_vocab);
 
+// The IT chat template (spec §4) as Jinja text, as written to
+// tokenizer.chat_template.
+extern const char* const kItChatTemplate;
+
 }  // namespace talkie::tokenizer

@@ -51,7 +51,11 @@ Tokenizer Tokenizer::FromTokenizerJson(const std::string& path, std::optional<St
 }
 
 Tokenizer Tokenizer::FromGguf(const std::string& path, std::optional<Style> style) {
-  return FromAddedTokens(VocabFromGguf(io::LoadGguf(path)), style);
+  const io::GgufFile file = io::LoadGguf(path);
+  Tokenizer t = FromAddedTokens(VocabFromGguf(file), style);
+  const io::GgufValue* chat = file.Find("tokenizer.chat_template");
+  if (chat != nullptr) t.file_chat_template_ = file.GetString("tokenizer.chat_template");
+  return t;
 }
 
 Tokenizer Tokenizer::FromAddedTokens(Vocab vocab, std::optional<Style> style) {

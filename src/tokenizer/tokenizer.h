@@ -64,6 +64,9 @@ class Tokenizer {
   int64_t vocab_size() const;
   const Pretokenizer& pretokenizer() const { return pretokenizer_; }
   const RankMap& ranks() const { return ranks_; }
+  // The chat template a GGUF file carries (tokenizer.chat_template, a Jinja
+  // text), "" for other sources. Encoding never uses it: chat follows spec §4.
+  const std::string& file_chat_template() const { return file_chat_template_; }
 
  private:
   void EncodeOrdinary(std::string_view text, std::vector<int32_t>* out) const;
@@ -76,6 +79,7 @@ class Tokenizer {
   Style style_;
   uint64_t id_;  // Tags this tokenizer's entries in the per-thread PieceCache.
   Pretokenizer pretokenizer_;
+  std::string file_chat_template_;
 };
 
 // <|endoftext|>, plus <|end|> when the tokenizer has it: what ends generation.

@@ -287,6 +287,15 @@ TEST(TokenizerApi, StylesEndTokensAndUtf8Helpers) {
       Tokenizer::ForModel(bundled, bundled.info().tokenizer_path + "/vocab.txt");
   EXPECT_EQ(via_path.Encode("The cat sat"), Tokenizer::ForModel(bundled).Encode("The cat sat"));
   EXPECT_THROW(Tokenizer::ForModel(TinyModel(), dir), Error);
+  // A GGUF written with the (IT) tokenizer carries Talkie's chat template.
+  const std::string gguf = ::testing::TempDir() + "talkie_api_tpl.gguf";
+  const Tokenizer bundled_tok = Tokenizer::ForModel(bundled);
+  ExportGguf(bundled, GgufType::kQ8_0, gguf, &bundled_tok);
+  const Tokenizer from_file = Tokenizer::Load(gguf);
+  EXPECT_NE(from_file.file_chat_template().find("<|assistant|>"), std::string::npos);
+  EXPECT_TRUE(from_file.file_chat_template_is_talkies());
+  EXPECT_EQ(bundled_tok.file_chat_template(), "");
+  EXPECT_FALSE(bundled_tok.file_chat_template_is_talkies());
 }
 
 TEST(ModelApi, ScoreRunsTheHooksAndReportsItsProgress) {

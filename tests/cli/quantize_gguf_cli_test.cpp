@@ -32,6 +32,21 @@ TEST(QuantizeGgufCliTest, WritesAFileThatGeneratesTheSameText) {
   EXPECT_EQ(a.output, b.output);
 }
 
+TEST(QuantizeGgufCliTest, InfoSaysTheFileCarriesTalkiesChatTemplate) {
+  const std::string out = ::testing::TempDir() + "talkie_cli_bundled_q8_tpl.gguf";
+  fs::remove(out);
+  ASSERT_EQ(RunTalkie("quantize --type q8 --out " + out).exit_code, 0);
+  const auto info = RunTalkie("info -m " + out);
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("chat template:      Talkie's IT template"), std::string::npos)
+      << info.output;
+  // A GGUF file without a tokenizer says so.
+  const auto bare =
+      RunTalkie("info -m " + std::string(TALKIE_TEST_DATA_DIR) + "/gguf/tiny-q8_0.gguf");
+  ASSERT_EQ(bare.exit_code, 0) << bare.output;
+  EXPECT_NE(bare.output.find("chat template:      no tokenizer"), std::string::npos) << bare.output;
+}
+
 TEST(QuantizeGgufCliTest, RefusesOverwritesAndBadRequestsBeforeWriting) {
   const std::string out = ::testing::TempDir() + "talkie_cli_existing.gguf";
   { std::ofstream(out) << "keep me"; }

@@ -96,5 +96,23 @@ TEST(GgufTokenizerMetadata, EachMergeJoinsTwoLowerRanksIntoTheNextToken) {
   EXPECT_THROW(GgufTokenizerMetadata(txt, 100), Error);  // fewer rows than ids
 }
 
+TEST(GgufTokenizerMetadata, AFilesChatTemplateIsReadBackAsItsText) {
+  const Tokenizer it = Tokenizer::FromVocabTxt(kRanksTxt, Style::kIt);
+  std::vector<io::GgufEntry> meta = GgufTokenizerMetadata(it, it.vocab_size());
+  EXPECT_EQ(Tokenizer::FromGguf(WriteTemp(meta, "tpl"), Style::kIt).file_chat_template(),
+            kItChatTemplate);
+  for (io::GgufEntry& e : meta)
+    if (e.key == "tokenizer.chat_template") e.value.s = "{{ messages[0]['content'] }}";
+  EXPECT_EQ(Tokenizer::FromGguf(WriteTemp(meta, "tpl2"), Style::kIt).file_chat_template(),
+            "{{ messages[0]['content'] }}");
+  // The base style writes none; other sources carry none.
+  const Tokenizer base = Tokenizer::FromVocabTxt(kRanksTxt, Style::kBase);
+  EXPECT_EQ(Tokenizer::FromGguf(WriteTemp(GgufTokenizerMetadata(base, base.vocab_size()), "tpl3"),
+                                Style::kBase)
+                .file_chat_template(),
+            "");
+  EXPECT_EQ(it.file_chat_template(), "");
+}
+
 }  // namespace
 }  // namespace talkie::tokenizer
