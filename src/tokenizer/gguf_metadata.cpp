@@ -12,7 +12,6 @@ namespace {
 // llama_token_type values.
 constexpr int64_t kNormal = 1, kControl = 3, kUnused = 5;
 
-
 // The two parts token `rank` splits into when its bytes are byte-pair
 // encoded with only lower ranks (lowest rank first, leftmost on ties, as the
 // encoder merges); empty when that does not end in exactly two parts.
