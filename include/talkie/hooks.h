@@ -94,6 +94,14 @@ class TALKIE_API Hooks {
 
   // Every hook name of a model, in forward order.
   static std::vector<std::string> Names(const ModelConfig& config);
+  // The concrete names `name` stands for in a model of `config`: every
+  // block's for "blocks.*.<point>", else `name` itself. Error for a bad name
+  // or a block the model lacks ("<name>: layer N is out of range; ...").
+  static std::vector<std::string> Expand(const std::string& name, const ModelConfig& config);
+  // Floats per row at hook `name` (HookEvent::data is [rows, width]):
+  // n_embd, intermediate_size (mlp.hook_pre / hook_post) or vocab_size
+  // (logits); 0 for hook_pattern, whose rows span the keys. Error for a bad name.
+  static int64_t RowWidth(const std::string& name, const ModelConfig& config);
 
  private:
   friend struct ModelAccess;

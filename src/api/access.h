@@ -17,6 +17,10 @@
 
 namespace talkie {
 
+// The shape fields of a public config as the internal config (what hook and
+// steering checks read).
+model::ModelConfig InternalShape(const ModelConfig& config);
+
 struct ModelAccess {
   static const model::Model& Internal(const Model& model);
   static model::KvCache& Internal(KvCache& cache) { return *cache.impl_; }

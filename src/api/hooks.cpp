@@ -101,9 +101,26 @@ Hooks& Hooks::AblateDirection(std::vector<float> direction) {
 bool Hooks::empty() const { return impl_->empty(); }
 
 std::vector<std::string> Hooks::Names(const ModelConfig& config) {
-  model::ModelConfig c;
-  c.n_layer = config.n_layer;
-  return model::AllHookNames(c);
+  return model::AllHookNames(InternalShape(config));
+}
+
+std::vector<std::string> Hooks::Expand(const std::string& name, const ModelConfig& config) {
+  const model::HookName n = model::ParseHookName(name);
+  if (n.layer == model::kNoLayer) return {name};
+  if (n.layer != model::kEveryLayer) {
+    Check(n.layer < config.n_layer, name + ": layer " + std::to_string(n.layer) +
+                                        " is out of range; the model has " +
+                                        std::to_string(config.n_layer) + " blocks (0.." +
+                                        std::to_string(config.n_layer - 1) + ")");
+    return {name};
+  }
+  std::vector<std::string> names;
+  for (int64_t l = 0; l < config.n_layer; ++l) names.push_back(model::HookNameString(n.point, l));
+  return names;
+}
+
+int64_t Hooks::RowWidth(const std::string& name, const ModelConfig& config) {
+  return model::HookRowWidth(InternalShape(config), model::ParseHookName(name).point);
 }
 
 }  // namespace talkie

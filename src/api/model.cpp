@@ -71,6 +71,22 @@ ops::Precision ToPrecision(Policy policy) {
   return policy == Policy::kFast ? ops::Precision::kFast : ops::Precision::kExact;
 }
 
+}  // namespace
+
+model::ModelConfig InternalShape(const ModelConfig& p) {
+  model::ModelConfig c;
+  c.vocab_size = p.vocab_size;
+  c.n_embd = p.n_embd;
+  c.n_layer = p.n_layer;
+  c.n_head = p.n_head;
+  c.head_dim = p.head_dim;
+  c.intermediate_size = p.intermediate_size;
+  c.max_position_embeddings = p.max_position_embeddings;
+  return c;
+}
+
+namespace {
+
 ModelConfig PublicConfig(const model::ModelConfig& c) {
   ModelConfig p;
   p.vocab_size = c.vocab_size;

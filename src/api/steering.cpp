@@ -75,11 +75,8 @@ Hooks Steering::MakeHooks(const ModelConfig& config,
     Check(matches == 1, "two control vectors are named '" + name + "'");
     Check(std::isfinite(scale), "control vector '" + name + "': the scale must be finite");
   }
-  model::ModelConfig c;
-  c.n_layer = config.n_layer;
-  c.n_embd = config.n_embd;
   Hooks hooks;
-  *ModelAccess::MutableInternal(hooks) = model::MakeSteeringHooks(plan, c);
+  *ModelAccess::MutableInternal(hooks) = model::MakeSteeringHooks(plan, InternalShape(config));
   return hooks;
 }
 

@@ -229,18 +229,10 @@ struct ConcreteHook {
   int64_t width;     // row width; 0 for hook_pattern
 };
 
-// A valid hook name (talkie/hooks.h) split into its block and point:
-// "blocks.3.x" -> 3, "x"; "blocks.*.x" -> kEveryBlock, "x"; "logits" -> kNoBlock.
-constexpr int64_t kNoBlock = -1, kEveryBlock = -2;
-struct HookName {
-  int64_t block = kNoBlock;
-  std::string point;
-};
-
 // "a,b,blocks.*.x" -> the names, checked before the model is loaded (unknown
 // names fail early); blocks are checked against the model by Expand.
-std::vector<HookName> ParseHooks(const std::string& text) {
-  std::vector<HookName> names;
+std::vector<std::string> ParseHooks(const std::string& text) {
+  std::vector<std::string> names;
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
@@ -252,52 +244,26 @@ std::vector<HookName> ParseHooks(const std::string& text) {
     } catch (const Error& e) {
       throw Error(std::string("--hooks: ") + e.what());
     }
-    HookName n;
-    const std::string blocks = "blocks.";
-    if (name.rfind(blocks, 0) == 0) {
-      const size_t dot = name.find('.', blocks.size());
-      const std::string block = name.substr(blocks.size(), dot - blocks.size());
-      n.block = block == "*" ? kEveryBlock : std::stoll(block);
-      n.point = name.substr(dot + 1);
-    } else {
-      n.point = name;
-    }
-    names.push_back(std::move(n));
+    names.push_back(name);
     start = comma + 1;
   }
   return names;
 }
 
-std::string BlockHookName(int64_t block, const std::string& point) {
-  return "blocks." + std::to_string(block) + "." + point;
-}
-
-// Width of one row of a hook point (talkie/hooks.h lists the shapes).
-int64_t RowWidth(const ModelConfig& c, const std::string& point) {
-  if (point == "attn.hook_pattern") return 0;
-  if (point == "mlp.hook_pre" || point == "mlp.hook_post") return c.intermediate_size;
-  if (point == "logits") return c.vocab_size;
-  return c.n_embd;  // q, k, v and z are [n_head * head_dim] = [n_embd] too
-}
-
-std::vector<ConcreteHook> Expand(const std::vector<HookName>& names, const ModelConfig& c) {
+std::vector<ConcreteHook> Expand(const std::vector<std::string>& names, const ModelConfig& c) {
   std::vector<ConcreteHook> hooks;
   std::set<std::string> seen;
-  auto add = [&](const std::string& name, const std::string& point) {
-    if (!seen.insert(name).second) return;
-    hooks.push_back({name, point == "attn.hook_pattern", RowWidth(c, point)});
-  };
-  for (const HookName& n : names) {
-    if (n.block == kEveryBlock) {
-      for (int64_t l = 0; l < c.n_layer; ++l) add(BlockHookName(l, n.point), n.point);
-    } else if (n.block == kNoBlock) {
-      add(n.point, n.point);
-    } else {
-      Check(n.block < c.n_layer, "--hooks " + BlockHookName(n.block, n.point) + ": layer " +
-                                     std::to_string(n.block) + " is out of range; the model has " +
-                                     std::to_string(c.n_layer) + " blocks (0.." +
-                                     std::to_string(c.n_layer - 1) + ")");
-      add(BlockHookName(n.block, n.point), n.point);
+  for (const std::string& pattern : names) {
+    std::vector<std::string> concrete;
+    try {
+      concrete = Hooks::Expand(pattern, c);
+    } catch (const Error& e) {
+      throw Error(std::string("--hooks ") + e.what());
+    }
+    for (const std::string& name : concrete) {
+      if (!seen.insert(name).second) continue;
+      const int64_t width = Hooks::RowWidth(name, c);
+      hooks.push_back({name, width == 0, width});
     }
   }
   return hooks;
@@ -507,7 +473,7 @@ nlohmann::ordered_json SteeringManifest(const SteeringArgs& s, const Steering& s
 void RunCapture(const CaptureArgs& a) {
   // Everything given is checked before the model loads.
   Check(!a.hooks.empty(), "--hooks: give at least one hook name (e.g. blocks.*.hook_resid_post)");
-  const std::vector<HookName> names = ParseHooks(a.hooks);
+  const std::vector<std::string> names = ParseHooks(a.hooks);
   Check(a.positions == "all" || a.positions == "last",
         "--positions must be all or last, got " + a.positions);
   Check(a.dtype == "f32" || a.dtype == "bf16", "--dtype must be f32 or bf16, got " + a.dtype);

@@ -112,6 +112,30 @@ TEST(SteeringApi, AnAblatedDirectionChangesTheLogitsTheSameWayEveryTime) {
   EXPECT_TRUE(Steering().empty());
 }
 
+TEST(HooksApi, ExpandAndRowWidthDescribeEveryName) {
+  const ModelConfig& c = TinyModel().config();
+  const std::vector<std::string> every = Hooks::Expand("blocks.*.mlp.hook_post", c);
+  ASSERT_EQ(every.size(), static_cast<size_t>(c.n_layer));
+  EXPECT_EQ(every.back(), "blocks." + std::to_string(c.n_layer - 1) + ".mlp.hook_post");
+  EXPECT_EQ(Hooks::Expand("logits", c), std::vector<std::string>{"logits"});
+  EXPECT_EQ(Hooks::Expand("blocks.1.hook_resid_pre", c),
+            std::vector<std::string>{"blocks.1.hook_resid_pre"});
+  try {
+    Hooks::Expand("blocks.99.hook_resid_pre", c);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 99 is out of range"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(Hooks::Expand("blocks.0.hook_bogus", c), Error);
+  EXPECT_EQ(Hooks::RowWidth("blocks.0.mlp.hook_pre", c), c.intermediate_size);
+  EXPECT_EQ(Hooks::RowWidth("logits", c), c.vocab_size);
+  EXPECT_EQ(Hooks::RowWidth("blocks.0.attn.hook_q", c), c.n_embd);
+  EXPECT_EQ(Hooks::RowWidth("blocks.0.attn.hook_pattern", c), 0);
+  // Every name a model has is its own expansion.
+  for (const std::string& name : Hooks::Names(c)) EXPECT_EQ(Hooks::Expand(name, c).size(), 1u);
+}
+
 GenerateOptions GreedyOptions(int64_t n) {
   GenerateOptions o;
   o.max_new_tokens = n;
