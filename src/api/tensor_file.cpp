@@ -21,22 +21,18 @@ const std::vector<int64_t>& ShapeOf(const TensorFileEntry& e) {
                     e.value);
 }
 
-// The entry's bytes as stored.
-void Serialize(const TensorFileEntry& e, std::vector<std::byte>& out) {
+// The entry's bytes as stored: its own memory, or (bf16) rounded into `out`.
+std::span<const std::byte> Serialize(const TensorFileEntry& e, std::vector<std::byte>& out) {
   if (const auto* f = std::get_if<Tensor<float>>(&e.value); f != nullptr && e.as_bf16) {
     out.resize(f->size() * 2);
     for (size_t i = 0; i < f->size(); ++i) {
       const uint16_t h = FloatToBf16(f->data()[i]);
       std::memcpy(&out[2 * i], &h, 2);
     }
-    return;
+    return out;
   }
-  std::visit(
-      [&out](const auto& t) {
-        out.resize(t.size() * sizeof(t.data()[0]));
-        if (!out.empty()) std::memcpy(out.data(), t.data(), out.size());
-      },
-      e.value);
+  return std::visit([](const auto& t) { return std::as_bytes(std::span(t.data(), t.size())); },
+                    e.value);
 }
 
 template <typename T>
@@ -60,7 +56,7 @@ void SaveTensorFile(const std::string& path, const TensorFile& file,
     };
   io::WriteSafetensorsStreamed(
       path, specs, file.metadata,
-      [&file](size_t i, std::vector<std::byte>& out) { Serialize(file.tensors[i], out); },
+      [&file](size_t i, std::vector<std::byte>& out) { return Serialize(file.tensors[i], out); },
       observer);
 }
 

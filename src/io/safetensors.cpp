@@ -262,8 +262,7 @@ OwnedTensor MakeF32Tensor(std::string name, std::vector<int64_t> shape, const fl
 
 void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorSpec>& specs,
                               const std::map<std::string, std::string>& metadata,
-                              const std::function<void(size_t, std::vector<std::byte>&)>& produce,
-                              const WriteProgress& progress) {
+                              const TensorBytes& produce, const WriteProgress& progress) {
   // ordered_json keeps the tensors in the caller's order in the header too.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -295,10 +294,10 @@ void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorS
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t{text.size()} >> (8 * i)) & 0xff);
   out.Write(len, 8);
   out.Write(text);
-  std::vector<std::byte> bytes;
+  std::vector<std::byte> scratch;
   for (size_t i = 0; i < specs.size(); ++i) {
-    bytes.clear();
-    produce(i, bytes);
+    scratch.clear();
+    const std::span<const std::byte> bytes = produce(i, scratch);
     Check(bytes.size() == sizes[i],
           path + ": tensor '" + specs[i].name + "' has " + std::to_string(bytes.size()) +
               " bytes but shape " + ShapeString(specs[i].shape) + " of " +
@@ -316,7 +315,10 @@ void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& t
   std::vector<TensorSpec> specs;
   for (const OwnedTensor& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
   WriteSafetensorsStreamed(
-      path, specs, metadata, [&](size_t i, std::vector<std::byte>& out) { out = tensors[i].bytes; },
+      path, specs, metadata,
+      [&](size_t i, std::vector<std::byte>&) {
+        return std::span<const std::byte>(tensors[i].bytes);
+      },
       progress);
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,9 +86,13 @@ struct OwnedTensor {
 OwnedTensor MakeF32Tensor(std::string name, std::vector<int64_t> shape, const float* values);
 // Writes a safetensors file whose tensors are produced one at a time, so a
 // file far larger than memory can be written: the header is built from
-// `specs`, then produce(i, bytes) must fill tensor i's exact byte size.
+// `specs`, then produce(i, scratch) returns tensor i's bytes (exactly its
+// size): a view of memory the producer holds (written without a copy), or of
+// `scratch`, which it may fill (the writer reuses it from tensor to tensor).
 // `progress` (optional) hears the bytes written after the header and after
 // each tensor.
+using TensorBytes =
+    std::function<std::span<const std::byte>(size_t index, std::vector<std::byte>& scratch)>;
 struct TensorSpec {
   std::string name;
   DType dtype = DType::kF32;
@@ -95,8 +100,7 @@ struct TensorSpec {
 };
 void WriteSafetensorsStreamed(const std::string& path, const std::vector<TensorSpec>& specs,
                               const std::map<std::string, std::string>& metadata,
-                              const std::function<void(size_t, std::vector<std::byte>&)>& produce,
-                              const WriteProgress& progress = {});
+                              const TensorBytes& produce, const WriteProgress& progress = {});
 // Writes a safetensors file (header padded to 8 bytes, tensors in given order).
 void WriteSafetensors(const std::string& path, const std::vector<OwnedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {},

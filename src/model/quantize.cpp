@@ -91,20 +91,16 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
   const ops::WeightMatrix* scales_of = nullptr;
   io::WriteSafetensorsStreamed(
       out_dir + "/model.safetensors", specs, metadata,
-      [&](size_t i, std::vector<std::byte>& out) {
+      [&](size_t i, std::vector<std::byte>& out) -> std::span<const std::byte> {
         const Item& item = items[i];
-        if (item.part == Item::Part::kVector) {
-          out.resize(item.vector.size() * 4);
-          std::memcpy(out.data(), item.vector.data(), out.size());
-          return;
-        }
+        if (item.part == Item::Part::kVector) return std::as_bytes(std::span(item.vector));
         ops::WeightMatrix m = *item.matrix;
         m.has_scale = false;  // the lm_head gain stays a separate tensor
         const int64_t groups = m.cols / ops::kQuantGroup;
         if (item.part == Item::Part::kScales && scales_of == item.matrix) {
           out.swap(pending_scales);  // computed with the values just before
           scales_of = nullptr;
-          return;
+          return out;
         }
         const size_t row_bytes = item.part == Item::Part::kFloatMatrix ? m.cols * 4
                                  : item.part == Item::Part::kScales    ? groups * 2
@@ -140,6 +136,7 @@ void QuantizeModel(const Model& model, ops::WeightType type, const std::string& 
           }
         }
         if (item.part == Item::Part::kValues) scales_of = item.matrix;
+        return out;
       },
       progress);
   WriteConfigFile(out_dir + "/config.json", c, q8 ? "int8" : "int4");

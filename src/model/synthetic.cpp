@@ -111,6 +111,7 @@ void WriteSyntheticModel(const std::string& dir, const ModelConfig& c, io::DType
         out.resize(static_cast<size_t>(s.Count()) * esize);
         for (int64_t e = 0; e < s.Count(); ++e)
           StoreValue(dtype, s.mean + s.stddev * uniform(), &out[e * esize]);
+        return std::span<const std::byte>(out);
       },
       progress);
 

@@ -82,6 +82,7 @@ TEST(AtomicFileTest, AFailedSafetensorsWriteLeavesTheOldFile) {
   EXPECT_THROW(WriteSafetensorsStreamed(path, {{"x", DType::kF32, {8}}}, {},
                                         [](size_t, std::vector<std::byte>& out) {
                                           out.resize(5);  // wrong size: the writer throws
+                                          return std::span<const std::byte>(out);
                                         }),
                Error);
   EXPECT_EQ(ReadFileBytes(path), before);
