@@ -1,7 +1,5 @@
 // `talkie perplexity`: held-out perplexity of a text file under the model.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -9,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/progress_bar.h"
+#include "cli/prompt_input.h"
 #include "cli/validators.h"
 #include "talkie/error.h"
 
@@ -25,12 +24,9 @@ struct PerplexityArgs {
 
 void RunPerplexity(const PerplexityArgs& a) {
   CheckReadableFile(a.file, "--file");
-  std::ifstream in(a.file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  Check(!in.bad(), a.file + ": read failed");
+  const std::string text = ReadFileBytes(a.file);
   const LoadedModel m = LoadModelAndTokenizer(a.gen);
-  const std::vector<int32_t> ids = m.tokenizer->Encode(text.str(), /*allow_special=*/false);
+  const std::vector<int32_t> ids = m.tokenizer->Encode(text, /*allow_special=*/false);
   Check(ids.size() >= 2, a.file + ": needs at least 2 tokens of text");
   ScoreResult r;
   {
