@@ -139,6 +139,22 @@ struct ForwardResult {
   std::map<std::string, Tensor<float>> captured;
 };
 
+// Whole prompts through the model (Model::ForwardPrompts).
+struct PromptRunOptions {
+  int64_t chunk = 0;  // tokens per forward through the KV cache; 0 = all at once
+  bool output_hidden_states = false;
+  bool output_attentions = false;
+  int32_t pad_id = 0;            // token id in padded slots (masked anyway)
+  const Hooks* hooks = nullptr;  // run on every forward; not owned
+};
+
+// One prompt's outputs, for its real tokens only.
+struct PromptOutputs {
+  Tensor<float> logits;                      // [len, vocab]
+  std::vector<Tensor<float>> hidden_states;  // n_layer + 1 x [len, n_embd], when asked
+  std::vector<Tensor<float>> attentions;     // n_layer x [n_head, len, len], when asked
+};
+
 // Per-token log-probabilities of a sequence under the model.
 struct ScoreResult {
   // log p(token | the ones before it) of each scored token, in text order:
@@ -191,6 +207,14 @@ class TALKIE_API Model {
   // fresh start. Throws Error naming the argument for inconsistent input;
   // the cache is unchanged on error.
   ForwardResult Forward(const ForwardRequest& request, KvCache* cache = nullptr) const;
+
+  // Several prompts as one left-padded batch, fed through a fresh KV cache
+  // `chunk` tokens at a time, each prompt's outputs gathered for its real
+  // tokens (attention maps over its own keys): what `talkie forward` writes.
+  // By the contract, every prompt gets the bits it would get alone. Error for
+  // no prompts, an empty one, or a negative chunk.
+  std::vector<PromptOutputs> ForwardPrompts(const std::vector<std::vector<int32_t>>& prompts,
+                                            const PromptRunOptions& options = {}) const;
 
   // The embedding rows of ids [..] as [.., n_embd] (what inputs_embeds replaces).
   Tensor<float> Embed(const Tensor<int32_t>& ids) const;

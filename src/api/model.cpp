@@ -12,6 +12,7 @@
 #include "model/kv_cache.h"
 #include "model/load_progress.h"
 #include "model/model.h"
+#include "model/prompt_runner.h"
 #include "ops/matmul.h"
 #include "ops/matmul_lowp.h"
 #include "ops/norm.h"
@@ -270,6 +271,29 @@ ForwardResult Model::Forward(const ForwardRequest& request, KvCache* cache) cons
   for (auto& [name, c] : captured)
     r.captured.emplace(name, Tensor<float>(std::move(c.shape), std::move(c.data)));
   return r;
+}
+
+std::vector<PromptOutputs> Model::ForwardPrompts(const std::vector<std::vector<int32_t>>& prompts,
+                                                 const PromptRunOptions& options) const {
+  model::PromptRunOptions o;
+  o.chunk = options.chunk;
+  o.output_hidden_states = options.output_hidden_states;
+  o.output_attentions = options.output_attentions;
+  o.pad_id = options.pad_id;
+  o.hooks = ModelAccess::Internal(options.hooks);
+  api::EngineScope scope(impl_->engine);
+  std::vector<model::SequenceOutputs> runs = model::RunPrompts(*impl_->model, prompts, o);
+  const ModelConfig& c = impl_->config;
+  std::vector<PromptOutputs> out(runs.size());
+  for (size_t b = 0; b < runs.size(); ++b) {
+    const auto len = static_cast<int64_t>(prompts[b].size());
+    out[b].logits = Tensor<float>({len, c.vocab_size}, std::move(runs[b].logits));
+    for (auto& h : runs[b].hidden_states)
+      out[b].hidden_states.emplace_back(std::vector<int64_t>{len, c.n_embd}, std::move(h));
+    for (auto& a : runs[b].attentions)
+      out[b].attentions.emplace_back(std::vector<int64_t>{c.n_head, len, len}, std::move(a));
+  }
+  return out;
 }
 
 Tensor<float> Model::Embed(const Tensor<int32_t>& ids) const {

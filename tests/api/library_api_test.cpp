@@ -136,6 +136,38 @@ TEST(HooksApi, ExpandAndRowWidthDescribeEveryName) {
   for (const std::string& name : Hooks::Names(c)) EXPECT_EQ(Hooks::Expand(name, c).size(), 1u);
 }
 
+TEST(ModelApi, ForwardPromptsGivesEachPromptItsOwnBitsWhateverTheChunking) {
+  const Model& m = TinyModel();
+  const std::vector<std::vector<int32_t>> prompts = {{5, 17, 3, 40, 2, 9, 11}, {8, 1, 30}};
+  PromptRunOptions chunked;
+  chunked.chunk = 2;
+  chunked.output_hidden_states = true;
+  chunked.output_attentions = true;
+  const std::vector<PromptOutputs> all = m.ForwardPrompts(prompts);
+  const std::vector<PromptOutputs> by_two = m.ForwardPrompts(prompts, chunked);
+  ASSERT_EQ(all.size(), 2u);
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    const auto len = static_cast<int64_t>(prompts[b].size());
+    ForwardRequest alone;
+    alone.input_ids = Tensor<int32_t>({1, len}, prompts[b]);
+    alone.output_hidden_states = alone.output_attentions = true;
+    const ForwardResult r = m.Forward(alone);
+    ASSERT_EQ(all[b].logits.shape(), (std::vector<int64_t>{len, m.config().vocab_size}));
+    EXPECT_EQ(std::memcmp(all[b].logits.data(), r.logits.data(), r.logits.size() * 4), 0) << b;
+    EXPECT_EQ(std::memcmp(by_two[b].logits.data(), r.logits.data(), r.logits.size() * 4), 0) << b;
+    ASSERT_EQ(by_two[b].hidden_states.size(), r.hidden_states.size());
+    const Tensor<float>& last = by_two[b].hidden_states.back();
+    EXPECT_EQ(std::memcmp(last.data(), r.hidden_states.back().data(), last.size() * 4), 0) << b;
+    ASSERT_EQ(by_two[b].attentions.size(), r.attentions.size());
+    const Tensor<float>& map = by_two[b].attentions[0];  // alone: [1, n_head, len, len]
+    EXPECT_EQ(map.shape(), (std::vector<int64_t>{m.config().n_head, len, len}));
+    EXPECT_EQ(std::memcmp(map.data(), r.attentions[0].data(), map.size() * 4), 0) << b;
+    EXPECT_TRUE(all[b].hidden_states.empty());
+  }
+  EXPECT_THROW(m.ForwardPrompts({}), Error);
+  EXPECT_THROW(m.ForwardPrompts({{1, 2}, {}}), Error);
+}
+
 GenerateOptions GreedyOptions(int64_t n) {
   GenerateOptions o;
   o.max_new_tokens = n;
